@@ -1,0 +1,3 @@
+"""calserver: a self-hosted calendar-subscription server."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from calserver.cli import main
+
+main()

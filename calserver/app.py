@@ -1,0 +1,53 @@
+"""create_app(config): the one place the server is assembled."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, ENGINE, SESSIONS, SIGNER
+from calserver.clock import Clock
+from calserver.config import Config
+from calserver.signing import TokenSigner, load_secrets
+from storage.engine import create_engine, session_factory
+from storage.migrate import upgrade
+from web.api.common import api_auth_middleware, body_limit_middleware
+from web.problems import error_middleware
+from web.routes import setup_routes
+
+log = logging.getLogger(__name__)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    engine = create_engine(config)
+    if config.migrate_on_start:
+        await upgrade(engine)
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="calserver-cpu")
+    app[CPU_POOL] = pool
+    yield
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
+    app = web.Application(
+        client_max_size=config.max_body_bytes,
+        middlewares=[error_middleware, body_limit_middleware, api_auth_middleware],
+    )
+    app[CONFIG] = config
+    app[CLOCK] = clock or Clock()
+    app[SIGNER] = TokenSigner(load_secrets(config))
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_cpu_pool)
+    setup_routes(app)
+    return app

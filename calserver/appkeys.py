@@ -1,0 +1,23 @@
+"""Every typed key of the application and of requests, in one place."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from calserver.clock import Clock
+from calserver.config import Config
+from calserver.signing import TokenSigner
+from storage.models import Workspace
+
+CONFIG = web.AppKey("config", Config)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+SIGNER = web.AppKey("signer", TokenSigner)
+# A small pool for CPU-heavy validation (recurrence expansion) so it never blocks the loop.
+CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
+
+WORKSPACE = web.RequestKey("workspace", Workspace)

@@ -1,0 +1,205 @@
+"""The `calserver` command: serve, migrate, workspace create, key create/list/revoke.
+
+Only this module reads files, environment and flags; everything else gets a Config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from calserver import __version__
+from calserver.clock import Clock
+from calserver.config import Config, ConfigError, load_config
+from calserver.options import OPTIONS
+from calserver.validation import SLUG_RE
+from storage.engine import create_engine, session_factory
+from storage.errors import Conflict, NotFound
+from storage.migrate import upgrade
+from storage.workspaces import add_key, create_workspace, list_keys, revoke_key, workspace_by_slug
+
+log = logging.getLogger("calserver")
+_TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "list": str}
+
+
+def _option_flags(parser: argparse.ArgumentParser) -> None:
+    """Every option as a flag; defaults stay None so unset flags do not override."""
+    group = parser.add_argument_group("options (also CALSERVER_* env vars and --config TOML)")
+    group.add_argument("--config", type=Path, help="TOML configuration file")
+    for option in OPTIONS:
+        if option.type == "bool":
+            group.add_argument(
+                option.flag,
+                dest=option.name,
+                action=argparse.BooleanOptionalAction,
+                help=option.help,
+            )
+        else:
+            group.add_argument(
+                option.flag, dest=option.name, type=_TYPES[option.type], help=option.help
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="calserver", description="Calendar-subscription server.")
+    parser.add_argument("--version", action="version", version=f"calserver {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _option_flags(commands.add_parser("serve", help="run the HTTP server"))
+    _option_flags(commands.add_parser("migrate", help="apply database migrations"))
+    workspace = commands.add_parser("workspace", help="manage workspaces").add_subparsers(
+        dest="action", required=True
+    )
+    create = workspace.add_parser("create", help="create a workspace and print its first API key")
+    create.add_argument("slug")
+    create.add_argument("--name", help="display name (default: the slug)")
+    _option_flags(create)
+    key = commands.add_parser("key", help="manage admin API keys").add_subparsers(
+        dest="action", required=True
+    )
+    for action, text in (
+        ("create", "add a key"),
+        ("list", "list keys"),
+        ("revoke", "revoke a key"),
+    ):
+        sub = key.add_parser(action, help=text)
+        sub.add_argument("--workspace", required=True, help="workspace slug")
+        if action == "create":
+            sub.add_argument("--label", default="", help="what the key is for")
+        if action == "revoke":
+            sub.add_argument("prefix", help="the key's first 12 characters, as `key list` shows")
+        _option_flags(sub)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Config:
+    flags = {option.name: getattr(args, option.name, None) for option in OPTIONS}
+    return load_config(args.config, environ, flags)
+
+
+async def _with_store(config: Config, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run ``work(session)`` in one transaction after bringing the schema up to date."""
+    engine = create_engine(config)
+    try:
+        await upgrade(engine)
+        async with session_factory(engine).begin() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _cmd_workspace_create(config: Config, args: argparse.Namespace) -> int:
+    if not SLUG_RE.match(args.slug):
+        print(
+            "error: the slug takes 1-64 lowercase letters, digits and inner hyphens",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def work(session: Any) -> str:
+        now = Clock().now()
+        workspace = await create_workspace(session, args.slug, args.name or args.slug, now)
+        return await add_key(session, workspace, "created with the workspace", now)
+
+    key = asyncio.run(_with_store(config, work))
+    print(f"Workspace {args.slug!r} created. Its admin API key (shown once):")
+    print(key)
+    return 0
+
+
+def _cmd_key(config: Config, args: argparse.Namespace) -> int:
+    async def work(session: Any) -> list[str]:
+        now = Clock().now()
+        workspace = await workspace_by_slug(session, args.workspace)
+        if args.action == "create":
+            return [await add_key(session, workspace, args.label, now)]
+        if args.action == "revoke":
+            count = await revoke_key(session, workspace, args.prefix, now)
+            if not count:
+                raise NotFound(f"no active key starting with {args.prefix!r}")
+            return [f"revoked {count} key(s)"]
+        return [
+            f"{k.prefix}…  created {k.created_at:%Y-%m-%d}  "
+            f"{'revoked' if k.revoked_at else 'active'}  {k.label}"
+            for k in await list_keys(session, workspace)
+        ]
+
+    lines = asyncio.run(_with_store(config, work))
+    if args.action == "create":
+        print(f"New admin API key for {args.workspace!r} (shown once):")
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_migrate(config: Config) -> int:
+    engine = create_engine(config)
+
+    async def run() -> None:
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    print("database is up to date")
+    return 0
+
+
+def _cmd_serve(config: Config) -> int:
+    from calserver.app import create_app
+    from calserver.demo import ensure_demo
+
+    for line in config.describe():
+        log.info("config: %s", line)
+    if config.demo:
+        for line in asyncio.run(_with_store(config, lambda session: ensure_demo(session, config))):
+            print(line, flush=True)
+    asyncio.run(_serve_until_stopped(create_app(config), config))
+    return 0
+
+
+async def _serve_until_stopped(app: web.Application, config: Config) -> None:
+    """Serve until SIGINT or SIGTERM; prints the bound address (useful with --port 0)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        port = runner.addresses[0][1]
+        print(f"calserver {__version__} listening on http://{config.host}:{port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signame in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signame, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args, dict(os.environ))
+        logging.basicConfig(
+            level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        if args.command == "serve":
+            code = _cmd_serve(config)
+        elif args.command == "migrate":
+            code = _cmd_migrate(config)
+        elif args.command == "workspace":
+            code = _cmd_workspace_create(config, args)
+        else:
+            code = _cmd_key(config, args)
+    except (ConfigError, Conflict, NotFound) as error:
+        print(f"error: {error}", file=sys.stderr)
+        code = 2
+    sys.exit(code)

@@ -1,0 +1,162 @@
+"""Loading the configuration: defaults < TOML file < CALSERVER_* environment < CLI flags."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from calserver.options import OPTIONS, OPTIONS_BY_NAME, SECTIONS, Option
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_LOG_LEVELS = {"debug", "info", "warning", "error"}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type, or out of range."""
+
+
+class Config:
+    """The validated configuration. Options are read as attributes: ``config.port``.
+
+    Values are typed by their declaration in ``calserver.options``; ``sources`` says
+    where each value came from (default, file, env or flag) for the start-up log.
+    """
+
+    def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str] | None = None):
+        unknown = set(values) - set(OPTIONS_BY_NAME)
+        if unknown:
+            raise ConfigError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        merged = {option.name: option.default for option in OPTIONS}
+        merged.update({name: coerce(OPTIONS_BY_NAME[name], v) for name, v in values.items()})
+        _check_ranges(merged)
+        self._values = merged
+        self.sources = dict(sources or {})
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some options changed (used by tests and the CLI)."""
+        return Config({**self._values, **changes}, self.sources)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return str(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_path / 'calserver.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """Public base URL without a trailing slash, for links that leave the server."""
+        if self.public_url:
+            return str(self.public_url).rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    def describe(self) -> list[str]:
+        """One line per option that is not at its default, secrets masked."""
+        lines = []
+        for option in OPTIONS:
+            source = self.sources.get(option.name, "default")
+            if source == "default":
+                continue
+            value = "***" if option.secret else self._values[option.name]
+            lines.append(f"{option.name} = {value!r} (from {source})")
+        return lines
+
+
+def coerce(option: Option, value: Any) -> Any:
+    """Turn a TOML, env or flag value into the option's type, or raise ConfigError."""
+    where = f"option {option.name!r}"
+    if option.type == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if option.type in ("int", "float"):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return int(value) if option.type == "int" else float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if option.type == "list":
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return list(value)
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _check_ranges(values: Mapping[str, Any]) -> None:
+    if not 0 <= values["port"] <= 65535:
+        raise ConfigError(f"option 'port': {values['port']} is not a TCP port")
+    if values["log_level"].lower() not in _LOG_LEVELS:
+        raise ConfigError(f"option 'log_level': choose one of {', '.join(sorted(_LOG_LEVELS))}")
+    if values["max_body_bytes"] < 1024:
+        raise ConfigError("option 'max_body_bytes': must be at least 1024")
+    if values["database_pool_size"] < 1:
+        raise ConfigError("option 'database_pool_size': must be at least 1")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Options from a TOML file; keys may sit at the top or in their section's table."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        if key in SECTIONS and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    unknown = set(flat) - set(OPTIONS_BY_NAME)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown option(s): {', '.join(sorted(unknown))}")
+    return flat
+
+
+def load_config(
+    toml_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> Config:
+    """Merge the sources in order of precedence; later sources win."""
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if toml_path is not None:
+        for name, value in read_toml(toml_path).items():
+            values[name], sources[name] = value, f"file {toml_path}"
+    for option in OPTIONS:
+        if environ is not None and option.env_var in environ:
+            values[option.name], sources[option.name] = environ[option.env_var], "env"
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name], sources[name] = value, "flag"
+    return Config(values, sources)

@@ -1,0 +1,120 @@
+"""Checking RFC 5545 recurrence rules before they are stored.
+
+A feed carries the RRULE as text, so a rule is only expanded here, once, to refuse
+what would hurt a client or the server: rules finer than hourly, endless rules that
+expand to more than 1,000 occurrences in five years, and rules with too many
+occurrences overall.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dateutil.rrule import rrule, rrulestr
+
+MAX_ENDLESS_IN_FIVE_YEARS = 1000
+MAX_OCCURRENCES = 10_000
+FIVE_YEARS = timedelta(days=5 * 365 + 1)
+_PART_RE = re.compile(r"^[A-Z]+=[A-Z0-9,+\-:TZ]+$")
+_ALLOWED_PARTS = {
+    "FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY",
+    "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
+}  # fmt: skip
+_DAYS_IN_MONTH = {month: calendar.monthrange(2024, month)[1] for month in range(1, 13)}
+
+
+class RecurrenceError(ValueError):
+    """The rule is malformed or would expand to too much."""
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    text: str  # normalised, without the "RRULE:" prefix
+    last_start: datetime | None  # None for an endless rule
+
+
+def _parts(text: str) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    for part in text.split(";"):
+        if not _PART_RE.match(part):
+            raise RecurrenceError(f"{part!r} is not a NAME=VALUE rule part")
+        name, value = part.split("=", 1)
+        if name not in _ALLOWED_PARTS:
+            raise RecurrenceError(f"unknown rule part {name}")
+        if name in parts:
+            raise RecurrenceError(f"rule part {name} given twice")
+        parts[name] = value
+    if "FREQ" not in parts:
+        raise RecurrenceError("FREQ is required")
+    return parts
+
+
+def _refuse_fine_or_impossible(parts: dict[str, str]) -> None:
+    if parts["FREQ"] in ("SECONDLY", "MINUTELY"):
+        raise RecurrenceError("rules finer than hourly are not allowed")
+    # Two BYMINUTE (or BYSECOND) values always fall within the same hour.
+    for name in ("BYMINUTE", "BYSECOND"):
+        if "," in parts.get(name, ""):
+            raise RecurrenceError(f"several {name} values make the rule finer than hourly")
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise RecurrenceError("COUNT and UNTIL must not both be given")
+    if "COUNT" in parts and (not parts["COUNT"].isdigit() or int(parts["COUNT"]) < 1):
+        raise RecurrenceError("COUNT must be a positive whole number")
+    if "COUNT" in parts and int(parts["COUNT"]) > MAX_OCCURRENCES:
+        raise RecurrenceError(f"COUNT may be at most {MAX_OCCURRENCES}")
+    # dateutil walks to the year 9999 looking for a day that never comes; refuse the
+    # common impossible dates (30 February, 31 April) before expanding.
+    if "BYMONTH" in parts and "BYMONTHDAY" in parts:
+        try:
+            months = [int(m) for m in parts["BYMONTH"].split(",")]
+            days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
+        except ValueError:
+            raise RecurrenceError("BYMONTH and BYMONTHDAY take numbers") from None
+        if not any(abs(d) <= _DAYS_IN_MONTH.get(m, 0) for m in months for d in days):
+            raise RecurrenceError("BYMONTHDAY never falls in the given BYMONTH")
+
+
+def check_rrule(text: str, dtstart: datetime) -> Recurrence:
+    """Parse and bound a rule for an event starting at ``dtstart`` (naive wall time)."""
+    text = text.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    text = text.upper()
+    if not text or len(text) > 500:
+        raise RecurrenceError("the rule must be 1-500 characters")
+    parts = _parts(text)
+    _refuse_fine_or_impossible(parts)
+    try:
+        rule = rrulestr(text, dtstart=dtstart)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise RecurrenceError(f"not a valid RRULE: {error}") from None
+    if not isinstance(rule, rrule):
+        raise RecurrenceError("give a single RRULE")
+    if rule._until is not None and rule._until.tzinfo is not None:
+        rule = rule.replace(until=rule._until.replace(tzinfo=None))
+    bounded = "COUNT" in parts or "UNTIL" in parts
+    return Recurrence(text=text, last_start=_expand(rule, dtstart, bounded))
+
+
+def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> datetime | None:
+    horizon = dtstart + FIVE_YEARS
+    count = 0
+    last: datetime | None = None
+    for occurrence in rule:
+        if not bounded and occurrence > horizon:
+            break
+        count += 1
+        last = occurrence
+        if not bounded and count > MAX_ENDLESS_IN_FIVE_YEARS:
+            raise RecurrenceError(
+                f"an endless rule may have at most {MAX_ENDLESS_IN_FIVE_YEARS} occurrences "
+                "in five years; add COUNT or UNTIL"
+            )
+        if count > MAX_OCCURRENCES:
+            raise RecurrenceError(f"the rule has more than {MAX_OCCURRENCES} occurrences")
+    if count == 0:
+        raise RecurrenceError("the rule has no occurrence")
+    return last if bounded else None

@@ -1,0 +1,80 @@
+"""Signing secrets and the token serializer built from them.
+
+Feed URLs carry signed tokens, so the secret must survive restarts: it comes from
+the configuration (env) or from a file, and is created once in the data directory
+when neither exists. Several secrets allow rotation: the first signs, all verify.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from calserver.config import Config, ConfigError
+
+MIN_SECRET_LENGTH = 16
+
+
+def secret_path(config: Config) -> Path:
+    return Path(config.secret_file) if config.secret_file else config.data_path / "secret"
+
+
+def load_secrets(config: Config, *, create: bool = True) -> list[str]:
+    """The signing secrets, newest first. Creates DATA_DIR/secret when none is configured."""
+    if config.secrets:
+        found = list(config.secrets)
+    else:
+        path = secret_path(config)
+        if not path.exists():
+            if config.secret_file or not create:
+                raise ConfigError(f"secret file {path} does not exist")
+            _create_secret_file(path)
+        found = [
+            line.strip()
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+        if not found:
+            raise ConfigError(f"secret file {path} holds no secret")
+    short = [s for s in found if len(s) < MIN_SECRET_LENGTH]
+    if short:
+        raise ConfigError(f"signing secrets must be at least {MIN_SECRET_LENGTH} characters long")
+    return found
+
+
+def _create_secret_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two processes starting together must not overwrite each other's secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+
+
+class TokenSigner:
+    """Signs and verifies small payloads for URLs, with one salt per purpose."""
+
+    def __init__(self, secret_list: list[str]):
+        if not secret_list:
+            raise ConfigError("at least one signing secret is needed")
+        # itsdangerous signs with the *last* key of a list and verifies with all of them.
+        self._keys = list(reversed(secret_list))
+
+    def _serializer(self, purpose: str) -> URLSafeSerializer:
+        return URLSafeSerializer(self._keys, salt=f"calserver.{purpose}")
+
+    def sign(self, purpose: str, payload: Any) -> str:
+        return str(self._serializer(purpose).dumps(payload))
+
+    def verify(self, purpose: str, token: str) -> Any | None:
+        """The payload, or None when the token is tampered, foreign or malformed."""
+        try:
+            return self._serializer(purpose).loads(token)
+        except (BadSignature, UnicodeError, ValueError):
+            return None

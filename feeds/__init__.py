@@ -1,0 +1,1 @@
+"""Calendar rendering: ICS feeds assembled from cached, serialized components."""

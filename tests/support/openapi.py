@@ -1,0 +1,117 @@
+"""A test client that checks every API answer against the OpenAPI document.
+
+Any status, content type or body that the document does not describe fails the
+test that received it, so the document cannot drift from the implementation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from jsonschema import Draft202012Validator
+
+from web.openapi import openapi_document
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: Any
+    body: Any
+    text: str
+
+
+@cache
+def _document() -> dict[str, Any]:
+    return openapi_document()
+
+
+def _operation(path_template: str, method: str) -> dict[str, Any]:
+    item = _document()["paths"].get(path_template)
+    if item is None or method.lower() not in item:
+        raise AssertionError(f"{method} {path_template} is not in the OpenAPI document")
+    return dict(item[method.lower()])
+
+
+def check_against_spec(
+    path_template: str, method: str, status: int, content_type: str, body: Any
+) -> None:
+    responses = _operation(path_template, method)["responses"]
+    response = responses.get(str(status))
+    assert response is not None, f"{method} {path_template} answered {status}, not documented"
+    content = response.get("content")
+    if not content:
+        assert body is None, f"{status} should have no body"
+        return
+    assert content_type in content, f"{status} answered {content_type}, documented {list(content)}"
+    schema = {**content[content_type]["schema"], "components": _document()["components"]}
+    errors = sorted(Draft202012Validator(schema).iter_errors(body), key=str)
+    assert not errors, f"{method} {path_template} {status} body does not match: {errors[0].message}"
+
+
+class ApiClient:
+    """Calls the API with a key and validates each answer against the OpenAPI document."""
+
+    def __init__(self, client: TestClient, key: str | None):  # type: ignore[type-arg]
+        self.client = client
+        self.key = key
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        all_headers = dict(headers or {})
+        if self.key is not None:
+            all_headers.setdefault("Authorization", f"Bearer {self.key}")
+        if json_body is not None:
+            data = json.dumps(json_body)
+            all_headers.setdefault("Content-Type", "application/json")
+        async with self.client.request(method, path, data=data, headers=all_headers) as response:
+            text = await response.text()
+            content_type = response.content_type
+            body = json.loads(text) if text and "json" in content_type else None
+            template = _template_for(self.client, method, path)
+            if template is not None:
+                check_against_spec(template, method, response.status, content_type, body)
+            return Answer(response.status, response.headers, body, text)
+
+    async def get(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, body: Any = None, **kwargs: Any) -> Answer:
+        return await self.request("POST", path, json_body=body, **kwargs)
+
+    async def patch(self, path: str, body: Any = None, **kwargs: Any) -> Answer:
+        return await self.request("PATCH", path, json_body=body, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("DELETE", path, **kwargs)
+
+
+def _template_for(client: TestClient, method: str, path: str) -> str | None:  # type: ignore[type-arg]
+    """The route template (as in the OpenAPI paths) that serves ``path``, if any."""
+    bare = path.split("?", 1)[0]
+    for resource in client.app.router.resources():
+        info = resource.get_info()
+        template = info.get("formatter") or info.get("path")
+        if template is None or template not in _document()["paths"]:
+            continue
+        if _matches(template, bare):
+            return str(template)
+    return None
+
+
+def _matches(template: str, path: str) -> bool:
+    t_parts, p_parts = template.strip("/").split("/"), path.strip("/").split("/")
+    if len(t_parts) != len(p_parts):
+        return False
+    return all(t.startswith("{") or t == p for t, p in zip(t_parts, p_parts, strict=True))

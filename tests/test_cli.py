@@ -1,0 +1,135 @@
+"""The real `calserver` command, as a person runs it (subprocesses on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CALSERVER = [sys.executable, "-m", "calserver"]
+LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CALSERVER, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@contextmanager
+def serving(args: list[str], env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
+    """Start `calserver serve` on a free port; yield its URL and the lines it printed."""
+    process = subprocess.Popen(
+        [*CALSERVER, "serve", "--port", "0", *args],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if match := LISTENING.search(line):
+                yield match.group(1), lines
+                break
+        else:
+            raise AssertionError(f"server did not start: {lines}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=20)
+        if process.stdout is not None:
+            process.stdout.close()
+        assert code == 0
+
+
+def http(url: str, key: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALSERVER_")}
+    return {
+        **base,
+        "CALSERVER_DATA_DIR": str(tmp_path / "data"),
+        "CALSERVER_DATABASE_URL": database_url,
+    }
+
+
+def test_workspace_and_key_commands_print_usable_keys(env: dict[str, str]) -> None:
+    created = run(["workspace", "create", "acme", "--name", "ACME"], env)
+    assert created.returncode == 0, created.stderr
+    first_key = created.stdout.strip().splitlines()[-1]
+    assert first_key.startswith("csk_")
+    again = run(["workspace", "create", "acme"], env)
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+    added = run(["key", "create", "--workspace", "acme", "--label", "crm"], env)
+    second_key = added.stdout.strip().splitlines()[-1]
+    assert second_key.startswith("csk_") and second_key != first_key
+    listed = run(["key", "list", "--workspace", "acme"], env).stdout
+    assert first_key[:12] in listed and second_key[:12] in listed and "crm" in listed
+    assert second_key not in listed  # only the prefix is ever shown again
+
+    with serving(["--no-demo"], env) as (url, _):
+        assert http(f"{url}/api/v1/workspace", first_key) == http(
+            f"{url}/api/v1/workspace", second_key
+        )
+        assert http(f"{url}/api/v1/workspace", first_key)[1]["name"] == "ACME"
+        revoked = run(["key", "revoke", "--workspace", "acme", second_key[:12]], env)
+        assert revoked.returncode == 0, revoked.stderr
+        assert http(f"{url}/api/v1/workspace", second_key)[0] == 401
+        assert http(f"{url}/api/v1/workspace", first_key)[0] == 200
+    assert run(["key", "create", "--workspace", "nope"], env).returncode == 2
+
+
+def test_first_start_creates_the_demo_and_restarts_keep_the_secret(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    with serving([], env) as (url, lines):
+        key = next(line for line in lines if line.startswith("csk_"))
+        assert any("/s/demo/news" in line for line in lines)
+        assert http(f"{url}/healthz") == (200, {"status": "ok"})
+        status, segments = http(f"{url}/api/v1/segments", key)
+        assert status == 200 and [s["slug"] for s in segments["items"]] == ["news"]
+        status, events = http(f"{url}/api/v1/segments/news/events", key)
+        assert len(events["items"]) == 2
+    secret = (tmp_path / "data" / "secret").read_text()
+    with serving([], env) as (url, lines):
+        assert not any(line.startswith("csk_") for line in lines)  # the demo is made once
+        assert http(f"{url}/api/v1/segments", key)[0] == 200
+    assert (tmp_path / "data" / "secret").read_text() == secret
+
+
+def test_migrate_and_config_errors(env: dict[str, str], tmp_path: Path) -> None:
+    migrated = run(["migrate"], env)
+    assert migrated.returncode == 0 and "up to date" in migrated.stdout
+    bad = run(["migrate"], {**env, "CALSERVER_PORT": "eighty"})
+    assert bad.returncode == 2 and "port" in bad.stderr
+    wrong_driver = run(["migrate"], {**env, "CALSERVER_DATABASE_URL": "mysql://x@y/z"})
+    assert wrong_driver.returncode == 2 and "not supported" in wrong_driver.stderr
+
+
+def test_default_data_dir_is_relative_to_where_it_runs(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALSERVER_")}
+    result = subprocess.run(
+        [*CALSERVER, "workspace", "create", "solo"], cwd=tmp_path, env=base,
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "calserver.db").exists()

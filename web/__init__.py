@@ -1,0 +1,1 @@
+"""HTTP layer: routes, handlers, middlewares, templates and static files."""

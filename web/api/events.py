@@ -1,0 +1,142 @@
+"""Events of a segment: /api/v1/segments/{slug}/events[/{id}]."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from calserver.appkeys import CLOCK
+from calserver.eventspec import EventSpec, apply_spec, event_fields, parse_event
+from calserver.validation import FieldErrors, format_duration
+from storage import segments as store
+from storage.errors import Conflict
+from storage.models import Event
+from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
+
+MAX_PAGE = 1000
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "uid": event.uid,
+        "title": event.title,
+        "description": event.description,
+        "location": event.location,
+        "url": event.url,
+        **event_fields(event.kind, event.start_local, event.timezone, event.duration_seconds),
+        "rrule": event.rrule,
+        "alarms": [{"before": format_duration(seconds)} for seconds in event.alarms],
+        "sequence": event.sequence,
+        "created_at": event.created_at.isoformat(),
+        "updated_at": event.updated_at.isoformat(),
+    }
+
+
+def _merge_patch(event: Event, patch: dict[str, Any]) -> dict[str, Any]:
+    """The stored event as an API body with the patch laid over it."""
+    merged = event_json(event)
+    for derived in ("id", "sequence", "created_at", "updated_at", "end"):
+        merged.pop(derived)
+    if not merged["local_time"] and not merged["all_day"]:
+        # Keep the wall-clock time, so a PATCH of the zone alone keeps "10:00".
+        merged["start"] = event.start_local
+    merged.update(patch)
+    if "end" in patch and "duration" not in patch:
+        merged.pop("duration")
+    return {k: v for k, v in merged.items() if v is not None or k in patch}
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    try:
+        limit = int(request.query.get("limit", "100"))
+        offset = int(request.query.get("offset", "0"))
+    except ValueError:
+        raise FieldErrors(
+            [("/limit", "limit and offset must be whole numbers")], status=400
+        ) from None
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise FieldErrors([("/limit", f"limit must be 1-{MAX_PAGE}, offset 0 or more")], status=400)
+    return limit, offset
+
+
+async def list_events(request: web.Request) -> web.Response:
+    limit, offset = _page(request)
+    async with transaction(request) as session:
+        segment = await store.get_segment(
+            session, workspace_of(request).id, request.match_info["slug"]
+        )
+        events = await store.list_events(session, segment.id, limit, offset)
+    items = [event_json(e) for e in events]
+    return json_response({"items": items, "limit": limit, "offset": offset})
+
+
+async def create_event(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    workspace = workspace_of(request)
+    async with transaction(request) as session:
+        segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
+        spec: EventSpec = await run_cpu_check(request, parse_event, body, segment.timezone)
+        now = request.app[CLOCK].now()
+        event = Event(
+            segment_id=segment.id,
+            uid=spec.uid or f"{uuid.uuid4()}@{workspace.slug}.calserver",
+            sequence=0,
+            created_at=now,
+            updated_at=now,
+        )
+        apply_spec(event, spec)
+        await store.add_event(session, event)
+        await store.touch_segment(session, segment.id, now)
+    location = f"/api/v1/segments/{segment.slug}/events/{event.id}"
+    return json_response(event_json(event), status=201, headers={"Location": location})
+
+
+def _event_id(request: web.Request) -> int:
+    raw = request.match_info["event_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound(text=f"no event {raw!r} in this segment")
+    return int(raw)
+
+
+async def get_event(request: web.Request) -> web.Response:
+    async with transaction(request) as session:
+        segment = await store.get_segment(
+            session, workspace_of(request).id, request.match_info["slug"]
+        )
+        event = await store.get_event(session, segment.id, _event_id(request))
+    return json_response(event_json(event))
+
+
+async def patch_event(request: web.Request) -> web.Response:
+    patch = await read_json_object(request)
+    async with transaction(request) as session:
+        segment = await store.get_segment(
+            session, workspace_of(request).id, request.match_info["slug"]
+        )
+        event = await store.get_event(session, segment.id, _event_id(request))
+        merged = _merge_patch(event, patch)
+        spec: EventSpec = await run_cpu_check(request, parse_event, merged, segment.timezone)
+        if spec.uid and spec.uid != event.uid:
+            if await store.uid_taken(session, segment.id, spec.uid, except_id=event.id):
+                raise Conflict(f"an event with uid {spec.uid!r} already exists in this segment")
+            event.uid = spec.uid
+        apply_spec(event, spec)
+        now = request.app[CLOCK].now()
+        event.sequence += 1
+        event.updated_at = now
+        await store.touch_segment(session, segment.id, now)
+    return json_response(event_json(event))
+
+
+async def delete_event(request: web.Request) -> web.Response:
+    async with transaction(request) as session:
+        segment = await store.get_segment(
+            session, workspace_of(request).id, request.match_info["slug"]
+        )
+        event = await store.get_event(session, segment.id, _event_id(request))
+        await session.delete(event)
+        await store.touch_segment(session, segment.id, request.app[CLOCK].now())
+    return web.Response(status=204)

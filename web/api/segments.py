@@ -1,0 +1,100 @@
+"""Segments: /api/v1/segments and /api/v1/segments/{slug}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from calserver.appkeys import CLOCK, CONFIG
+from calserver.validation import Checker
+from storage import segments as store
+from storage.models import Segment, Workspace
+from web.api.common import json_response, read_json_object, transaction, workspace_of
+
+SEGMENT_FIELDS = {"slug", "name", "description", "color", "timezone"}
+
+
+def subscribe_path(workspace_slug: str, segment_slug: str) -> str:
+    return f"/s/{workspace_slug}/{segment_slug}"
+
+
+def segment_json(request: web.Request, workspace: Workspace, segment: Segment) -> dict[str, Any]:
+    base = request.app[CONFIG].base_url
+    return {
+        "slug": segment.slug,
+        "name": segment.name,
+        "description": segment.description,
+        "color": segment.color,
+        "timezone": segment.timezone,
+        "version": segment.version,
+        "subscribe_url": base + subscribe_path(workspace.slug, segment.slug),
+        "events_url": f"{base}/api/v1/segments/{segment.slug}/events",
+        "created_at": segment.created_at.isoformat(),
+        "updated_at": segment.updated_at.isoformat(),
+    }
+
+
+def _parse_segment(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    c = Checker(body)
+    c.unknown_fields(SEGMENT_FIELDS)
+    fields: dict[str, Any] = {}
+    if not partial or "slug" in body:
+        fields["slug"] = c.slug("slug")
+    if not partial or "name" in body:
+        fields["name"] = c.text("name", max_length=200, required=True)
+    if "description" in body:
+        fields["description"] = c.text("description", max_length=5000) or ""
+    if "color" in body:
+        fields["color"] = c.color("color")
+    if "timezone" in body:
+        fields["timezone"] = c.timezone("timezone", required=True)
+    c.done()
+    return fields
+
+
+async def list_segments(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    async with transaction(request) as session:
+        segments = await store.list_segments(session, workspace.id)
+    return json_response({"items": [segment_json(request, workspace, s) for s in segments]})
+
+
+async def create_segment(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    fields = _parse_segment(await read_json_object(request), partial=False)
+    fields.setdefault("description", "")
+    # A segment keeps the zone it was created with, even if the workspace default changes.
+    fields.setdefault("timezone", workspace.timezone)
+    async with transaction(request) as session:
+        segment = await store.create_segment(
+            session, workspace.id, fields, request.app[CLOCK].now()
+        )
+    answer = segment_json(request, workspace, segment)
+    return json_response(
+        answer, status=201, headers={"Location": f"/api/v1/segments/{segment.slug}"}
+    )
+
+
+async def get_segment(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    async with transaction(request) as session:
+        segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
+    return json_response(segment_json(request, workspace, segment))
+
+
+async def patch_segment(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    fields = _parse_segment(await read_json_object(request), partial=True)
+    async with transaction(request) as session:
+        segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
+        await store.update_segment(session, segment, fields, request.app[CLOCK].now())
+    return json_response(segment_json(request, workspace, segment))
+
+
+async def delete_segment(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    async with transaction(request) as session:
+        segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
+        await store.delete_segment(session, segment)
+    return web.Response(status=204)

@@ -1,0 +1,293 @@
+"""The OpenAPI 3.1 document of the admin API.
+
+Tests validate every API response they receive against this document and check
+that each route of the application appears here, so it cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calserver import __version__
+
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+
+
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {JSON: {"schema": _ref(schema)}}}
+
+
+AUTH_ERRORS = {"401": _problem("Missing or invalid API key.")}
+BODY_ERRORS = {
+    "400": _problem("The body is not a JSON object."),
+    "413": _problem("The body is larger than max_body_bytes."),
+    "422": _problem("Some fields are invalid; `errors` names each one."),
+}
+NOT_FOUND = {"404": _problem("No such segment or event in this workspace.")}
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+STR = {"type": "string"}
+NULLABLE_STR = {"type": ["string", "null"]}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": STR, "title": STR, "status": {"type": "integer"}, "detail": STR,
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object", "required": ["pointer", "detail"],
+                    "properties": {"pointer": STR, "detail": STR},
+                },
+            },
+        },
+    },
+    "QuietHours": {
+        "type": "object", "required": ["start", "end"], "additionalProperties": False,
+        "properties": {
+            "start": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+            "end": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$"},
+        },
+    },
+    "Workspace": {
+        "type": "object", "additionalProperties": False,
+        "required": ["slug", "name", "timezone", "quiet_hours", "sms_price", "currency",
+                     "created_at", "updated_at"],
+        "properties": {
+            "slug": STR, "name": STR, "timezone": STR, "quiet_hours": _ref("QuietHours"),
+            "sms_price": {"type": ["number", "null"], "minimum": 0}, "currency": STR,
+            "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+        },
+    },
+    "WorkspacePatch": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "name": STR, "timezone": {"type": "string", "description": "IANA zone name."},
+            "quiet_hours": _ref("QuietHours"),
+            "sms_price": {"type": ["number", "null"], "minimum": 0,
+                          "description": "Price of one SMS, for the savings report."},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        },
+    },
+    "Segment": {
+        "type": "object", "additionalProperties": False,
+        "required": ["slug", "name", "description", "color", "timezone", "version",
+                     "subscribe_url", "events_url", "created_at", "updated_at"],
+        "properties": {
+            "slug": STR, "name": STR, "description": STR, "color": NULLABLE_STR,
+            "timezone": STR, "version": {"type": "integer"},
+            "subscribe_url": {"type": "string", "format": "uri",
+                              "description": "The universal link clients subscribe through."},
+            "events_url": {"type": "string", "format": "uri"},
+            "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+        },
+    },
+    "SegmentInput": {
+        "type": "object", "additionalProperties": False, "required": ["slug", "name"],
+        "properties": {
+            "slug": {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"},
+            "name": {"type": "string", "maxLength": 200},
+            "description": {"type": "string", "maxLength": 5000},
+            "color": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"},
+            "timezone": {"type": "string", "description": "IANA zone; default: the workspace's."},
+        },
+    },
+    "SegmentPatch": {
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "slug": STR, "name": STR, "description": STR, "color": STR, "timezone": STR,
+        },
+    },
+    "Alarm": {
+        "type": "object", "required": ["before"], "additionalProperties": False,
+        "properties": {"before": {"type": "string", "description": "ISO 8601 duration: PT15M, P1D."}},
+    },
+    "EventInput": {
+        "type": "object", "additionalProperties": False, "required": ["title", "start"],
+        "properties": {
+            "uid": {"type": "string", "maxLength": 255},
+            "title": {"type": "string", "maxLength": 500},
+            "description": {"type": "string", "maxLength": 20000},
+            "location": {"type": "string", "maxLength": 500},
+            "url": {"type": "string", "format": "uri"},
+            "start": {"type": "string", "description": "ISO 8601 date-time (date if all_day)."},
+            "end": {"type": "string", "description": "Exclusive end; for all-day, the day after."},
+            "duration": {"type": "string", "description": "ISO 8601 duration, instead of end."},
+            "timezone": {"type": "string", "description": "IANA zone for times without an offset."},
+            "local_time": {"type": "boolean",
+                           "description": "Same wall-clock time in every subscriber's zone."},
+            "all_day": {"type": "boolean"},
+            "rrule": {"type": ["string", "null"], "description": "RFC 5545 RRULE."},
+            "alarms": {"type": "array", "maxItems": 10, "items": _ref("Alarm")},
+        },
+    },
+    "Event": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "uid", "title", "description", "location", "url", "start", "end",
+                     "duration", "timezone", "local_time", "all_day", "rrule", "alarms",
+                     "sequence", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "integer"}, "uid": STR, "title": STR, "description": STR,
+            "location": STR, "url": STR, "start": STR, "end": STR, "duration": STR,
+            "timezone": STR, "local_time": {"type": "boolean"}, "all_day": {"type": "boolean"},
+            "rrule": NULLABLE_STR, "alarms": {"type": "array", "items": _ref("Alarm")},
+            "sequence": {"type": "integer", "minimum": 0},
+            "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+        },
+    },
+    "SegmentList": {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "items": _ref("Segment")}},
+    },
+    "EventList": {
+        "type": "object", "required": ["items", "limit", "offset"], "additionalProperties": False,
+        "properties": {
+            "items": {"type": "array", "items": _ref("Event")},
+            "limit": {"type": "integer"}, "offset": {"type": "integer"},
+        },
+    },
+    "Health": {
+        "type": "object", "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": ["ok"]}},
+    },
+}  # fmt: skip
+SCHEMAS["EventPatch"] = {
+    **SCHEMAS["EventInput"],
+    "required": [],
+    "description": "Any event fields; they are laid over the stored event and checked whole.",
+}
+
+
+PATHS: dict[str, Any] = {
+    "/healthz": {
+        "get": {
+            "summary": "Health check: 200 when the database answers.",
+            "security": [],
+            "responses": {"200": _ok("Healthy.", "Health"), "503": _problem("Database down.")},
+        }
+    },
+    "/api/v1/workspace": {
+        "get": {
+            "summary": "The workspace of the key.",
+            "responses": {"200": _ok("The workspace.", "Workspace"), **AUTH_ERRORS},
+        },
+        "patch": {
+            "summary": "Change name, default time zone, quiet hours or SMS price.",
+            "requestBody": _body("WorkspacePatch"),
+            "responses": {"200": _ok("Updated.", "Workspace"), **AUTH_ERRORS, **BODY_ERRORS},
+        },
+    },
+    "/api/v1/segments": {
+        "get": {
+            "summary": "All segments of the workspace.",
+            "responses": {"200": _ok("Segments, by slug.", "SegmentList"), **AUTH_ERRORS},
+        },
+        "post": {
+            "summary": "Create a segment.",
+            "requestBody": _body("SegmentInput"),
+            "responses": {
+                "201": _ok("Created.", "Segment"), **AUTH_ERRORS, **BODY_ERRORS,
+                "409": _problem("The slug is taken."),
+            },
+        },
+    },
+    "/api/v1/segments/{slug}": {
+        "parameters": [SLUG],
+        "get": {
+            "summary": "One segment.",
+            "responses": {"200": _ok("The segment.", "Segment"), **AUTH_ERRORS, **NOT_FOUND},
+        },
+        "patch": {
+            "summary": "Change a segment.",
+            "requestBody": _body("SegmentPatch"),
+            "responses": {
+                "200": _ok("Updated.", "Segment"), **AUTH_ERRORS, **BODY_ERRORS, **NOT_FOUND,
+                "409": _problem("The new slug is taken."),
+            },
+        },
+        "delete": {
+            "summary": "Delete a segment and its events.",
+            "responses": {"204": {"description": "Deleted."}, **AUTH_ERRORS, **NOT_FOUND},
+        },
+    },
+    "/api/v1/segments/{slug}/events": {
+        "parameters": [SLUG],
+        "get": {
+            "summary": "Events of a segment, by start.",
+            "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 100}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}},
+            ],
+            "responses": {
+                "200": _ok("Events.", "EventList"), **AUTH_ERRORS, **NOT_FOUND,
+                "400": _problem("Bad limit or offset."),
+            },
+        },
+        "post": {
+            "summary": "Create an event.",
+            "requestBody": _body("EventInput"),
+            "responses": {
+                "201": _ok("Created.", "Event"), **AUTH_ERRORS, **BODY_ERRORS, **NOT_FOUND,
+                "409": _problem("The uid is taken in this segment."),
+            },
+        },
+    },
+    "/api/v1/segments/{slug}/events/{event_id}": {
+        "parameters": [SLUG, EVENT_ID],
+        "get": {
+            "summary": "One event.",
+            "responses": {"200": _ok("The event.", "Event"), **AUTH_ERRORS, **NOT_FOUND},
+        },
+        "patch": {
+            "summary": "Change an event; its SEQUENCE goes up by one.",
+            "requestBody": _body("EventPatch"),
+            "responses": {
+                "200": _ok("Updated.", "Event"), **AUTH_ERRORS, **BODY_ERRORS, **NOT_FOUND,
+                "409": _problem("The new uid is taken in this segment."),
+            },
+        },
+        "delete": {
+            "summary": "Delete an event.",
+            "responses": {"204": {"description": "Deleted."}, **AUTH_ERRORS, **NOT_FOUND},
+        },
+    },
+}  # fmt: skip
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "calserver admin API",
+            "version": __version__,
+            "license": {"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
+            "description": (
+                "Segments, events and settings of one workspace. Authenticate with "
+                "`Authorization: Bearer KEY`; errors are RFC 9457 problem+json."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": PATHS,
+    }

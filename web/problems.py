@@ -1,0 +1,113 @@
+"""RFC 9457 problem details for the API, readable pages for people."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from markupsafe import escape
+
+from calserver.validation import FieldErrors
+from storage.errors import Conflict, NotFound
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE_BASE = "urn:calserver:problem:"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_SLUGS = {
+    400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found",
+    405: "method-not-allowed", 406: "not-acceptable", 409: "conflict",
+    413: "body-too-large", 415: "unsupported-media-type", 422: "invalid-fields",
+    429: "too-many-requests", 500: "internal-error", 503: "unavailable",
+}  # fmt: skip
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[tuple[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + _SLUGS.get(status, str(status)),
+        "title": title or _reason(status),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = [
+            {"pointer": "#" + pointer, "detail": message} for pointer, message in errors
+        ]
+    return web.Response(
+        status=status,
+        text=json.dumps(body),
+        content_type="application/problem+json",
+        headers=headers,
+    )
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def wants_page(request: web.Request) -> bool:
+    """People get pages; the API and machines get problem+json."""
+    if request.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("Accept", "")
+
+
+def error_page(status: int, detail: str) -> web.Response:
+    reason = _reason(status)
+    html = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>{status} {escape(reason)}</title>"
+        "<body style='font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem'>"
+        f"<h1>{escape(reason)}</h1><p>{escape(detail)}</p></body></html>"
+    )
+    return web.Response(status=status, text=html, content_type="text/html")
+
+
+def _answer(request: web.Request, status: int, detail: str, **kwargs: Any) -> web.Response:
+    if wants_page(request):
+        return error_page(status, detail)
+    return problem(status, detail, **kwargs)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except FieldErrors as error:
+        return _answer(request, error.status, "Some fields are invalid.", errors=error.errors)
+    except NotFound as error:
+        return _answer(request, 404, str(error))
+    except Conflict as error:
+        return _answer(request, 409, str(error))
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        headers = {
+            k: v
+            for k, v in error.headers.items()
+            if k in ("Allow", "Retry-After", "WWW-Authenticate")
+        }
+        detail = (
+            error.text
+            if error.text and not error.text.startswith(f"{error.status}:")
+            else error.reason
+        )
+        return _answer(request, error.status, detail, headers=headers)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _answer(request, 500, "The server failed to answer; the error is logged.")

@@ -1,0 +1,29 @@
+"""Every route of the server, one per line."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from web import pages
+from web.api import events, segments, workspace
+
+
+def setup_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/healthz", pages.healthz, name="healthz")
+    r.add_get("/api/v1/openapi.json", pages.openapi_json, name="openapi")
+    r.add_get("/api/docs", pages.api_docs, name="api_docs")
+    r.add_get("/api/v1/workspace", workspace.get_workspace, name="workspace")
+    r.add_patch("/api/v1/workspace", workspace.patch_workspace, name="workspace_patch")
+    r.add_get("/api/v1/segments", segments.list_segments, name="segments")
+    r.add_post("/api/v1/segments", segments.create_segment, name="segment_create")
+    r.add_get("/api/v1/segments/{slug}", segments.get_segment, name="segment")
+    r.add_patch("/api/v1/segments/{slug}", segments.patch_segment, name="segment_patch")
+    r.add_delete("/api/v1/segments/{slug}", segments.delete_segment, name="segment_delete")
+    r.add_get("/api/v1/segments/{slug}/events", events.list_events, name="events")
+    r.add_post("/api/v1/segments/{slug}/events", events.create_event, name="event_create")
+    r.add_get("/api/v1/segments/{slug}/events/{event_id}", events.get_event, name="event")
+    r.add_patch("/api/v1/segments/{slug}/events/{event_id}", events.patch_event, name="event_patch")
+    r.add_delete(
+        "/api/v1/segments/{slug}/events/{event_id}", events.delete_event, name="event_delete"
+    )
