@@ -8,10 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, ENGINE, SESSIONS, SIGNER
+from calserver.appkeys import (
+    CLOCK,
+    CONFIG,
+    CPU_POOL,
+    ENGINE,
+    FEED_CACHE,
+    SESSIONS,
+    SIGNER,
+    SUBSCRIBE_LIMITER,
+)
 from calserver.clock import Clock
 from calserver.config import Config
+from calserver.ratelimit import RateLimiter
 from calserver.signing import TokenSigner, load_secrets
+from feeds.cache import FeedCache
 from storage.engine import create_engine, session_factory
 from storage.migrate import upgrade
 from web.api.common import api_auth_middleware, body_limit_middleware
@@ -47,6 +58,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
     app[SIGNER] = TokenSigner(load_secrets(config))
+    app[FEED_CACHE] = FeedCache(config.feed_cache_entries)
+    app[SUBSCRIBE_LIMITER] = RateLimiter(config.subscribe_rate_limit)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_cpu_pool)
     setup_routes(app)

@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from calserver.clock import Clock
 from calserver.config import Config
+from calserver.ratelimit import RateLimiter
 from calserver.signing import TokenSigner
+from feeds.cache import FeedCache
 from storage.models import Workspace
 
 CONFIG = web.AppKey("config", Config)
@@ -19,5 +21,7 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SIGNER = web.AppKey("signer", TokenSigner)
 # A small pool for CPU-heavy validation (recurrence expansion) so it never blocks the loop.
 CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
+FEED_CACHE = web.AppKey("feed_cache", FeedCache)
+SUBSCRIBE_LIMITER = web.AppKey("subscribe_limiter", RateLimiter)
 
 WORKSPACE = web.RequestKey("workspace", Workspace)

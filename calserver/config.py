@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _LOG_LEVELS = {"debug", "info", "warning", "error"}
+# Feed URLs are BASE/f/TOKEN.ics with a token of about 40 characters.
+MAX_BASE_URL = 140
 
 
 class ConfigError(ValueError):
@@ -64,10 +66,14 @@ class Config:
     @property
     def base_url(self) -> str:
         """Public base URL without a trailing slash, for links that leave the server."""
-        if self.public_url:
-            return str(self.public_url).rstrip("/")
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        return Config.base_url_for(self._values)
+
+    @staticmethod
+    def base_url_for(values: Mapping[str, Any]) -> str:
+        if values["public_url"]:
+            return str(values["public_url"]).rstrip("/")
+        host = "127.0.0.1" if values["host"] in ("0.0.0.0", "::") else values["host"]  # noqa: S104
+        return f"http://{host}:{values['port']}"
 
     def describe(self) -> list[str]:
         """One line per option that is not at its default, secrets masked."""
@@ -118,6 +124,19 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         raise ConfigError(f"option 'log_level': choose one of {', '.join(sorted(_LOG_LEVELS))}")
     if values["max_body_bytes"] < 1024:
         raise ConfigError("option 'max_body_bytes': must be at least 1024")
+    for name, low, high in (
+        ("feed_refresh_minutes", 5, 7 * 24 * 60),
+        ("feed_retention_days", 0, 3650),
+        ("feed_cache_entries", 1, 1_000_000),
+        ("subscribe_rate_limit", 0, 1_000_000),
+    ):
+        if not low <= values[name] <= high:
+            raise ConfigError(f"option {name!r}: must be between {low} and {high}")
+    if len(Config.base_url_for(values)) > MAX_BASE_URL:
+        raise ConfigError(
+            f"option 'public_url': at most {MAX_BASE_URL} characters, so feed URLs stay "
+            "under 200 (Google Calendar fails silently on long URLs)"
+        )
     if values["database_pool_size"] < 1:
         raise ConfigError("option 'database_pool_size': must be at least 1")
 

@@ -190,9 +190,10 @@ def parse_event(body: dict[str, Any], default_timezone: str) -> EventSpec:
     start, duration = cast(Any, start), cast(int, duration)
     wall = start if isinstance(start, datetime) else datetime.combine(start, datetime.min.time())
     last_start = None
+    kind = "all_day" if all_day else ("local" if local else "timed")
     if rule:
         try:
-            recurrence = check_rrule(rule, wall)
+            recurrence = check_rrule(rule, wall, kind, zone)
         except RecurrenceError as error:
             c.fail("rrule", str(error))
             c.done()
@@ -207,7 +208,7 @@ def parse_event(body: dict[str, Any], default_timezone: str) -> EventSpec:
         description=description,
         location=location,
         url=url,
-        kind="all_day" if all_day else ("local" if local else "timed"),
+        kind=kind,
         start_local=start.isoformat(),
         timezone=zone,
         duration_seconds=duration,

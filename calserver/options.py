@@ -104,6 +104,41 @@ OPTIONS: tuple[Option, ...] = (
         "security",
     ),
     Option(
+        "feed_refresh_minutes",
+        60,
+        "int",
+        "Suggested poll interval written into feeds (REFRESH-INTERVAL, X-PUBLISHED-TTL).",
+        "feeds",
+    ),
+    Option(
+        "feed_retention_days",
+        30,
+        "int",
+        "Days a past event stays in feeds after it ends.",
+        "feeds",
+    ),
+    Option(
+        "feed_cache_entries",
+        2048,
+        "int",
+        "Rendered feed bodies kept in memory per process (one per segment set, zone and day).",
+        "feeds",
+    ),
+    Option(
+        "subscribe_rate_limit",
+        20,
+        "int",
+        "Subscriptions one client address may create per minute; more get 429. 0 turns it off.",
+        "feeds",
+    ),
+    Option(
+        "trust_forwarded_for",
+        False,
+        "bool",
+        "Take the client address from X-Forwarded-For (only behind a proxy that sets it).",
+        "server",
+    ),
+    Option(
         "demo",
         True,
         "bool",
@@ -113,7 +148,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
-SECTIONS = ("server", "database", "security")
+SECTIONS = ("server", "database", "security", "feeds")
 
 
 def _toml_value(value: Any) -> str:
@@ -147,5 +182,26 @@ def render_example_toml() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_markdown_table() -> str:
+    """The options tables of docs/config.md."""
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines += [
+            "",
+            f"### {section}",
+            "",
+            "| option | env | flag | type | default | what it does |",
+        ]
+        lines.append("|---|---|---|---|---|---|")
+        for o in (o for o in OPTIONS if o.section == section):
+            default = _toml_value(o.default)
+            lines.append(
+                f"| `{o.name}` | `{o.env_var}` | `{o.flag}` | {o.type} | `{default}` | {o.help} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    print(render_example_toml(), end="")
+    import sys
+
+    print(render_markdown_table() if "--markdown" in sys.argv else render_example_toml(), end="")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
@@ -77,8 +78,58 @@ def _refuse_fine_or_impossible(parts: dict[str, str]) -> None:
             raise RecurrenceError("BYMONTHDAY never falls in the given BYMONTH")
 
 
-def check_rrule(text: str, dtstart: datetime) -> Recurrence:
-    """Parse and bound a rule for an event starting at ``dtstart`` (naive wall time)."""
+_UNTIL_RE = re.compile(r"UNTIL=(\d{8})(?:T(\d{6})(Z?))?")
+
+
+def _until_wall(match: re.Match[str], zone: str) -> datetime:
+    """UNTIL as a naive wall time in ``zone``; a bare date means the end of that day."""
+    day, clock, utc = match.group(1), match.group(2), match.group(3)
+    if clock is None:
+        return datetime.strptime(day + "235959", "%Y%m%d%H%M%S")
+    value = datetime.strptime(day + clock, "%Y%m%d%H%M%S")
+    if utc:
+        return value.replace(tzinfo=UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    return value
+
+
+def _canonical_until(text: str, kind: str, zone: str) -> str:
+    """UNTIL as RFC 5545 wants it next to the DTSTART the feed writes: a DATE for all-day
+    events, UTC for zoned ones; local-time events keep a wall time (their zone varies)."""
+    match = _UNTIL_RE.search(text)
+    if match is None:
+        return text
+    wall = _until_wall(match, zone)
+    if kind == "all_day":
+        value = wall.strftime("%Y%m%d")
+    elif kind == "local":
+        value = wall.strftime("%Y%m%dT%H%M%S")
+    else:
+        value = wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return text[: match.start()] + f"UNTIL={value}" + text[match.end() :]
+
+
+def rule_for(text: str, dtstart: datetime, zone: str) -> rrule:
+    """The stored rule as a dateutil rule on naive wall times in ``zone``."""
+    match = _UNTIL_RE.search(text)
+    if match is not None:
+        wall = _until_wall(match, zone).strftime("%Y%m%dT%H%M%S")
+        text = text[: match.start()] + f"UNTIL={wall}" + text[match.end() :]
+    rule = rrulestr(text, dtstart=dtstart)
+    if not isinstance(rule, rrule):
+        raise RecurrenceError("give a single RRULE")
+    return rule
+
+
+def feed_rule(text: str, kind: str, subscriber_zone: str) -> str:
+    """The RRULE line value for a feed: a local-time event's UNTIL becomes UTC in the
+    subscriber's zone, where its DTSTART is written."""
+    if kind != "local":
+        return text
+    return _canonical_until(text, "timed", subscriber_zone)
+
+
+def check_rrule(text: str, dtstart: datetime, kind: str = "timed", zone: str = "UTC") -> Recurrence:
+    """Parse and bound a rule for an event starting at ``dtstart`` (naive wall time in ``zone``)."""
     text = text.strip()
     if text.upper().startswith("RRULE:"):
         text = text[6:]
@@ -87,14 +138,13 @@ def check_rrule(text: str, dtstart: datetime) -> Recurrence:
         raise RecurrenceError("the rule must be 1-500 characters")
     parts = _parts(text)
     _refuse_fine_or_impossible(parts)
+    if "UNTIL" in parts and not _UNTIL_RE.fullmatch("UNTIL=" + parts["UNTIL"]):
+        raise RecurrenceError("UNTIL takes a date (20261231) or a date-time (20261231T235959Z)")
+    text = _canonical_until(text, kind, zone)
     try:
-        rule = rrulestr(text, dtstart=dtstart)
+        rule = rule_for(text, dtstart, zone)
     except (ValueError, TypeError, OverflowError) as error:
         raise RecurrenceError(f"not a valid RRULE: {error}") from None
-    if not isinstance(rule, rrule):
-        raise RecurrenceError("give a single RRULE")
-    if rule._until is not None and rule._until.tzinfo is not None:
-        rule = rule.replace(until=rule._until.replace(tzinfo=None))
     bounded = "COUNT" in parts or "UNTIL" in parts
     return Recurrence(text=text, last_start=_expand(rule, dtstart, bounded))
 

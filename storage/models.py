@@ -140,3 +140,34 @@ class Event(Base):
     ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Subscription(Base):
+    """One calendar subscription: anonymous, identified only by its signed feed token."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    # Where the link was shared (qr, button, sms, site…) and which button was pressed.
+    src: Mapped[str] = mapped_column(String(32), default="")
+    client: Mapped[str] = mapped_column(String(16), default="")
+    # active | unsubscribed (by the subscriber) | revoked (by the business)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class SubscriptionSegment(Base):
+    __tablename__ = "subscription_segments"
+
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True
+    )
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

@@ -8,7 +8,7 @@ import pytest
 
 from calserver.cli import build_parser, config_from_args
 from calserver.config import Config, ConfigError, load_config
-from calserver.options import OPTIONS, render_example_toml
+from calserver.options import OPTIONS, render_example_toml, render_markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,6 +99,7 @@ def test_example_file_uncommented_is_valid_and_equals_the_defaults(tmp_path: Pat
 
 def test_docs_describe_every_option() -> None:
     docs = (ROOT / "docs" / "config.md").read_text()
+    assert render_markdown_table() in docs
     for option in OPTIONS:
         assert f"`{option.name}`" in docs, option.name
         assert option.env_var in docs, option.env_var

@@ -89,14 +89,39 @@ SCHEMAS: dict[str, Any] = {
     "Segment": {
         "type": "object", "additionalProperties": False,
         "required": ["slug", "name", "description", "color", "timezone", "version",
-                     "subscribe_url", "events_url", "created_at", "updated_at"],
+                     "subscribe_url", "qr_svg_url", "qr_png_url", "embed_html", "events_url",
+                     "created_at", "updated_at"],
         "properties": {
             "slug": STR, "name": STR, "description": STR, "color": NULLABLE_STR,
             "timezone": STR, "version": {"type": "integer"},
             "subscribe_url": {"type": "string", "format": "uri",
                               "description": "The universal link clients subscribe through."},
+            "qr_svg_url": {"type": "string", "format": "uri",
+                           "description": "QR code of subscribe_url?src=qr; ?scale=1-40."},
+            "qr_png_url": {"type": "string", "format": "uri"},
+            "embed_html": {"type": "string",
+                           "description": "A styled link to paste into a web page (no script)."},
             "events_url": {"type": "string", "format": "uri"},
             "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+        },
+    },
+    "SubscribeInput": {
+        "type": "object",
+        "properties": {
+            "timezone": {"type": "string",
+                         "description": "IANA zone; an unknown one falls back to the segment's."},
+            "src": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$",
+                    "description": "Where the link was shared: qr, button, sms, site…"},
+        },
+    },
+    "SubscriptionLinks": {
+        "type": "object", "additionalProperties": False,
+        "required": ["feed_url", "webcal_url", "google_url", "outlook_url", "office365_url",
+                     "unsubscribe_url"],
+        "properties": {
+            "feed_url": {"type": "string", "format": "uri", "maxLength": 200},
+            "webcal_url": STR, "google_url": STR, "outlook_url": STR, "office365_url": STR,
+            "unsubscribe_url": STR,
         },
     },
     "SegmentInput": {
@@ -182,6 +207,23 @@ PATHS: dict[str, Any] = {
             "security": [],
             "responses": {"200": _ok("Healthy.", "Health"), "503": _problem("Database down.")},
         }
+    },
+    "/s/{workspace}/{segment}": {
+        "parameters": [
+            {"name": "workspace", "in": "path", "required": True, "schema": STR},
+            {"name": "segment", "in": "path", "required": True, "schema": STR},
+        ],
+        "post": {
+            "summary": "Subscribe (public, no key): with Accept: application/json, answers the links.",
+            "security": [],
+            "requestBody": {"required": False, "content": {JSON: {"schema": _ref("SubscribeInput")}}},
+            "responses": {
+                "201": _ok("Subscribed; the feed and the links to add it.", "SubscriptionLinks"),
+                "400": _problem("The body is not a JSON object."),
+                "404": _problem("No such segment."),
+                "429": _problem("Too many subscriptions from this address; see Retry-After."),
+            },
+        },
     },
     "/api/v1/workspace": {
         "get": {

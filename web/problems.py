@@ -59,11 +59,15 @@ def _reason(status: int) -> str:
         return "Error"
 
 
+PAGE_PREFIXES = ("/s/", "/u/", "/subscribed/")
+
+
 def wants_page(request: web.Request) -> bool:
     """People get pages; the API and machines get problem+json."""
-    if request.path.startswith("/api/"):
+    accept = request.headers.get("Accept", "")
+    if request.path.startswith("/api/") or "application/json" in accept:
         return False
-    return "text/html" in request.headers.get("Accept", "")
+    return request.path.startswith(PAGE_PREFIXES) or "text/html" in accept
 
 
 def error_page(status: int, detail: str) -> web.Response:

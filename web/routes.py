@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp import web
 
-from web import pages
+from web import feed, pages, qr, subscribe
 from web.api import events, segments, workspace
+
+STATIC = Path(__file__).parent / "static"
 
 
 def setup_routes(app: web.Application) -> None:
@@ -13,6 +17,15 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/healthz", pages.healthz, name="healthz")
     r.add_get("/api/v1/openapi.json", pages.openapi_json, name="openapi")
     r.add_get("/api/docs", pages.api_docs, name="api_docs")
+    r.add_get("/robots.txt", qr.robots, name="robots")
+    r.add_static("/static", STATIC, name="static")
+    r.add_get("/f/{token}.ics", feed.feed, name="feed")
+    r.add_get("/s/{workspace}/{segment}", subscribe.landing, name="landing")
+    r.add_post("/s/{workspace}/{segment}", subscribe.subscribe, name="subscribe")
+    r.add_get("/s/{workspace}/{segment}/qr.{kind:svg|png}", qr.qr, name="qr")
+    r.add_get("/subscribed/{token}", subscribe.subscribed, name="subscribed")
+    r.add_get("/u/{token}", subscribe.unsubscribe_page, name="unsubscribe_page")
+    r.add_post("/u/{token}", subscribe.unsubscribe, name="unsubscribe")
     r.add_get("/api/v1/workspace", workspace.get_workspace, name="workspace")
     r.add_patch("/api/v1/workspace", workspace.patch_workspace, name="workspace_patch")
     r.add_get("/api/v1/segments", segments.list_segments, name="segments")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from markupsafe import escape
 
 from calserver.appkeys import CLOCK, CONFIG
 from calserver.validation import Checker
@@ -19,8 +20,22 @@ def subscribe_path(workspace_slug: str, segment_slug: str) -> str:
     return f"/s/{workspace_slug}/{segment_slug}"
 
 
+def embed_html(subscribe_url: str, color: str | None) -> str:
+    """A styled link for a business's own site: no script, nothing loaded from elsewhere."""
+    background = color or "#1565C0"
+    red, green, blue = (int(background[i : i + 2], 16) for i in (1, 3, 5))
+    text = "#000" if 0.299 * red + 0.587 * green + 0.114 * blue > 160 else "#fff"
+    style = (
+        f"display:inline-block;padding:.7em 1.2em;border-radius:.5em;background:{background};"
+        f"color:{text};font:600 16px/1.2 system-ui,sans-serif;text-decoration:none"
+    )
+    href = escape(subscribe_url + "?src=button")
+    return f'<a href="{href}" style="{style}">Add to my calendar</a>'
+
+
 def segment_json(request: web.Request, workspace: Workspace, segment: Segment) -> dict[str, Any]:
     base = request.app[CONFIG].base_url
+    subscribe_url = base + subscribe_path(workspace.slug, segment.slug)
     return {
         "slug": segment.slug,
         "name": segment.name,
@@ -28,7 +43,10 @@ def segment_json(request: web.Request, workspace: Workspace, segment: Segment) -
         "color": segment.color,
         "timezone": segment.timezone,
         "version": segment.version,
-        "subscribe_url": base + subscribe_path(workspace.slug, segment.slug),
+        "subscribe_url": subscribe_url,
+        "qr_svg_url": subscribe_url + "/qr.svg",
+        "qr_png_url": subscribe_url + "/qr.png",
+        "embed_html": embed_html(subscribe_url, segment.color),
         "events_url": f"{base}/api/v1/segments/{segment.slug}/events",
         "created_at": segment.created_at.isoformat(),
         "updated_at": segment.updated_at.isoformat(),

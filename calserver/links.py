@@ -1,0 +1,68 @@
+"""The links a subscription hands out, and which subscribe button a device sees first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+FEED_PURPOSE = "feed"
+
+# Buttons on the landing page, keyed by what the subscribe form posts as `client`.
+CLIENTS = ("apple", "google", "outlook", "office365", "android", "copy")
+# The likeliest first, by platform (see ../shared/reference/clients.md).
+BUTTON_ORDER = {
+    "ios": ("apple", "google", "outlook", "copy", "office365", "android"),
+    "ios-chrome": ("copy", "apple", "google", "outlook", "office365", "android"),
+    "macos": ("apple", "google", "outlook", "office365", "copy", "android"),
+    "android": ("google", "android", "outlook", "copy", "office365", "apple"),
+    "desktop": ("google", "outlook", "office365", "apple", "copy", "android"),
+}
+
+
+def platform(user_agent: str) -> str:
+    """The landing page's guess at the visitor's device, from the browser's User-Agent."""
+    if any(mark in user_agent for mark in ("iPhone", "iPad", "iPod")):
+        return "ios-chrome" if "CriOS" in user_agent else "ios"
+    if "Android" in user_agent:
+        return "android"
+    if "Macintosh" in user_agent:
+        # iPadOS Safari says Macintosh too; both handle webcal:// the Apple way.
+        return "macos"
+    return "desktop"
+
+
+@dataclass(frozen=True)
+class SubscriptionLinks:
+    feed_url: str
+    webcal_url: str
+    google_url: str
+    outlook_url: str
+    office365_url: str
+    unsubscribe_url: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+
+def feed_path(token: str) -> str:
+    return f"/f/{token}.ics"
+
+
+def unsubscribe_path(token: str) -> str:
+    return f"/u/{token}"
+
+
+def subscription_links(base_url: str, token: str, name: str) -> SubscriptionLinks:
+    feed = base_url + feed_path(token)
+    webcal = "webcal://" + feed.split("://", 1)[1]
+    add_from_web = urlencode({"url": feed, "name": name}, quote_via=quote)
+    return SubscriptionLinks(
+        feed_url=feed,
+        webcal_url=webcal,
+        # Google wants the webcal form in `cid`; it fails for some, so the page also shows
+        # the "From URL" route with the https address.
+        google_url="https://calendar.google.com/calendar/r?cid=" + quote(webcal, safe=""),
+        outlook_url="https://outlook.live.com/calendar/0/addfromweb?" + add_from_web,
+        office365_url="https://outlook.office.com/calendar/0/addfromweb?" + add_from_web,
+        unsubscribe_url=base_url + unsubscribe_path(token),
+    )

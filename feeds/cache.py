@@ -1,0 +1,68 @@
+"""An in-process LRU of rendered feed bodies, filled once per key even under a burst.
+
+Keys carry the segment versions read from the database on each poll, so a change made
+through any process sharing the database is picked up at the next poll: there is
+nothing to invalidate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class CachedFeed:
+    body: bytes  # with LINK_PLACEHOLDER where each subscriber's link goes
+    digest: bytes  # of body; with the link it makes the strong ETag
+    last_modified: datetime
+
+
+def cached_feed(text: str, last_modified: datetime) -> CachedFeed:
+    body = text.encode()
+    return CachedFeed(body, hashlib.blake2b(body, digest_size=16).digest(), last_modified)
+
+
+class FeedCache:
+    def __init__(self, max_entries: int):
+        self._entries: OrderedDict[Hashable, CachedFeed] = OrderedDict()
+        self._building: dict[Hashable, asyncio.Future[CachedFeed]] = {}
+        self._max = max_entries
+        self.hits = 0
+        self.misses = 0
+
+    async def get(self, key: Hashable, build: Callable[[], Awaitable[CachedFeed]]) -> CachedFeed:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry
+        pending = self._building.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        self.misses += 1
+        future: asyncio.Future[CachedFeed] = asyncio.get_running_loop().create_future()
+        self._building[key] = future
+        try:
+            entry = await build()
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(error)
+                future.exception()  # retrieved: waiters re-raise it, nobody logs it as lost
+            raise
+        finally:
+            del self._building[key]
+        future.set_result(entry)
+        self._entries[key] = entry
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,93 @@
+"""Assembling a whole calendar body from rendered events (the cached part of a feed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from calserver import __version__
+from feeds.alarms import QuietHours
+from feeds.colors import css3_name
+from feeds.ics import CRLF, linked_text_prop, prop, text_prop, vtimezone
+from feeds.render import LINK_LABEL, Window, render_event
+from storage.models import Event
+from storage.subscriptions import FeedView
+
+PRODID = f"-//calserver//calserver {__version__}//EN"
+UNSUBSCRIBED_NOTE = (
+    "You unsubscribed from this calendar; it no longer receives events. "
+    "You can delete it from your calendar app."
+)
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    refresh_minutes: int
+    retention_days: int
+    horizon_days: int = 400
+
+
+def calendar_name(view: FeedView) -> str:
+    if len(view.segments) == 1:
+        return view.segments[0].name
+    return view.workspace_name
+
+
+def _header(view: FeedView, settings: FeedSettings, name: str, description: str) -> str:
+    refresh = (
+        f"PT{settings.refresh_minutes}M"
+        if settings.refresh_minutes % 60
+        else f"PT{settings.refresh_minutes // 60}H"
+    )
+    lines = [
+        "BEGIN:VCALENDAR\r\n",
+        "VERSION:2.0\r\n",
+        prop("PRODID", PRODID),
+        "CALSCALE:GREGORIAN\r\n",
+        "METHOD:PUBLISH\r\n",
+        text_prop("X-WR-CALNAME", name),
+        text_prop("NAME", name),
+        linked_text_prop("X-WR-CALDESC", description),
+        linked_text_prop("DESCRIPTION", description),
+        prop("REFRESH-INTERVAL;VALUE=DURATION", refresh),
+        prop("X-PUBLISHED-TTL", refresh),
+    ]
+    color = view.segments[0].color if len(view.segments) == 1 else None
+    if color:
+        lines.append(prop("COLOR", css3_name(color)))
+        lines.append(prop("X-APPLE-CALENDAR-COLOR", color))
+    return "".join(lines)
+
+
+def unsubscribed_body(view: FeedView, settings: FeedSettings) -> str:
+    """A valid, empty calendar: clients stop showing the events instead of retrying an error."""
+    name = f"{calendar_name(view)} (unsubscribed)"
+    return (
+        _header(view, settings, name, UNSUBSCRIBED_NOTE + "\n\nDetails:\n") + "END:VCALENDAR" + CRLF
+    )
+
+
+def active_body(view: FeedView, events: list[Event], settings: FeedSettings, now: datetime) -> str:
+    """Header, one VTIMEZONE per zone used, every event; LINK_PLACEHOLDER marks the links."""
+    quiet = QuietHours.parse(view.quiet_start, view.quiet_end)
+    window = Window(
+        now - timedelta(days=settings.retention_days), now + timedelta(days=settings.horizon_days)
+    )
+    rendered = [render_event(event, view.timezone, quiet, window) for event in events]
+    first_year: dict[str, int] = {}
+    for item in rendered:
+        for zone in item.zones:
+            first_year[zone] = min(first_year.get(zone, item.first_wall_year), item.first_wall_year)
+    description = " ".join(s.description for s in view.segments if s.description)
+    description = (description + "\n\n" if description else "") + LINK_LABEL
+    return "".join(
+        [
+            _header(view, settings, calendar_name(view), description),
+            *(
+                vtimezone(zone, min(year, now.year - 1))
+                for zone, year in sorted(first_year.items())
+            ),
+            *(item.text for item in rendered),
+            "END:VCALENDAR" + CRLF,
+        ]
+    )

@@ -1,0 +1,154 @@
+"""Rendering one stored event as VEVENT text for one subscriber zone.
+
+Runs when a feed cache entry is built (once per segment version, zone and day), never
+on a poll. Output is plain text with LINK_PLACEHOLDER where the subscriber's link goes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from calserver.recurrence import feed_rule, rule_for
+from feeds.alarms import QuietHours, alarm_offset, to_utc, to_wall
+from feeds.ics import (
+    date_stamp,
+    datetime_prop,
+    duration_text,
+    linked_text_prop,
+    prop,
+    text_prop,
+    utc_stamp,
+)
+from storage.models import Event
+
+# Occurrences looked at for per-occurrence alarms, and overrides written at most.
+MAX_OCCURRENCES = 400
+MAX_OVERRIDES = 100
+LINK_LABEL = "Unsubscribe or change settings:\n"
+
+
+@dataclass(frozen=True)
+class Window:
+    """Occurrences between these instants get their alarms computed one by one."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    zones: frozenset[str]
+    first_wall_year: int
+
+
+def _zone(event: Event, subscriber_zone: str) -> str:
+    return event.timezone if event.kind == "timed" else subscriber_zone
+
+
+def _start_wall(event: Event, zone: str) -> datetime:
+    if event.kind == "all_day":
+        return datetime.combine(date.fromisoformat(event.start_local), datetime.min.time())
+    wall = datetime.fromisoformat(event.start_local)
+    if event.kind == "local" and not event.rrule:
+        # A single "same local time" event on a time skipped by DST moves past the gap,
+        # as RFC 5545 reads it, so every client shows the same moment.
+        wall = to_wall(to_utc(wall, zone), zone)
+    return wall
+
+
+def _occurrences(event: Event, start_wall: datetime, zone: str, window: Window) -> list[datetime]:
+    if not event.rrule:
+        return [start_wall]
+    rule = rule_for(event.rrule, start_wall, zone)
+    low = to_wall(window.start, zone) - timedelta(days=1)
+    high = to_wall(window.end, zone)
+    found: list[datetime] = []
+    for occurrence in rule.xafter(max(low, start_wall), count=MAX_OCCURRENCES, inc=True):
+        if occurrence > high:
+            break
+        found.append(occurrence)
+    return found or [start_wall]
+
+
+def _offsets(
+    event: Event, wall: datetime, zone: str, sub_zone: str, quiet: QuietHours
+) -> tuple[int, ...]:
+    offsets = {alarm_offset(wall, zone, before, sub_zone, quiet) for before in event.alarms}
+    return tuple(sorted(offsets, reverse=True))
+
+
+def _alarms(event: Event, offsets: tuple[int, ...]) -> str:
+    return "".join(
+        "BEGIN:VALARM\r\nACTION:DISPLAY\r\n"
+        + text_prop("DESCRIPTION", event.title)
+        + prop("TRIGGER", duration_text(-offset))
+        + "END:VALARM\r\n"
+        for offset in offsets
+    )
+
+
+def _times(event: Event, wall: datetime, zone: str) -> str:
+    if event.kind == "all_day":
+        end = wall.date() + timedelta(seconds=event.duration_seconds)
+        return prop("DTSTART;VALUE=DATE", date_stamp(wall.date())) + prop(
+            "DTEND;VALUE=DATE", date_stamp(end)
+        )
+    if event.kind == "timed":
+        end_wall = to_wall(to_utc(wall, zone) + timedelta(seconds=event.duration_seconds), zone)
+    else:
+        end_wall = wall + timedelta(seconds=event.duration_seconds)
+    return datetime_prop("DTSTART", wall, zone) + datetime_prop("DTEND", end_wall, zone)
+
+
+def _vevent(
+    event: Event, wall: datetime, zone: str, offsets: tuple[int, ...], recurrence_id: bool
+) -> str:
+    lines = [
+        "BEGIN:VEVENT\r\n",
+        prop("UID", event.uid),
+        prop("DTSTAMP", utc_stamp(event.updated_at)),
+    ]
+    lines.append(prop("LAST-MODIFIED", utc_stamp(event.updated_at)))
+    lines.append(prop("SEQUENCE", str(event.sequence)))
+    if recurrence_id:
+        value = date_stamp(wall.date()) if event.kind == "all_day" else None
+        lines.append(
+            prop("RECURRENCE-ID;VALUE=DATE", value)
+            if value
+            else datetime_prop("RECURRENCE-ID", wall, zone)
+        )
+    lines.append(_times(event, wall, zone))
+    if event.rrule and not recurrence_id:
+        lines.append(prop("RRULE", feed_rule(event.rrule, event.kind, zone)))
+    lines.append(text_prop("SUMMARY", event.title))
+    if event.location:
+        lines.append(text_prop("LOCATION", event.location))
+    if event.url:
+        lines.append(prop("URL", event.url))
+    separator = "\n\n—\n" if event.description else ""
+    lines.append(linked_text_prop("DESCRIPTION", event.description + separator + LINK_LABEL))
+    lines.append("STATUS:CONFIRMED\r\nTRANSP:TRANSPARENT\r\n")
+    # VALARMs last: New Outlook drops properties that come after a VALARM.
+    lines.append(_alarms(event, offsets))
+    lines.append("END:VEVENT\r\n")
+    return "".join(lines)
+
+
+def render_event(event: Event, subscriber_zone: str, quiet: QuietHours, window: Window) -> Rendered:
+    zone = _zone(event, subscriber_zone)
+    start_wall = _start_wall(event, zone)
+    occurrences = _occurrences(event, start_wall, zone, window)
+    per_occurrence = [
+        (wall, _offsets(event, wall, zone, subscriber_zone, quiet)) for wall in occurrences
+    ]
+    # The series carries the alarms most occurrences need; the others get overrides.
+    series = Counter(offsets for _, offsets in per_occurrence).most_common(1)[0][0]
+    parts = [_vevent(event, start_wall, zone, series, recurrence_id=False)]
+    overrides = [(wall, offsets) for wall, offsets in per_occurrence if offsets != series]
+    for wall, offsets in overrides[:MAX_OVERRIDES]:
+        parts.append(_vevent(event, wall, zone, offsets, recurrence_id=True))
+    zones = frozenset() if event.kind == "all_day" or zone == "UTC" else frozenset({zone})
+    return Rendered("".join(parts), zones, start_wall.year)

@@ -1,0 +1,161 @@
+"""Subscriptions, and the one query a feed poll makes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import NotFound
+from storage.models import Event, Segment, Subscription, SubscriptionSegment, Workspace
+
+
+@dataclass(frozen=True)
+class SegmentInfo:
+    id: int
+    slug: str
+    version: int
+    name: str
+    description: str
+    color: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """Everything a poll needs, from one query."""
+
+    subscription_id: int
+    status: str
+    timezone: str
+    subscription_updated_at: datetime
+    workspace_name: str
+    quiet_start: str
+    quiet_end: str
+    segments: tuple[SegmentInfo, ...]
+
+
+async def segment_by_slugs(
+    session: AsyncSession, workspace_slug: str, segment_slug: str
+) -> tuple[Workspace, Segment]:
+    row = (
+        await session.execute(
+            select(Workspace, Segment)
+            .join(Segment, Segment.workspace_id == Workspace.id)
+            .where(Workspace.slug == workspace_slug, Segment.slug == segment_slug)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("This calendar does not exist, or it was removed.")
+    return row[0], row[1]
+
+
+async def create_subscription(
+    session: AsyncSession,
+    workspace_id: int,
+    segment_ids: Sequence[int],
+    timezone: str,
+    src: str,
+    client: str,
+    now: datetime,
+) -> Subscription:
+    subscription = Subscription(
+        workspace_id=workspace_id,
+        timezone=timezone,
+        src=src,
+        client=client,
+        status="active",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(subscription)
+    await session.flush()
+    session.add_all(
+        SubscriptionSegment(subscription_id=subscription.id, segment_id=s) for s in segment_ids
+    )
+    await session.flush()
+    return subscription
+
+
+async def feed_view(session: AsyncSession, subscription_id: int) -> FeedView | None:
+    rows = (
+        await session.execute(
+            select(
+                Subscription.status,
+                Subscription.timezone,
+                Subscription.updated_at,
+                Workspace.name,
+                Workspace.quiet_start,
+                Workspace.quiet_end,
+                Segment.id,
+                Segment.slug,
+                Segment.version,
+                Segment.name,
+                Segment.description,
+                Segment.color,
+                Segment.updated_at,
+            )
+            .join(Workspace, Workspace.id == Subscription.workspace_id)
+            .outerjoin(SubscriptionSegment, SubscriptionSegment.subscription_id == Subscription.id)
+            .outerjoin(Segment, Segment.id == SubscriptionSegment.segment_id)
+            .where(Subscription.id == subscription_id)
+            .order_by(Segment.id)
+        )
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    segments = tuple(
+        SegmentInfo(row[6], row[7], row[8], row[9], row[10], row[11], row[12])
+        for row in rows
+        if row[6] is not None
+    )
+    return FeedView(
+        subscription_id, first[0], first[1], first[2], first[3], first[4], first[5], segments
+    )
+
+
+async def get_subscription(session: AsyncSession, subscription_id: int) -> Subscription:
+    subscription = await session.get(Subscription, subscription_id)
+    if subscription is None:
+        raise NotFound("This subscription does not exist.")
+    return subscription
+
+
+async def end_subscription(
+    session: AsyncSession, subscription: Subscription, status: str, now: datetime
+) -> None:
+    if subscription.status == "active":
+        subscription.status = status
+        subscription.updated_at = now
+        subscription.ended_at = now
+
+
+async def events_for_segments(
+    session: AsyncSession, segment_ids: Sequence[int], ended_before: datetime
+) -> list[Event]:
+    """Events of the segments, less those that ended before ``ended_before`` (retention)."""
+    query = (
+        select(Event)
+        .where(Event.segment_id.in_(segment_ids))
+        .where(or_(Event.ends_at.is_(None), Event.ends_at >= ended_before))
+        .order_by(Event.starts_at, Event.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def upcoming_events(
+    session: AsyncSession, segment_id: int, after: datetime, limit: int
+) -> list[Event]:
+    """Events still to come (or still recurring), soonest first, for the landing page."""
+    query = (
+        select(Event)
+        .where(Event.segment_id == segment_id)
+        .where(or_(Event.ends_at.is_(None), Event.ends_at >= after))
+        .order_by(Event.starts_at, Event.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
