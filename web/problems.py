@@ -70,7 +70,7 @@ def wants_page(request: web.Request) -> bool:
     return request.path.startswith(PAGE_PREFIXES) or "text/html" in accept
 
 
-def error_page(status: int, detail: str) -> web.Response:
+def error_page(status: int, detail: str, headers: dict[str, str] | None = None) -> web.Response:
     reason = _reason(status)
     html = (
         "<!doctype html><html lang=en><meta charset=utf-8>"
@@ -79,12 +79,12 @@ def error_page(status: int, detail: str) -> web.Response:
         "<body style='font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem'>"
         f"<h1>{escape(reason)}</h1><p>{escape(detail)}</p></body></html>"
     )
-    return web.Response(status=status, text=html, content_type="text/html")
+    return web.Response(status=status, text=html, content_type="text/html", headers=headers)
 
 
 def _answer(request: web.Request, status: int, detail: str, **kwargs: Any) -> web.Response:
     if wants_page(request):
-        return error_page(status, detail)
+        return error_page(status, detail, kwargs.get("headers"))
     return problem(status, detail, **kwargs)
 
 
