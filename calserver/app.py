@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +16,7 @@ from calserver.appkeys import (
     CPU_POOL,
     ENGINE,
     FEED_CACHE,
+    RECORDER,
     SESSIONS,
     SIGNER,
     SUBSCRIBE_LIMITER,
@@ -21,6 +24,7 @@ from calserver.appkeys import (
 from calserver.clock import Clock
 from calserver.config import Config
 from calserver.ratelimit import RateLimiter
+from calserver.recorder import Recorder, run_forever
 from calserver.signing import TokenSigner, load_secrets
 from feeds.cache import FeedCache
 from storage.engine import create_engine, session_factory
@@ -43,6 +47,23 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+async def _telemetry(app: web.Application) -> AsyncIterator[None]:
+    """Write recorded polls and views in the background, and once more on shutdown."""
+    config, recorder = app[CONFIG], app[RECORDER]
+    task = asyncio.create_task(
+        run_forever(recorder, app[SESSIONS], app[CLOCK], config.poll_flush_seconds,
+                    config.thresholds, config.poll_retention_days)
+    )  # fmt: skip
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    try:
+        await recorder.flush(app[SESSIONS], app[CLOCK].now())
+    except Exception:
+        log.exception("could not write the last recorded polls on shutdown")
+
+
 async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="calserver-cpu")
     app[CPU_POOL] = pool
@@ -60,7 +81,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[SIGNER] = TokenSigner(load_secrets(config))
     app[FEED_CACHE] = FeedCache(config.feed_cache_entries)
     app[SUBSCRIBE_LIMITER] = RateLimiter(config.subscribe_rate_limit)
+    app[RECORDER] = Recorder()
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_cpu_pool)
+    app.cleanup_ctx.append(_telemetry)
     setup_routes(app)
     return app

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from calserver.clock import Clock
 from calserver.config import Config
 from calserver.ratelimit import RateLimiter
+from calserver.recorder import Recorder
 from calserver.signing import TokenSigner
 from feeds.cache import FeedCache
 from storage.models import Workspace
@@ -23,5 +24,6 @@ SIGNER = web.AppKey("signer", TokenSigner)
 CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
 FEED_CACHE = web.AppKey("feed_cache", FeedCache)
 SUBSCRIBE_LIMITER = web.AppKey("subscribe_limiter", RateLimiter)
+RECORDER = web.AppKey("recorder", Recorder)
 
 WORKSPACE = web.RequestKey("workspace", Workspace)

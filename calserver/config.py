@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from calserver.families import Thresholds, parse_thresholds
 from calserver.options import OPTIONS, OPTIONS_BY_NAME, SECTIONS, Option
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ class Config:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
+
+    @property
+    def thresholds(self) -> dict[str, Thresholds]:
+        return parse_thresholds(self.lifecycle_thresholds)
 
     @property
     def data_path(self) -> Path:
@@ -129,9 +134,15 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         ("feed_retention_days", 0, 3650),
         ("feed_cache_entries", 1, 1_000_000),
         ("subscribe_rate_limit", 0, 1_000_000),
+        ("poll_flush_seconds", 0.05, 3600),
+        ("poll_retention_days", 1, 3650),
     ):
         if not low <= values[name] <= high:
             raise ConfigError(f"option {name!r}: must be between {low} and {high}")
+    try:
+        parse_thresholds(values["lifecycle_thresholds"])
+    except ValueError as error:
+        raise ConfigError(f"option 'lifecycle_thresholds': {error}") from None
     if len(Config.base_url_for(values)) > MAX_BASE_URL:
         raise ConfigError(
             f"option 'public_url': at most {MAX_BASE_URL} characters, so feed URLs stay "

@@ -132,6 +132,36 @@ OPTIONS: tuple[Option, ...] = (
         "feeds",
     ),
     Option(
+        "poll_flush_seconds",
+        5.0,
+        "float",
+        "How often recorded polls and page views are written; a crash loses at most this much telemetry.",
+        "stats",
+    ),
+    Option(
+        "poll_retention_days",
+        90,
+        "int",
+        "Days raw poll rows are kept; daily aggregates are kept for good.",
+        "stats",
+    ),
+    Option(
+        "lifecycle_thresholds",
+        "",
+        "str",
+        "Silence after which a subscription is dormant, then lapsed, per client family, over the "
+        "defaults in docs/stats.md: 'google=4d/14d, apple-ios=36h/7d'.",
+        "stats",
+    ),
+    Option(
+        "metrics_token",
+        "",
+        "str",
+        "Bearer token required for /metrics. Empty: /metrics is open (bind to 127.0.0.1 or firewall it).",
+        "stats",
+        secret=True,
+    ),
+    Option(
         "trust_forwarded_for",
         False,
         "bool",
@@ -148,7 +178,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
-SECTIONS = ("server", "database", "security", "feeds")
+SECTIONS = ("server", "database", "security", "feeds", "stats")
 
 
 def _toml_value(value: Any) -> str:

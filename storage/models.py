@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -155,11 +158,16 @@ class Subscription(Base):
     # Where the link was shared (qr, button, sms, site…) and which button was pressed.
     src: Mapped[str] = mapped_column(String(32), default="")
     client: Mapped[str] = mapped_column(String(16), default="")
-    # active | unsubscribed (by the subscriber) | revoked (by the business)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    # created -> active (first poll) -> dormant -> lapsed, or unsubscribed / revoked;
+    # see storage/lifecycle.py.
+    status: Mapped[str] = mapped_column(String(16), default="created")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_poll_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Client family of the latest poll (apple-ios, google, …); empty before the first.
+    family: Mapped[str] = mapped_column(String(16), default="")
 
 
 class SubscriptionSegment(Base):
@@ -171,3 +179,67 @@ class SubscriptionSegment(Base):
     segment_id: Mapped[int] = mapped_column(
         ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class Poll(Base):
+    """One feed request, kept raw for poll_retention_days (no IP address, ever)."""
+
+    __tablename__ = "polls"
+    __table_args__ = (Index("ix_polls_subscription_at", "subscription_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    family: Mapped[str] = mapped_column(String(16))
+    etag: Mapped[str] = mapped_column(String(48))
+
+
+class SubscriptionEvent(Base):
+    """The lifecycle log: one row per change of state, with its effect on the active count."""
+
+    __tablename__ = "subscription_events"
+    __table_args__ = (Index("ix_subscription_events_workspace_at", "workspace_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # created, activated, dormant, lapsed, returned, unsubscribed, revoked
+    type: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str] = mapped_column(String(16), default="")
+    at: Mapped[datetime]
+    family: Mapped[str] = mapped_column(String(16), default="")
+    src: Mapped[str] = mapped_column(String(32), default="")
+    # +1 when the subscription starts counting as active, -1 when it stops, else 0: the
+    # active count on any day is the sum up to that day.
+    delta_active: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class PollDaily(Base):
+    """Polls per day, family and HTTP status: kept after raw polls are purged."""
+
+    __tablename__ = "poll_daily"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    family: Mapped[str] = mapped_column(String(16), primary_key=True)
+    status: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    polls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LandingDaily(Base):
+    """Landing-page views per day, segment, source and platform (people only, no bots)."""
+
+    __tablename__ = "landing_daily"
+
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    src: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)

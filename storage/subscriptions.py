@@ -32,6 +32,8 @@ class FeedView:
     status: str
     timezone: str
     subscription_updated_at: datetime
+    workspace_id: int
+    workspace_timezone: str
     workspace_name: str
     quiet_start: str
     quiet_end: str
@@ -67,7 +69,7 @@ async def create_subscription(
         timezone=timezone,
         src=src,
         client=client,
-        status="active",
+        status="created",
         created_at=now,
         updated_at=now,
     )
@@ -87,6 +89,8 @@ async def feed_view(session: AsyncSession, subscription_id: int) -> FeedView | N
                 Subscription.status,
                 Subscription.timezone,
                 Subscription.updated_at,
+                Workspace.id,
+                Workspace.timezone,
                 Workspace.name,
                 Workspace.quiet_start,
                 Workspace.quiet_end,
@@ -109,12 +113,22 @@ async def feed_view(session: AsyncSession, subscription_id: int) -> FeedView | N
         return None
     first = rows[0]
     segments = tuple(
-        SegmentInfo(row[6], row[7], row[8], row[9], row[10], row[11], row[12])
+        SegmentInfo(row[8], row[9], row[10], row[11], row[12], row[13], row[14])
         for row in rows
-        if row[6] is not None
+        if row[8] is not None
     )
+    status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end = first[:8]
     return FeedView(
-        subscription_id, first[0], first[1], first[2], first[3], first[4], first[5], segments
+        subscription_id,
+        status,
+        zone,
+        updated,
+        ws_id,
+        ws_zone,
+        ws_name,
+        quiet_start,
+        quiet_end,
+        segments,
     )
 
 
@@ -123,15 +137,6 @@ async def get_subscription(session: AsyncSession, subscription_id: int) -> Subsc
     if subscription is None:
         raise NotFound("This subscription does not exist.")
     return subscription
-
-
-async def end_subscription(
-    session: AsyncSession, subscription: Subscription, status: str, now: datetime
-) -> None:
-    if subscription.status == "active":
-        subscription.status = status
-        subscription.updated_at = now
-        subscription.ended_at = now
 
 
 async def events_for_segments(

@@ -17,13 +17,17 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
-from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, FEED_CACHE, SESSIONS, SIGNER
+from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, FEED_CACHE, RECORDER, SESSIONS, SIGNER
+from calserver.families import family_of
 from calserver.links import FEED_PURPOSE, unsubscribe_path
+from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
 from feeds.feed import FeedSettings, active_body, unsubscribed_body
 from feeds.ics import LINK_PLACEHOLDER, fold_link
+from storage.lifecycle import ENDED
 from storage.models import Event
 from storage.subscriptions import FeedView, events_for_segments, feed_view
+from storage.telemetry import PollRecord
 
 _PLACEHOLDER = LINK_PLACEHOLDER.encode()
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
@@ -43,7 +47,7 @@ def subscription_id(app: web.Application, token: str) -> int | None:
 
 def _cache_key(view: FeedView, day: str) -> Hashable:
     segments = tuple((s.id, s.version) for s in view.segments)
-    if view.status != "active":
+    if view.status in ENDED:
         return ("ended", view.status, segments, view.workspace_name)
     return (
         "active",
@@ -59,7 +63,7 @@ def _cache_key(view: FeedView, day: str) -> Hashable:
 async def _build(app: web.Application, view: FeedView, now: datetime) -> CachedFeed:
     settings = settings_of(app)
     modified = max([view.subscription_updated_at, *(s.updated_at for s in view.segments)])
-    if view.status != "active":
+    if view.status in ENDED:
         return cached_feed(unsubscribed_body(view, settings), modified)
     events: list[Event] = []
     if view.segments:
@@ -127,7 +131,14 @@ async def feed(request: web.Request) -> web.StreamResponse:
         "Cache-Control": "private, no-cache",
         "Vary": "Accept-Encoding",
     }
-    if _not_modified(request, etag, entry.last_modified):
+    not_modified = _not_modified(request, etag, entry.last_modified)
+    app[RECORDER].poll(
+        PollRecord(
+            view.subscription_id, view.workspace_id, to_wall(now, view.workspace_timezone).date(),
+            now, 304 if not_modified else 200, family_of(request.headers.get("User-Agent", "")), etag,
+        )
+    )  # fmt: skip
+    if not_modified:
         return web.Response(status=304, headers=headers)
     body = entry.body.replace(_PLACEHOLDER, link)
     if gzipped:

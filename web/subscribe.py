@@ -12,14 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from calserver.appkeys import CLOCK, CONFIG, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
+from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
+from calserver.families import is_person
 from calserver.links import BUTTON_ORDER, CLIENTS, FEED_PURPOSE, platform, subscription_links
 from calserver.validation import is_timezone
+from feeds.alarms import to_wall
 from feeds.feed import calendar_name
+from storage.lifecycle import ENDED, end
 from storage.models import Segment, Workspace
 from storage.subscriptions import (
     create_subscription,
-    end_subscription,
     feed_view,
     get_subscription,
     segment_by_slugs,
@@ -68,14 +70,20 @@ async def landing(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session:
         events = await upcoming_events(session, segment.id, now, limit=200)
-    order = BUTTON_ORDER[platform(request.headers.get("User-Agent", ""))]
+    agent = request.headers.get("User-Agent", "")
+    device = platform(agent)
+    src = clean_src(request.query.get("src"))
+    if request.method == "GET" and is_person(agent):  # previewers, crawlers and HEAD do not count
+        day = to_wall(now, workspace.timezone).date()
+        request.app[RECORDER].view(segment.id, day, src, device)
+    order = BUTTON_ORDER[device]
     return render(
         "landing.html",
         workspace=workspace,
         segment=segment,
         summary=summarize(events, segment.timezone, now),
         buttons=order,
-        src=clean_src(request.query.get("src")),
+        src=src,
         action=request.path,
     )
 
@@ -150,7 +158,7 @@ async def subscribed(request: web.Request) -> web.Response:
         name=name,
         links=subscription_links(request.app[CONFIG].base_url, token, name),
         via=via if via in CLIENTS else "copy",
-        active=view.status == "active",
+        active=view.status not in ENDED,
     )
 
 
@@ -159,7 +167,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
     return render(
         "unsubscribe.html",
         name=calendar_name(view),
-        active=view.status == "active",
+        active=view.status not in ENDED,
         action=request.path,
     )
 
@@ -168,5 +176,5 @@ async def unsubscribe(request: web.Request) -> web.Response:
     _, view = await _view_for_token(request)
     async with request.app[SESSIONS].begin() as session:
         subscription = await get_subscription(session, view.subscription_id)
-        await end_subscription(session, subscription, "unsubscribed", request.app[CLOCK].now())
+        await end(session, subscription, "unsubscribed", request.app[CLOCK].now())
     return render("unsubscribed.html", name=calendar_name(view))

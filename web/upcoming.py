@@ -20,12 +20,19 @@ class Upcoming:
     title: str
     when: str  # readable, in the segment's zone or "your time"
     starts_at: datetime
+    # Fixed-time events: the page's script rewrites `when` in the visitor's own zone.
+    convertible: bool
+    all_day: bool
+
+    @property
+    def iso(self) -> str:
+        return self.starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
 class Summary:
     next_events: list[Upcoming]
-    per_month: int
+    next_30_days: int
     reminders: list[str]
 
 
@@ -69,8 +76,16 @@ def summarize(events: list[Event], zone: str, now: datetime) -> Summary:
     found: list[Upcoming] = []
     for event in events:
         for start in _occurrences(event, zone, now, until):
-            found.append(Upcoming(event.title, _when(event, start, zone), start))
+            found.append(
+                Upcoming(
+                    event.title,
+                    _when(event, start, zone),
+                    start,
+                    event.kind == "timed",
+                    event.kind == "all_day",
+                )
+            )
     found.sort(key=lambda item: item.starts_at)
-    per_month = round(len(found) * 30 / LOOKAHEAD_DAYS)
+    month = sum(1 for item in found if item.starts_at <= now + timedelta(days=30))
     offsets = sorted({o for e in events for o in e.alarms}, reverse=True)
-    return Summary(found[:SHOWN], per_month, [_reminder_text(o) for o in offsets])
+    return Summary(found[:SHOWN], month, [_reminder_text(o) for o in offsets])

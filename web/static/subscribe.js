@@ -6,6 +6,15 @@
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
   document.querySelectorAll("input.tz").forEach(function (input) { input.value = zone; });
 
+  // Fixed-time events: show them in the visitor's own zone.
+  document.querySelectorAll("time[data-local]").forEach(function (node) {
+    try {
+      node.textContent = new Date(node.getAttribute("datetime")).toLocaleString(undefined, {
+        weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit"
+      }) + " your time";
+    } catch (e) { /* keep the server's text */ }
+  });
+
   // Copy buttons.
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {

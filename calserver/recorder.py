@@ -1,0 +1,100 @@
+"""Feed polls and landing views, recorded in memory and written in batches.
+
+The request path only appends to a list or bumps a counter; a background task writes the
+batch every `poll_flush_seconds` (and on shutdown) in one transaction, then runs the
+lifecycle sweep. A crash loses at most the polls and views of one interval — telemetry,
+never a subscription: subscriptions are written by their own request's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calserver.clock import Clock
+from calserver.families import Thresholds
+from storage.lifecycle import sweep
+from storage.telemetry import PollRecord, purge_polls, write_polls, write_views
+
+log = logging.getLogger(__name__)
+# If the database stays down, keep at most this many polls in memory, then drop the oldest.
+MAX_PENDING = 200_000
+PURGE_EVERY = timedelta(hours=1)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.polls: list[PollRecord] = []
+        self.views: Counter[tuple[int, date, str, str]] = Counter()
+        self.requests: Counter[tuple[int, str]] = Counter()  # (HTTP status, family)
+        self.flushed_polls = 0
+        self.oldest_pending: float | None = None  # monotonic time of the oldest unflushed item
+        self.last_flush: float = time.monotonic()
+        self._last_purge: datetime | None = None
+
+    def poll(self, record: PollRecord) -> None:
+        self.requests[(record.status, record.family)] += 1
+        if self.oldest_pending is None:
+            self.oldest_pending = time.monotonic()
+        self.polls.append(record)
+        if len(self.polls) > MAX_PENDING:
+            del self.polls[: len(self.polls) - MAX_PENDING]
+
+    def view(self, segment_id: int, day: date, src: str, platform: str) -> None:
+        if self.oldest_pending is None:
+            self.oldest_pending = time.monotonic()
+        self.views[(segment_id, day, src, platform)] += 1
+
+    def lag_seconds(self) -> float:
+        return 0.0 if self.oldest_pending is None else time.monotonic() - self.oldest_pending
+
+    async def flush(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+        """Write what is pending; on failure keep it for the next try. Returns polls written."""
+        polls, views, oldest = self.polls, self.views, self.oldest_pending
+        self.polls, self.views, self.oldest_pending = [], Counter(), None
+        if not polls and not views:
+            return 0
+        try:
+            async with sessions.begin() as session:
+                await write_polls(session, polls, now)
+                await write_views(session, views)
+        except BaseException:
+            self.polls[:0] = polls
+            self.views.update(views)
+            self.oldest_pending = oldest
+            raise
+        self.flushed_polls += len(polls)
+        self.last_flush = time.monotonic()
+        return len(polls)
+
+    async def maintain(
+        self, sessions: async_sessionmaker[AsyncSession], thresholds: dict[str, Thresholds],
+        now: datetime, retention_days: int,
+    ) -> None:  # fmt: skip
+        """After a flush: the lifecycle sweep, and hourly the purge of old raw polls."""
+        async with sessions.begin() as session:
+            await sweep(session, thresholds, now)
+        if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
+            async with sessions.begin() as session:
+                await purge_polls(session, now - timedelta(days=retention_days))
+            self._last_purge = now
+
+
+async def run_forever(
+    recorder: Recorder, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+    interval: float, thresholds: dict[str, Thresholds], retention_days: int,
+) -> None:  # fmt: skip
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await recorder.flush(sessions, clock.now())
+            await recorder.maintain(sessions, thresholds, clock.now(), retention_days)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("writing recorded polls failed; will retry")
