@@ -25,11 +25,12 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"ICSx5|ICSdroid", "icsx5"),
         (r"DAVx5|DAVdroid", "davx5"),
+        # Desktop apps before Apple: Thunderbird on a Mac also says "Mac OS X".
+        (r"Thunderbird|Lightning", "thunderbird"),
+        (r"Evolution|GNOME", "evolution"),
         (r"\biOS/|iPhone|iPad|iPod", "apple-ios"),
         (r"\bmacOS/|Mac OS X|Macintosh|CalendarAgent|Mac_OS_X", "apple-macos"),
         (r"dataaccessd|CalendarStore", "apple-ios"),
-        (r"Thunderbird|Lightning", "thunderbird"),
-        (r"Evolution|GNOME", "evolution"),
     )
 )
 

@@ -39,6 +39,7 @@ class SubscriptionLinks:
     outlook_url: str
     office365_url: str
     unsubscribe_url: str
+    manage_url: str
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -50,6 +51,10 @@ def feed_path(token: str) -> str:
 
 def unsubscribe_path(token: str) -> str:
     return f"/u/{token}"
+
+
+def manage_path(token: str) -> str:
+    return f"/m/{token}"
 
 
 def subscription_links(base_url: str, token: str, name: str) -> SubscriptionLinks:
@@ -65,4 +70,5 @@ def subscription_links(base_url: str, token: str, name: str) -> SubscriptionLink
         outlook_url="https://outlook.live.com/calendar/0/addfromweb?" + add_from_web,
         office365_url="https://outlook.office.com/calendar/0/addfromweb?" + add_from_web,
         unsubscribe_url=base_url + unsubscribe_path(token),
+        manage_url=base_url + manage_path(token),
     )

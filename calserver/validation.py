@@ -112,6 +112,13 @@ def _zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def zone_names() -> list[str]:
+    """Every zone a person may pick, sorted (for the manage page's list)."""
+    return sorted(
+        name for name in _zone_names() if "/" in name and not name.startswith(("Etc/", "SystemV/"))
+    )
+
+
 def is_timezone(name: str) -> bool:
     """True for IANA zone names this machine knows (paths and oddities are refused)."""
     return name in _zone_names() and name not in ("Factory", "localtime")

@@ -2,7 +2,7 @@
 
     created --first poll--> active --silence--> dormant --longer silence--> lapsed
        any live state --button--> unsubscribed;  --business--> revoked
-    dormant or lapsed --a poll--> active again ("returned")
+    dormant --a poll--> active again ("resumed");  lapsed --a poll--> active again ("returned")
 
 Dormant subscriptions still count as active; lapsed, unsubscribed and revoked do not. Every
 transition writes a SubscriptionEvent whose delta_active (+1, 0, -1) keeps the daily active
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, insert, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.families import Thresholds
@@ -81,11 +81,19 @@ _SUB_COLUMNS = (Subscription.id, Subscription.workspace_id, Subscription.family,
                 Subscription.last_poll_at, Subscription.activated_at)  # fmt: skip
 
 
-async def wake(session: AsyncSession, ids: list[int], now: datetime) -> None:
-    """After polls were recorded: created -> active, dormant or lapsed -> active again."""
+async def wake(
+    session: AsyncSession, ids: list[int], first_polled: set[int], now: datetime
+) -> None:
+    """After polls were recorded: created -> active, dormant or lapsed -> active again.
+
+    ``first_polled`` are the subscriptions whose very first poll is in this batch: one that
+    was unsubscribed before the batch was written still counts as activated (with no
+    effect on the active count).
+    """
+    activated: set[int] = set()
     for from_status, kind in (
         ("created", "activated"),
-        ("dormant", "returned"),
+        ("dormant", "resumed"),
         ("lapsed", "returned"),
     ):
         rows = (
@@ -96,19 +104,24 @@ async def wake(session: AsyncSession, ids: list[int], now: datetime) -> None:
                 .returning(*_SUB_COLUMNS)
             )
         ).all()
+        if kind == "activated":
+            activated = {row.id for row in rows}
         # Activation is dated by the first poll, a return by the latest.
+        at = "activated_at" if kind == "activated" else "last_poll_at"
         await log_events(
-            session,
-            (
-                event_row(
-                    r,
-                    kind,
-                    from_status,
-                    "active",
-                    r.activated_at if kind == "activated" else r.last_poll_at,
+            session, (event_row(r, kind, from_status, "active", getattr(r, at)) for r in rows)
+        )
+    ended_first = sorted(first_polled - activated)
+    if ended_first:
+        ended = (
+            await session.execute(
+                select(*_SUB_COLUMNS, Subscription.status).where(
+                    Subscription.id.in_(ended_first), Subscription.status.in_(ENDED)
                 )
-                for r in rows
-            ),
+            )
+        ).all()
+        await log_events(
+            session, (event_row(r, "activated", r.status, r.status, r.activated_at) for r in ended)
         )
 
 

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
+from storage.lifecycle import log_created
 from storage.models import Event, Segment, Subscription, SubscriptionSegment, Workspace
 
 
@@ -79,6 +80,7 @@ async def create_subscription(
         SubscriptionSegment(subscription_id=subscription.id, segment_id=s) for s in segment_ids
     )
     await session.flush()
+    await log_created(session, subscription)
     return subscription
 
 
@@ -163,4 +165,51 @@ async def upcoming_events(
         .order_by(Event.starts_at, Event.id)
         .limit(limit)
     )
+    return list((await session.scalars(query)).all())
+
+
+async def change_subscription(
+    session: AsyncSession,
+    subscription: Subscription,
+    segment_ids: Sequence[int],
+    timezone: str,
+    now: datetime,
+) -> None:
+    """Follow these segments (of the same workspace) in this zone from the next poll on."""
+    allowed = set(
+        (
+            await session.scalars(
+                select(Segment.id).where(Segment.workspace_id == subscription.workspace_id)
+            )
+        ).all()
+    )
+    if not set(segment_ids) <= allowed:
+        raise NotFound("Some of these calendars do not exist.")
+    current = set(
+        (
+            await session.scalars(
+                select(SubscriptionSegment.segment_id).where(
+                    SubscriptionSegment.subscription_id == subscription.id
+                )
+            )
+        ).all()
+    )
+    wanted = set(segment_ids)
+    if current - wanted:
+        await session.execute(
+            delete(SubscriptionSegment).where(
+                SubscriptionSegment.subscription_id == subscription.id,
+                SubscriptionSegment.segment_id.in_(current - wanted),
+            )
+        )
+    session.add_all(
+        SubscriptionSegment(subscription_id=subscription.id, segment_id=s) for s in wanted - current
+    )
+    subscription.timezone = timezone
+    subscription.updated_at = now
+    await session.flush()
+
+
+async def workspace_segments(session: AsyncSession, workspace_id: int) -> list[Segment]:
+    query = select(Segment).where(Segment.workspace_id == workspace_id).order_by(Segment.name)
     return list((await session.scalars(query)).all())

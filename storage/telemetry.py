@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, insert, update
+from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,15 @@ async def write_polls(session: AsyncSession, records: Sequence[PollRecord], now:
         first[record.subscription_id] = min(first.get(record.subscription_id, record.at), record.at)
         key = (record.workspace_id, record.day, record.family, record.status)
         daily[key] = daily.get(key, 0) + 1
+    never_polled = set(
+        (
+            await session.scalars(
+                select(Subscription.id).where(
+                    Subscription.id.in_(latest), Subscription.activated_at.is_(None)
+                )
+            )
+        ).all()
+    )
     # Core table, not the ORM entity: an executemany UPDATE with a WHERE on a parameter.
     table = SUBSCRIPTIONS.c
     newer = table.last_poll_at.is_(None) | (table.last_poll_at < bindparam("at"))
@@ -81,7 +90,7 @@ async def write_polls(session: AsyncSession, records: Sequence[PollRecord], now:
         session, POLL_DAILY, ("workspace_id", "day", "family", "status"), "polls",
         [{"workspace_id": w, "day": d, "family": f, "status": s, "polls": n} for (w, d, f, s), n in daily.items()],
     )  # fmt: skip
-    await wake(session, sorted(latest), now)
+    await wake(session, sorted(latest), never_polled, now)
 
 
 async def write_views(

@@ -223,7 +223,7 @@ async def test_business_text_is_escaped(client: TestClient, segment: Tenant) -> 
     [event] = feed["events"]
     assert event["summary"] == TRICKY and event["location"] == TRICKY
     assert event["description"].startswith(long_text + TRICKY + "\n\n—\n")
-    assert event["description"].endswith(links["unsubscribe_url"])
+    assert event["description"].endswith(links["manage_url"])
     # Both parsers keep NAME and X-WR-CALNAME raw (their type is not known to them): they
     # must be RFC 5545 TEXT, which unescapes back to the name.
     calendar = Calendar.from_ical(polled.body)

@@ -50,7 +50,7 @@ async def test_links_and_a_correct_calendar(client: TestClient, tenant: Tenant) 
     )
     assert calendar["refresh-interval"] == calendar["x-published-ttl"] == "PT1H"
     assert calendar["color"] == "dodgerblue" and calendar["x-apple-calendar-color"] == "#1E88E5"
-    assert links["unsubscribe_url"] in calendar["description"]
+    assert links["manage_url"] in calendar["description"]
     assert calendar["description"].startswith("Sales, open days\n\n")
     assert calendar["x-wr-caldesc"].startswith(
         "Sales\\, open days"
@@ -62,7 +62,7 @@ async def test_links_and_a_correct_calendar(client: TestClient, tenant: Tenant) 
         "2026-03-10T14:00:00Z",
     )
     assert event["occurrences"][0]["alarms_utc"] == ["2026-03-09T12:00:00Z", "2026-03-10T11:45:00Z"]
-    assert links["unsubscribe_url"] in event["description"]
+    assert links["manage_url"] in event["description"]
     assert event["property_order"][-2:] == ["valarm", "valarm"]
     assert feed["timezones"] == ["Europe/Moscow"]
 

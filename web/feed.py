@@ -19,7 +19,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, FEED_CACHE, RECORDER, SESSIONS, SIGNER
 from calserver.families import family_of
-from calserver.links import FEED_PURPOSE, unsubscribe_path
+from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
 from feeds.feed import FeedSettings, active_body, unsubscribed_body
@@ -117,7 +117,7 @@ async def feed(request: web.Request) -> web.StreamResponse:
     entry = await app[FEED_CACHE].get(
         _cache_key(view, now.date().isoformat()), lambda: _build(app, view, now)
     )
-    link = fold_link(app[CONFIG].base_url + unsubscribe_path(token)).encode()
+    link = fold_link(app[CONFIG].base_url + manage_path(token)).encode()
     gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(request)
     # Strong ETags differ per representation, so the gzip one gets its own.
     etag = (

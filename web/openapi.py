@@ -117,11 +117,11 @@ SCHEMAS: dict[str, Any] = {
     "SubscriptionLinks": {
         "type": "object", "additionalProperties": False,
         "required": ["feed_url", "webcal_url", "google_url", "outlook_url", "office365_url",
-                     "unsubscribe_url"],
+                     "unsubscribe_url", "manage_url"],
         "properties": {
             "feed_url": {"type": "string", "format": "uri", "maxLength": 200},
             "webcal_url": STR, "google_url": STR, "outlook_url": STR, "office365_url": STR,
-            "unsubscribe_url": STR,
+            "unsubscribe_url": STR, "manage_url": STR,
         },
     },
     "SegmentInput": {
@@ -193,12 +193,109 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"status": {"type": "string", "enum": ["ok"]}},
     },
 }  # fmt: skip
+COUNT = {"type": "integer", "minimum": 0}
+RATE = {
+    "type": ["number", "null"],
+    "minimum": 0,
+    "description": "A share (0.14 is 14 %); null when the base is zero.",
+}
+FIGURES = {
+    "landing_views": COUNT,
+    "subscribe_clicks": COUNT,
+    "activated": COUNT,
+    "returned": COUNT,
+    "resumed": COUNT,
+    "unsubscribed": COUNT,
+    "revoked": COUNT,
+    "lapsed": COUNT,
+    "active_at_start": {"type": "integer"},
+    "active": {"type": "integer"},
+    "subscribe_conversion": RATE,
+    "activation_rate": RATE,
+    "unsubscribe_rate": RATE,
+    "churn_rate": RATE,
+}
+DAY_ROW = {
+    "type": "object",
+    "required": ["day", "active"],
+    "properties": {
+        "day": {"type": "string", "format": "date"},
+        "landing_views": COUNT,
+        "subscribe_clicks": COUNT,
+        "activated": COUNT,
+        "returned": COUNT,
+        "resumed": COUNT,
+        "unsubscribed": COUNT,
+        "revoked": COUNT,
+        "lapsed": COUNT,
+        "active": {"type": "integer"},
+        "polls": COUNT,
+    },
+}
+SCHEMAS.update({
+    "StatsSummary": {
+        "type": "object",
+        "required": ["from", "to", "segment", *FIGURES, "dormant_now", "by_status_now",
+                     "by_src", "by_family", "by_segment"],
+        "properties": {
+            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+            "segment": NULLABLE_STR, **FIGURES, "dormant_now": COUNT,
+            "by_status_now": {"type": "object", "additionalProperties": COUNT},
+            **{f"by_{group}": {"type": "array", "items": {
+                "type": "object", "required": [group, *FIGURES],
+                "properties": {group: STR, **FIGURES}}} for group in ("src", "family", "segment")},
+        },
+    },
+    "StatsDaily": {
+        "type": "object", "required": ["from", "to", "segment"],
+        "properties": {
+            "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+            "segment": NULLABLE_STR, "by": {"type": "string", "enum": ["src", "family", "segment"]},
+            "days": {"type": "array", "items": DAY_ROW},
+            "series": {"type": "object", "additionalProperties": {"type": "array", "items": DAY_ROW}},
+        },
+    },
+    "Subscriber": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "segments", "status", "family", "src", "client", "timezone",
+                     "created_at", "activated_at", "last_poll_at", "ended_at"],
+        "properties": {
+            "id": {"type": "integer"}, "segments": {"type": "array", "items": STR},
+            "status": {"type": "string", "enum": ["created", "active", "dormant", "lapsed",
+                                                  "unsubscribed", "revoked"]},
+            "family": NULLABLE_STR, "src": NULLABLE_STR, "client": NULLABLE_STR, "timezone": STR,
+            "created_at": TIMESTAMP, "activated_at": {"type": ["string", "null"]},
+            "last_poll_at": {"type": ["string", "null"]}, "ended_at": {"type": ["string", "null"]},
+        },
+    },
+    "SubscriberList": {
+        "type": "object", "required": ["items", "limit", "offset"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "items": _ref("Subscriber")},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    },
+})  # fmt: skip
 SCHEMAS["EventPatch"] = {
     **SCHEMAS["EventInput"],
     "required": [],
     "description": "Any event fields; they are laid over the stored event and checked whole.",
 }
 
+
+STATS_PARAMS = [
+    {
+        "name": "from",
+        "in": "query",
+        "schema": {"type": "string", "format": "date"},
+        "description": "First day (the workspace's zone); default 29 days before `to`.",
+    },
+    {
+        "name": "to",
+        "in": "query",
+        "schema": {"type": "string", "format": "date"},
+        "description": "Last day, included; default today.",
+    },
+    {"name": "segment", "in": "query", "schema": STR, "description": "One segment's slug."},
+]
 
 PATHS: dict[str, Any] = {
     "/healthz": {
@@ -223,6 +320,55 @@ PATHS: dict[str, Any] = {
                 "404": _problem("No such segment."),
                 "429": _problem("Too many subscriptions from this address; see Retry-After."),
             },
+        },
+    },
+    "/api/v1/stats/summary": {
+        "get": {
+            "summary": "Funnel and lifecycle figures for a period, with breakdowns by source, client family and segment.",
+            "parameters": STATS_PARAMS,
+            "responses": {
+                "200": _ok("The figures.", "StatsSummary"), **AUTH_ERRORS,
+                "400": _problem("A malformed date, from after to, or more than 731 days."),
+                "404": _problem("No such segment."),
+                "406": _problem("CSV asked for; this endpoint answers JSON only."),
+            },
+        },
+    },
+    "/api/v1/stats/daily": {
+        "get": {
+            "summary": "The same figures day by day, optionally split by=src|family|segment; CSV with Accept: text/csv.",
+            "parameters": [*STATS_PARAMS, {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["src", "family", "segment"]}}],
+            "responses": {
+                "200": {"description": "Days.", "content": {JSON: {"schema": _ref("StatsDaily")}, "text/csv": {"schema": STR}}},
+                **AUTH_ERRORS,
+                "400": _problem("A malformed date, from after to, more than 731 days, or an unknown `by`."),
+                "404": _problem("No such segment."),
+            },
+        },
+    },
+    "/api/v1/subscribers": {
+        "get": {
+            "summary": "Anonymous subscriber rows; CSV with Accept: text/csv (up to 100,000 a page).",
+            "parameters": [
+                {"name": "segment", "in": "query", "schema": STR},
+                {"name": "status", "in": "query", "schema": STR},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 1000}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}},
+            ],
+            "responses": {
+                "200": {"description": "Subscribers by id.", "content": {JSON: {"schema": _ref("SubscriberList")}, "text/csv": {"schema": STR}}},
+                **AUTH_ERRORS,
+                "400": _problem("Unknown status, or a bad limit or offset."),
+                "404": _problem("No such segment."),
+            },
+        },
+    },
+    "/api/v1/subscribers/{subscriber_id}": {
+        "parameters": [{"name": "subscriber_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "delete": {
+            "summary": "Revoke a subscription: its feed empties and is renamed, like an unsubscribe.",
+            "responses": {"204": {"description": "Revoked (or already ended)."}, **AUTH_ERRORS,
+                          "404": _problem("No such subscriber in this workspace.")},
         },
     },
     "/api/v1/workspace": {

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import feed, pages, qr, subscribe
-from web.api import events, segments, workspace
+from web import feed, manage, metrics, pages, qr, subscribe
+from web.api import events, segments, stats, subscribers, workspace
 
 STATIC = Path(__file__).parent / "static"
 
@@ -26,6 +26,15 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/subscribed/{token}", subscribe.subscribed, name="subscribed")
     r.add_get("/u/{token}", subscribe.unsubscribe_page, name="unsubscribe_page")
     r.add_post("/u/{token}", subscribe.unsubscribe, name="unsubscribe")
+    r.add_get("/m/{token}", manage.manage_page, name="manage_page")
+    r.add_post("/m/{token}", manage.manage, name="manage")
+    r.add_get("/metrics", metrics.metrics, name="metrics")
+    r.add_get("/api/v1/stats/summary", stats.summary, name="stats_summary")
+    r.add_get("/api/v1/stats/daily", stats.daily, name="stats_daily")
+    r.add_get("/api/v1/subscribers", subscribers.list_all, name="subscribers")
+    r.add_delete(
+        "/api/v1/subscribers/{subscriber_id}", subscribers.revoke, name="subscriber_revoke"
+    )
     r.add_get("/api/v1/workspace", workspace.get_workspace, name="workspace")
     r.add_patch("/api/v1/workspace", workspace.patch_workspace, name="workspace_patch")
     r.add_get("/api/v1/segments", segments.list_segments, name="segments")

@@ -137,7 +137,7 @@ async def subscribe(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/subscribed/{token}?via={client}")
 
 
-async def _view_for_token(request: web.Request) -> tuple[str, Any]:
+async def view_for_token(request: web.Request) -> tuple[str, Any]:
     token = request.match_info["token"]
     sub_id = subscription_id(request.app, token)
     view = None
@@ -150,7 +150,7 @@ async def _view_for_token(request: web.Request) -> tuple[str, Any]:
 
 
 async def subscribed(request: web.Request) -> web.Response:
-    token, view = await _view_for_token(request)
+    token, view = await view_for_token(request)
     name = calendar_name(view)
     via = request.query.get("via", "copy")
     return render(
@@ -163,7 +163,7 @@ async def subscribed(request: web.Request) -> web.Response:
 
 
 async def unsubscribe_page(request: web.Request) -> web.Response:
-    _, view = await _view_for_token(request)
+    _, view = await view_for_token(request)
     return render(
         "unsubscribe.html",
         name=calendar_name(view),
@@ -173,7 +173,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
 
 
 async def unsubscribe(request: web.Request) -> web.Response:
-    _, view = await _view_for_token(request)
+    _, view = await view_for_token(request)
     async with request.app[SESSIONS].begin() as session:
         subscription = await get_subscription(session, view.subscription_id)
         await end(session, subscription, "unsubscribed", request.app[CLOCK].now())

@@ -49,21 +49,22 @@ def _merge_patch(event: Event, patch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in merged.items() if v is not None or k in patch}
 
 
-def _page(request: web.Request) -> tuple[int, int]:
+def page_of(request: web.Request, default: int = 100, maximum: int = MAX_PAGE) -> tuple[int, int]:
+    """limit and offset from the query string, or a 400 naming them."""
     try:
-        limit = int(request.query.get("limit", "100"))
+        limit = int(request.query.get("limit", str(default)))
         offset = int(request.query.get("offset", "0"))
     except ValueError:
         raise FieldErrors(
             [("/limit", "limit and offset must be whole numbers")], status=400
         ) from None
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise FieldErrors([("/limit", f"limit must be 1-{MAX_PAGE}, offset 0 or more")], status=400)
+    if not 1 <= limit <= maximum or offset < 0:
+        raise FieldErrors([("/limit", f"limit must be 1-{maximum}, offset 0 or more")], status=400)
     return limit, offset
 
 
 async def list_events(request: web.Request) -> web.Response:
-    limit, offset = _page(request)
+    limit, offset = page_of(request)
     async with transaction(request) as session:
         segment = await store.get_segment(
             session, workspace_of(request).id, request.match_info["slug"]

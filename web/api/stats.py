@@ -1,0 +1,164 @@
+"""Funnel and lifecycle statistics: /api/v1/stats/summary and /api/v1/stats/daily."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from calserver.appkeys import CLOCK
+from feeds.alarms import to_wall
+from storage import segments as segment_store
+from storage.stats import Scope, Tally, count_by_status, polls_per_day, tallies
+from web.api.common import json_response, transaction, workspace_of
+from web.api.csv import csv_response, refuse_csv, wants_csv
+from web.problems import problem
+
+MAX_RANGE_DAYS = 731
+DEFAULT_DAYS = 30
+GROUPS = ("src", "family", "segment")
+
+
+class BadQuery(Exception):
+    def __init__(self, pointer: str, message: str):
+        super().__init__(message)
+        self.pointer, self.message = pointer, message
+
+
+def _date(request: web.Request, name: str, default: date) -> date:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadQuery(name, "use a date such as 2026-03-31") from None
+
+
+async def _scope(request: web.Request) -> Scope:
+    workspace = workspace_of(request)
+    today = to_wall(request.app[CLOCK].now(), workspace.timezone).date()
+    last = _date(request, "to", today)
+    first = _date(request, "from", last - timedelta(days=DEFAULT_DAYS - 1))
+    if first > last:
+        raise BadQuery("from", "from must not be after to")
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        raise BadQuery("to", f"a range covers at most {MAX_RANGE_DAYS} days")
+    segment_id = None
+    if slug := request.query.get("segment"):
+        async with transaction(request) as session:
+            segment_id = (await segment_store.get_segment(session, workspace.id, slug)).id
+    return Scope(workspace.id, workspace.timezone, first, last, segment_id)
+
+
+def _group(request: web.Request) -> str | None:
+    group = request.query.get("by")
+    if group is not None and group not in GROUPS:
+        raise BadQuery("by", f"choose one of {', '.join(GROUPS)}")
+    return group
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def figures(tally: Tally) -> dict[str, Any]:
+    """The counts and rates of one group over the whole range."""
+    events = tally.events
+    base = tally.active_before + events["activated"] + events["returned"]
+    return {
+        "landing_views": tally.landing_views,
+        "subscribe_clicks": events["created"],
+        "activated": events["activated"],
+        "returned": events["returned"],
+        "resumed": events["resumed"],
+        "unsubscribed": events["unsubscribed"],
+        "revoked": events["revoked"],
+        "lapsed": events["lapsed"],
+        "active_at_start": tally.active_before,
+        "active": tally.active,
+        "subscribe_conversion": _ratio(events["created"], tally.landing_views),
+        "activation_rate": _ratio(events["activated"], events["created"]),
+        "unsubscribe_rate": _ratio(events["unsubscribed"], base),
+        "churn_rate": _ratio(events["unsubscribed"] + events["lapsed"] + events["revoked"], base),
+    }
+
+
+def _period(scope: Scope) -> dict[str, Any]:
+    return {"from": scope.first.isoformat(), "to": scope.last.isoformat()}
+
+
+async def summary(request: web.Request) -> web.StreamResponse:
+    refuse_csv(request)
+    try:
+        scope = await _scope(request)
+    except BadQuery as error:
+        return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
+    async with transaction(request) as session:
+        total = (await tallies(session, scope)).get("", {}).get(None, Tally())
+        breakdowns = {group: await tallies(session, scope, group) for group in GROUPS}
+        statuses = await count_by_status(session, scope.workspace_id, scope.segment_id)
+    answer = {**_period(scope), "segment": request.query.get("segment"), **figures(total)}
+    answer["dormant_now"] = statuses["dormant"]
+    answer["by_status_now"] = {status: statuses[status] for status in sorted(statuses)}
+    for group, table in breakdowns.items():
+        answer[f"by_{group}"] = [
+            {group: key, **figures(days[None])} for key, days in sorted(table.items())
+        ]
+    return json_response(answer)
+
+
+def _series(
+    scope: Scope, days: dict[date | None, Tally], polls: dict[date, int] | None
+) -> list[dict[str, Any]]:
+    rows, active = [], days[None].active_before if None in days else 0
+    for day in scope.days():
+        tally = days.get(day, Tally())
+        active += tally.delta
+        row = {
+            "day": day.isoformat(),
+            "landing_views": tally.landing_views,
+            "subscribe_clicks": tally.events["created"],
+            "activated": tally.events["activated"],
+            "returned": tally.events["returned"],
+            "resumed": tally.events["resumed"],
+            "unsubscribed": tally.events["unsubscribed"],
+            "revoked": tally.events["revoked"],
+            "lapsed": tally.events["lapsed"],
+            "active": active,
+        }
+        if polls is not None:
+            row["polls"] = polls.get(day, 0)
+        rows.append(row)
+    return rows
+
+
+async def daily(request: web.Request) -> web.StreamResponse:
+    try:
+        scope, group = await _scope(request), _group(request)
+    except BadQuery as error:
+        return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
+    async with transaction(request) as session:
+        table = await tallies(session, scope, group)
+        # Polls are counted per workspace; they are left out when one segment is asked for.
+        polls = (
+            await polls_per_day(session, scope)
+            if scope.segment_id is None and group is None
+            else None
+        )
+    if group is None:
+        days = _series(scope, table.get("", {None: Tally()}), polls)
+        if wants_csv(request):
+            return csv_response(days, "daily.csv")
+        return json_response(
+            {**_period(scope), "segment": request.query.get("segment"), "days": days}
+        )
+    series = {key: _series(scope, table[key], None) for key in sorted(table)}
+    if wants_csv(request):
+        return csv_response(
+            [{group: key, **row} for key, rows in series.items() for row in rows], "daily.csv"
+        )
+    return json_response(
+        {**_period(scope), "segment": request.query.get("segment"), "by": group, "series": series}
+    )

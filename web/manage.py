@@ -1,0 +1,68 @@
+"""/m/{token}: the subscriber changes which calendars they follow and their zone (by POST)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from calserver.appkeys import CLOCK, SESSIONS
+from calserver.validation import is_timezone, zone_names
+from feeds.feed import calendar_name
+from storage.lifecycle import ENDED
+from storage.subscriptions import (
+    FeedView,
+    change_subscription,
+    get_subscription,
+    workspace_segments,
+)
+from web.subscribe import render, view_for_token
+
+
+async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        segments = await workspace_segments(session, view.workspace_id)
+    return render(
+        "manage.html",
+        status=extra.pop("status", 200),
+        name=calendar_name(view),
+        view=view,
+        segments=segments,
+        following={s.id for s in view.segments},
+        zones=zone_names(),
+        active=view.status not in ENDED,
+        action=request.path,
+        unsubscribe=request.path.replace("/m/", "/u/", 1),
+        **extra,
+    )
+
+
+async def manage_page(request: web.Request) -> web.Response:
+    _, view = await view_for_token(request)
+    return await _page(request, view)
+
+
+async def manage(request: web.Request) -> web.Response:
+    _, view = await view_for_token(request)
+    form = await request.post()
+    zone = str(form.get("tz", ""))
+    chosen = sorted(
+        {int(str(value)) for value in form.getall("segment", []) if str(value).isdigit()}
+    )
+    if view.status in ENDED:
+        return await _page(
+            request, view, status=409, error="This subscription has ended; subscribe again instead."
+        )
+    if not is_timezone(zone):
+        return await _page(
+            request, view, status=422, error=f"Unknown time zone {zone!r}; pick one from the list."
+        )
+    if not chosen:
+        return await _page(
+            request, view, status=422, error="Pick at least one calendar, or unsubscribe below."
+        )
+    async with request.app[SESSIONS].begin() as session:
+        subscription = await get_subscription(session, view.subscription_id)
+        await change_subscription(session, subscription, chosen, zone, request.app[CLOCK].now())
+    _, view = await view_for_token(request)
+    return await _page(request, view, saved=True)
