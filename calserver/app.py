@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from calserver.appkeys import (
     CLOCK,
@@ -16,6 +17,7 @@ from calserver.appkeys import (
     CPU_POOL,
     ENGINE,
     FEED_CACHE,
+    LOOKUP,
     RECORDER,
     SESSIONS,
     SIGNER,
@@ -28,7 +30,9 @@ from calserver.recorder import Recorder, run_forever
 from calserver.signing import TokenSigner, load_secrets
 from feeds.cache import FeedCache
 from storage.engine import create_engine, session_factory
+from storage.lookup import load as load_lookup
 from storage.migrate import upgrade
+from storage.telemetry import timestamp_for
 from web.api.common import api_auth_middleware, body_limit_middleware
 from web.problems import error_middleware
 from web.routes import setup_routes
@@ -43,7 +47,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await upgrade(engine)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
+    app[LOOKUP] = await load_lookup(config)
     yield
+    await app[LOOKUP].close()
     await engine.dispose()
 
 
@@ -81,7 +87,9 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[SIGNER] = TokenSigner(load_secrets(config))
     app[FEED_CACHE] = FeedCache(config.feed_cache_entries)
     app[SUBSCRIBE_LIMITER] = RateLimiter(config.subscribe_rate_limit)
-    app[RECORDER] = Recorder()
+    app[RECORDER] = Recorder(
+        timestamp_for(make_url(config.resolved_database_url).get_dialect().name)
+    )
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_cpu_pool)
     app.cleanup_ctx.append(_telemetry)

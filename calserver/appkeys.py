@@ -13,6 +13,7 @@ from calserver.ratelimit import RateLimiter
 from calserver.recorder import Recorder
 from calserver.signing import TokenSigner
 from feeds.cache import FeedCache
+from storage.lookup import BaseLookup
 from storage.models import Workspace
 
 CONFIG = web.AppKey("config", Config)
@@ -25,5 +26,6 @@ CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
 FEED_CACHE = web.AppKey("feed_cache", FeedCache)
 SUBSCRIBE_LIMITER = web.AppKey("subscribe_limiter", RateLimiter)
 RECORDER = web.AppKey("recorder", Recorder)
+LOOKUP = web.AppKey("lookup", BaseLookup)
 
 WORKSPACE = web.RequestKey("workspace", Workspace)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from calserver.config import Config, ConfigError
 
 MIN_SECRET_LENGTH = 16
+VERIFIED_CACHE = 65536
 
 
 def secret_path(config: Config) -> Path:
@@ -65,16 +67,32 @@ class TokenSigner:
             raise ConfigError("at least one signing secret is needed")
         # itsdangerous signs with the *last* key of a list and verifies with all of them.
         self._keys = list(reversed(secret_list))
+        self._serializers: dict[str, URLSafeSerializer] = {}
+        # Feed polls verify the same tokens again and again; remember the good ones.
+        self._verified: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
-        return URLSafeSerializer(self._keys, salt=f"calserver.{purpose}")
+        serializer = self._serializers.get(purpose)
+        if serializer is None:
+            serializer = self._serializers[purpose] = URLSafeSerializer(
+                self._keys, salt=f"calserver.{purpose}"
+            )
+        return serializer
 
     def sign(self, purpose: str, payload: Any) -> str:
         return str(self._serializer(purpose).dumps(payload))
 
     def verify(self, purpose: str, token: str) -> Any | None:
         """The payload, or None when the token is tampered, foreign or malformed."""
+        key = (purpose, token)
+        if key in self._verified:
+            self._verified.move_to_end(key)
+            return self._verified[key]
         try:
-            return self._serializer(purpose).loads(token)
+            payload = self._serializer(purpose).loads(token)
         except (BadSignature, UnicodeError, ValueError):
-            return None
+            return None  # bad tokens are never cached, so a flood of them cannot evict good ones
+        self._verified[key] = payload
+        if len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return payload

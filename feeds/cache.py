@@ -12,19 +12,27 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from feeds.ics import LINK_PLACEHOLDER
 
 
 @dataclass(frozen=True)
 class CachedFeed:
     body: bytes  # with LINK_PLACEHOLDER where each subscriber's link goes
+    parts: tuple[bytes, ...]  # the body split at the placeholders: link.join(parts) fills them
     digest: bytes  # of body; with the link it makes the strong ETag
     last_modified: datetime
+    last_modified_http: str  # the Last-Modified header, formatted once
 
 
 def cached_feed(text: str, last_modified: datetime) -> CachedFeed:
     body = text.encode()
-    return CachedFeed(body, hashlib.blake2b(body, digest_size=16).digest(), last_modified)
+    digest = hashlib.blake2b(body, digest_size=16).digest()
+    parts = tuple(body.split(LINK_PLACEHOLDER.encode()))
+    http_date = format_datetime(last_modified.astimezone(UTC), usegmt=True)
+    return CachedFeed(body, parts, digest, last_modified, http_date)
 
 
 class FeedCache:
@@ -35,11 +43,17 @@ class FeedCache:
         self.hits = 0
         self.misses = 0
 
-    async def get(self, key: Hashable, build: Callable[[], Awaitable[CachedFeed]]) -> CachedFeed:
+    def peek(self, key: Hashable) -> CachedFeed | None:
+        """The entry if cached: the hot path's synchronous hit."""
         entry = self._entries.get(key)
         if entry is not None:
             self._entries.move_to_end(key)
             self.hits += 1
+        return entry
+
+    async def get(self, key: Hashable, build: Callable[[], Awaitable[CachedFeed]]) -> CachedFeed:
+        entry = self.peek(key)
+        if entry is not None:
             return entry
         pending = self._building.get(key)
         if pending is not None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,19 +16,59 @@ from storage.lifecycle import wake
 from storage.models import LandingDaily, Poll, PollDaily, Subscription
 
 SUBSCRIPTIONS = cast(Table, Subscription.__table__)
+POLLS = cast(Table, Poll.__table__)
 POLL_DAILY = cast(Table, PollDaily.__table__)
 LANDING_DAILY = cast(Table, LandingDaily.__table__)
 
 
-@dataclass(frozen=True)
-class PollRecord:
-    subscription_id: int
-    workspace_id: int
-    day: date  # in the workspace's zone
-    at: datetime
-    status: int
-    family: str
-    etag: str
+def timestamp_for(dialect: str) -> Callable[[datetime], Any]:
+    """How the driver wants an instant: SQLite keeps SQLAlchemy's text form, naive UTC.
+
+    Polls have a one-second clock, so consecutive polls share an instant: format it once.
+    """
+    if dialect == "postgresql":
+        return lambda moment: moment
+    last: list[Any] = [None, None]
+
+    def stamp(moment: datetime) -> Any:
+        if moment != last[0]:
+            last[0] = moment
+            last[1] = moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return last[1]
+
+    return stamp
+
+
+@dataclass
+class PollBatch:
+    """Polls gathered on the request path, already in the shape the database stores, so a
+    flush hands them to the driver without a Python loop over the rows."""
+
+    rows: list[tuple[Any, ...]] = field(
+        default_factory=list
+    )  # (subscription_id, at, status, family, etag)
+    latest: dict[int, tuple[Any, str]] = field(default_factory=dict)  # subscription -> (at, family)
+    first: dict[int, Any] = field(default_factory=dict)  # subscription -> first at in the batch
+    daily: Counter[tuple[int, date, str, int]] = field(default_factory=Counter)
+
+    def add(self, subscription_id: int, workspace_id: int, day: date, at: Any, status: int,
+            family: str, etag: str) -> None:  # fmt: skip
+        self.rows.append((subscription_id, at, status, family, etag))
+        self.latest[subscription_id] = (at, family)
+        if subscription_id not in self.first:
+            self.first[subscription_id] = at
+        self.daily[(workspace_id, day, family, status)] += 1
+
+    def put_back(self, newer: PollBatch) -> None:
+        """After a failed write: this (older) batch goes first, then what came since."""
+        self.rows.extend(newer.rows)
+        self.latest.update(newer.latest)
+        for key, at in newer.first.items():
+            self.first.setdefault(key, at)
+        self.daily.update(newer.daily)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 async def increment(session: AsyncSession, table: Table, keys: Sequence[str], counter: str,
@@ -44,53 +85,51 @@ async def increment(session: AsyncSession, table: Table, keys: Sequence[str], co
     await session.execute(statement, list(rows))
 
 
-async def write_polls(session: AsyncSession, records: Sequence[PollRecord], now: datetime) -> None:
-    if not records:
+def _placeholders(dialect: str, count: int) -> list[str]:
+    return [f"${n}" for n in range(1, count + 1)] if dialect == "postgresql" else ["?"] * count
+
+
+async def write_polls(session: AsyncSession, batch: PollBatch, now: datetime) -> None:
+    """One executemany per table, straight to the driver: the flush runs once for every
+    poll, so ORM bookkeeping per row would cost more than the poll itself."""
+    if not batch.rows:
         return
-    await session.execute(
-        insert(Poll),
-        [{"subscription_id": r.subscription_id, "at": r.at, "status": r.status, "family": r.family,
-          "etag": r.etag} for r in records],
-    )  # fmt: skip
-    latest: dict[int, PollRecord] = {}
-    first: dict[int, datetime] = {}
-    daily: dict[tuple[int, date, str, int], int] = {}
-    for record in records:
-        if record.subscription_id not in latest or record.at >= latest[record.subscription_id].at:
-            latest[record.subscription_id] = record
-        first[record.subscription_id] = min(first.get(record.subscription_id, record.at), record.at)
-        key = (record.workspace_id, record.day, record.family, record.status)
-        daily[key] = daily.get(key, 0) + 1
+    connection = await session.connection()
+    dialect = connection.dialect.name
+    p = _placeholders(dialect, 5)
+    await connection.exec_driver_sql(
+        f"INSERT INTO polls (subscription_id, at, status, family, etag) VALUES ({', '.join(p)})",  # noqa: S608
+        batch.rows,
+    )
+    ids = sorted(batch.latest)
     never_polled = set(
         (
             await session.scalars(
                 select(Subscription.id).where(
-                    Subscription.id.in_(latest), Subscription.activated_at.is_(None)
+                    Subscription.id.in_(ids), Subscription.activated_at.is_(None)
                 )
             )
         ).all()
     )
-    # Core table, not the ORM entity: an executemany UPDATE with a WHERE on a parameter.
-    table = SUBSCRIPTIONS.c
-    newer = table.last_poll_at.is_(None) | (table.last_poll_at < bindparam("at"))
-    await session.execute(
-        update(SUBSCRIPTIONS)
-        .where(table.id == bindparam("sid"))
-        .values(
-            last_poll_at=case((newer, bindparam("at")), else_=table.last_poll_at),
-            family=case((newer, bindparam("family")), else_=table.family),
-            activated_at=func.coalesce(table.activated_at, bindparam("first")),
-        ),
-        [
-            {"sid": sid, "at": r.at, "family": r.family, "first": first[sid]}
-            for sid, r in latest.items()
-        ],
+    rows: list[tuple[Any, ...]]
+    if dialect == "postgresql":
+        at, family, first_at, where_id = "$1", "$2", "$3", "$4"
+        rows = [(a, f, batch.first[key], key) for key, (a, f) in batch.latest.items()]
+    else:  # qmark: one parameter per question mark, in order
+        at, family, first_at, where_id = "?", "?", "?", "?"
+        rows = [(a, a, a, f, batch.first[key], key) for key, (a, f) in batch.latest.items()]
+    newer = f"last_poll_at IS NULL OR last_poll_at < {at}"
+    await connection.exec_driver_sql(
+        f"UPDATE subscriptions SET last_poll_at = CASE WHEN {newer} THEN {at} ELSE last_poll_at END, "  # noqa: S608 - placeholders only
+        f"family = CASE WHEN {newer} THEN {family} ELSE family END, "
+        f"activated_at = COALESCE(activated_at, {first_at}) WHERE id = {where_id}",
+        rows,
     )
     await increment(
         session, POLL_DAILY, ("workspace_id", "day", "family", "status"), "polls",
-        [{"workspace_id": w, "day": d, "family": f, "status": s, "polls": n} for (w, d, f, s), n in daily.items()],
+        [{"workspace_id": w, "day": d, "family": f, "status": s, "polls": n} for (w, d, f, s), n in batch.daily.items()],
     )  # fmt: skip
-    await wake(session, sorted(latest), never_polled, now)
+    await wake(session, ids, never_polled, now)
 
 
 async def write_views(
@@ -103,6 +142,19 @@ async def write_views(
 
 
 async def purge_polls(session: AsyncSession, before: datetime) -> int:
-    """Drop raw polls older than the retention; the daily aggregates stay."""
-    result = await session.execute(delete(Poll).where(Poll.at < before))
+    """Drop raw polls older than the retention; the daily aggregates stay.
+
+    Polls are appended in time order (give or take one flush interval between processes),
+    so ids order them: find the first id to keep by walking from the oldest row — only the
+    rows about to go are read — and delete below it. No index on `at` is needed, which
+    keeps every poll's insert cheaper.
+    """
+    keep_from = (
+        select(Poll.id).where(Poll.at >= before).order_by(Poll.id).limit(1).scalar_subquery()
+    )
+    result = await session.execute(
+        delete(Poll).where(
+            Poll.id < func.coalesce(keep_from, select(func.max(Poll.id) + 1).scalar_subquery())
+        )
+    )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from sqlalchemy import event as sa_event
 
 from calserver.app import create_app
-from calserver.appkeys import ENGINE, FEED_CACHE, SIGNER
+from calserver.appkeys import ENGINE, FEED_CACHE, LOOKUP, SIGNER
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from tests.conftest import TEST_SECRET, Tenant
@@ -172,7 +172,7 @@ async def test_unsubscribe_leaves_an_empty_named_calendar(
 
 
 async def test_a_cached_poll_makes_one_query_whatever_the_event_count(
-    client: TestClient, tenant: Tenant
+    client: TestClient, tenant: Tenant, store: str
 ) -> None:  # type: ignore[type-arg]
     links = await _subscribed(tenant)
     for day in range(1, 29):
@@ -180,19 +180,39 @@ async def test_a_cached_poll_makes_one_query_whatever_the_event_count(
                         alarms=[{"before": "PT30M"}])  # fmt: skip
     await poll(client, links["feed_url"])  # fills the cache
     misses = client.app[FEED_CACHE].misses
-    statements: list[str] = []
+    orm: list[str] = []
+    lookup = client.app[LOOKUP]
+    driver: list[str] = []
+    calls = CountingLookup(lookup)
+    lookup.view = calls.view  # type: ignore[method-assign]
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
+        orm.append(statement)
 
     sa_event.listen(client.app[ENGINE].sync_engine, "before_cursor_execute", count)
+    if store == "sqlite":  # the statements the lookup's own connection really runs
+        lookup._connection.set_trace_callback(driver.append)  # type: ignore[attr-defined]
     try:
         polled = await poll(client, links["feed_url"])
     finally:
         sa_event.remove(client.app[ENGINE].sync_engine, "before_cursor_execute", count)
+        del lookup.view  # back to the class's method
+        if store == "sqlite":
+            lookup._connection.set_trace_callback(None)  # type: ignore[attr-defined]
     assert len(read(polled)["events"]) == 29
-    assert len(statements) == 1, statements
+    assert orm == [] and calls.calls == 1
+    if store == "sqlite":
+        assert len(driver) == 1 and driver[0].lstrip().startswith("SELECT"), driver
     assert client.app[FEED_CACHE].misses == misses
+
+
+class CountingLookup:
+    def __init__(self, inner: Any):
+        self.real, self.calls = type(inner).view.__get__(inner), 0
+
+    async def view(self, subscription_id: int) -> Any:
+        self.calls += 1
+        return await self.real(subscription_id)
 
 
 async def test_robots_allow_feeds(client: TestClient) -> None:  # type: ignore[type-arg]

@@ -112,3 +112,28 @@ async def test_two_processes_write_one_activation(
     await settle(other)
     kinds = [kind for kind, _, _ in await log(client)]
     assert kinds == ["created", "activated"]
+
+
+async def test_raw_polls_are_purged_after_retention_and_daily_counts_stay(
+    client: TestClient,
+    tenant: Tenant,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    from storage.models import PollDaily
+    from storage.telemetry import purge_polls
+
+    await make_segment(tenant.api)
+    links = await subscribe(tenant.api, tenant.slug, "news")
+    for _ in range(3):
+        await poll(client, links["feed_url"], {"User-Agent": IOS})
+        await settle(client)
+        clock.advance(timedelta(days=40))
+    async with client.app[SESSIONS].begin() as session:
+        assert (
+            await purge_polls(session, clock.now() - timedelta(days=90)) == 1
+        )  # the first, 120 days old
+    async with client.app[SESSIONS]() as session:
+        kept = (await session.scalars(select(Poll.at).order_by(Poll.id))).all()
+        daily = (await session.scalars(select(PollDaily.polls))).all()
+    assert [at.strftime("%m-%d") for at in kept] == ["04-11", "05-21"]
+    assert sum(daily) == 3

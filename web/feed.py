@@ -12,24 +12,32 @@ import asyncio
 import gzip
 import hashlib
 from collections.abc import Hashable
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 from aiohttp import web
 
-from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, FEED_CACHE, RECORDER, SESSIONS, SIGNER
+from calserver.appkeys import (
+    CLOCK,
+    CONFIG,
+    CPU_POOL,
+    FEED_CACHE,
+    LOOKUP,
+    RECORDER,
+    SESSIONS,
+    SIGNER,
+)
 from calserver.families import family_of
 from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
 from feeds.feed import FeedSettings, active_body, unsubscribed_body
-from feeds.ics import LINK_PLACEHOLDER, fold_link
+from feeds.ics import fold_link
 from storage.lifecycle import ENDED
-from storage.models import Event
-from storage.subscriptions import FeedView, events_for_segments, feed_view
-from storage.telemetry import PollRecord
+from storage.lookup import PollView
+from storage.subscriptions import events_for_segments, feed_view
 
-_PLACEHOLDER = LINK_PLACEHOLDER.encode()
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
@@ -45,13 +53,12 @@ def subscription_id(app: web.Application, token: str) -> int | None:
     return payload if isinstance(payload, int) and not isinstance(payload, bool) else None
 
 
-def _cache_key(view: FeedView, day: str) -> Hashable:
-    segments = tuple((s.id, s.version) for s in view.segments)
+def _cache_key(view: PollView, day: date) -> Hashable:
     if view.status in ENDED:
-        return ("ended", view.status, segments, view.workspace_name)
+        return ("ended", view.status, view.segments, view.workspace_name)
     return (
         "active",
-        segments,
+        view.segments,
         view.timezone,
         view.quiet_start,
         view.quiet_end,
@@ -60,16 +67,18 @@ def _cache_key(view: FeedView, day: str) -> Hashable:
     )
 
 
-async def _build(app: web.Application, view: FeedView, now: datetime) -> CachedFeed:
+async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedFeed:
+    """A cache miss: read names and events through the ORM and render in the CPU pool."""
     settings = settings_of(app)
-    modified = max([view.subscription_updated_at, *(s.updated_at for s in view.segments)])
-    if view.status in ENDED:
-        return cached_feed(unsubscribed_body(view, settings), modified)
-    events: list[Event] = []
-    if view.segments:
-        async with app[SESSIONS]() as session:
-            retained = now - timedelta(days=settings.retention_days)
-            events = await events_for_segments(session, [s.id for s in view.segments], retained)
+    async with app[SESSIONS]() as session:
+        view = await feed_view(session, poll.subscription_id)
+        if view is None:
+            raise web.HTTPNotFound(text="No such calendar.")
+        modified = max([view.subscription_updated_at, *(s.updated_at for s in view.segments)])
+        if view.status in ENDED:
+            return cached_feed(unsubscribed_body(view, settings), modified)
+        retained = now - timedelta(days=settings.retention_days)
+        events = await events_for_segments(session, [s.id for s in view.segments], retained)
     loop = asyncio.get_running_loop()
     text = await loop.run_in_executor(app[CPU_POOL], active_body, view, events, settings, now)
     # The body also changes when the day turns (retention), so it is at least that new.
@@ -77,13 +86,23 @@ async def _build(app: web.Application, view: FeedView, now: datetime) -> CachedF
     return cached_feed(text, max(modified, day_start))
 
 
+@lru_cache(maxsize=1024)  # "now" has a one-second resolution: most polls hit
+def _local_day(now: datetime, zone: str) -> date:
+    return to_wall(now, zone).date()
+
+
+@lru_cache(maxsize=65536)
+def _link(base_url: str, token: str) -> bytes:
+    return fold_link(base_url + manage_path(token)).encode()
+
+
 def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> bool:
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
-        return (
-            etag in [tag.strip() for tag in if_none_match.split(",")]
-            or if_none_match.strip() == "*"
-        )
+        if if_none_match == etag:  # what clients send: the one ETag they were given
+            return True
+        tags = [tag.strip() for tag in if_none_match.split(",")]
+        return etag in tags or "*" in tags
     since = request.headers.get("If-Modified-Since")
     if since is None:
         return False
@@ -103,46 +122,49 @@ def _wants_gzip(request: web.Request) -> bool:
     return not any(mark in agent for mark in _NO_GZIP_AGENTS)
 
 
-async def feed(request: web.Request) -> web.StreamResponse:
-    app = request.app
-    token = request.match_info["token"]
-    sub_id = subscription_id(app, token)
-    if sub_id is None:
-        raise web.HTTPNotFound(text="No such calendar.")
-    async with app[SESSIONS]() as session:
-        view = await feed_view(session, sub_id)
-    if view is None:
-        raise web.HTTPNotFound(text="No such calendar.")
-    now = app[CLOCK].now()
-    entry = await app[FEED_CACHE].get(
-        _cache_key(view, now.date().isoformat()), lambda: _build(app, view, now)
-    )
-    link = fold_link(app[CONFIG].base_url + manage_path(token)).encode()
-    gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(request)
-    # Strong ETags differ per representation, so the gzip one gets its own.
-    etag = (
-        '"'
-        + hashlib.blake2b(entry.digest + link, digest_size=16).hexdigest()
-        + ('-gz"' if gzipped else '"')
-    )
-    headers = {
-        "ETag": etag,
-        "Last-Modified": format_datetime(entry.last_modified.astimezone(UTC), usegmt=True),
-        "Cache-Control": "private, no-cache",
-        "Vary": "Accept-Encoding",
-    }
-    not_modified = _not_modified(request, etag, entry.last_modified)
-    app[RECORDER].poll(
-        PollRecord(
-            view.subscription_id, view.workspace_id, to_wall(now, view.workspace_timezone).date(),
-            now, 304 if not_modified else 200, family_of(request.headers.get("User-Agent", "")), etag,
+class FeedHandler:
+    """The feed endpoint, holding the application's parts it needs so that a poll does not
+    look them up again (``bind`` runs at start-up, after the database context)."""
+
+    async def bind(self, app: web.Application) -> None:
+        self.app = app
+        self.base_url = app[CONFIG].base_url
+        self.signer, self.lookup, self.cache = app[SIGNER], app[LOOKUP], app[FEED_CACHE]
+        self.clock, self.recorder = app[CLOCK], app[RECORDER]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        token = request.match_info["token"]
+        sub_id = self.signer.verify(FEED_PURPOSE, token)
+        view = await self.lookup.view(sub_id) if type(sub_id) is int else None
+        if view is None:
+            raise web.HTTPNotFound(text="No such calendar.")
+        now = self.clock.now()
+        key = _cache_key(view, now.date())
+        entry = self.cache.peek(key) or await self.cache.get(
+            key, lambda: _build(self.app, view, now)
         )
-    )  # fmt: skip
-    if not_modified:
-        return web.Response(status=304, headers=headers)
-    body = entry.body.replace(_PLACEHOLDER, link)
-    if gzipped:
-        body = gzip.compress(body, compresslevel=5)
-        headers["Content-Encoding"] = "gzip"
-    headers["Content-Disposition"] = 'inline; filename="calendar.ics"'
-    return web.Response(body=body, headers=headers, content_type="text/calendar", charset="utf-8")
+        link = _link(self.base_url, token)
+        gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(request)
+        # Strong ETags differ per representation, so the gzip one gets its own.
+        digest = hashlib.blake2b(entry.digest + link, digest_size=16).hexdigest()
+        etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
+        headers = {
+            "ETag": etag,
+            "Last-Modified": entry.last_modified_http,
+            "Cache-Control": "private, no-cache",
+            "Vary": "Accept-Encoding",
+        }
+        status = 304 if _not_modified(request, etag, entry.last_modified) else 200
+        family = family_of(request.headers.get("User-Agent", ""))
+        day = _local_day(now, view.workspace_timezone)
+        self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
+        if status == 304:
+            # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
+            del headers["Last-Modified"]
+            return web.Response(status=304, headers=headers)
+        body = link.join(entry.parts)
+        if gzipped:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        headers["Content-Type"] = "text/calendar; charset=utf-8"
+        return web.Response(body=body, headers=headers)

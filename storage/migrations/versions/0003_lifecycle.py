@@ -39,8 +39,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name="pk_polls"),
     )
-    op.create_index("ix_polls_at", "polls", ["at"])
-    op.create_index("ix_polls_subscription_at", "polls", ["subscription_id", "at"])
     op.create_table(
         "subscription_events",
         sa.Column("id", BIG_ID, nullable=False),

@@ -1,0 +1,26 @@
+"""PostgreSQL: a small asyncpg pool; asyncpg prepares the statement once per connection."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from storage.lookup import POLL_SQL, BaseLookup, PollView
+
+
+class Lookup(BaseLookup):
+    def __init__(self, pool: asyncpg.Pool):
+        self._pool = pool
+        self._sql = POLL_SQL.format(param="$1")
+
+    @classmethod
+    async def open(cls, dsn: str, size: int) -> Lookup:
+        # min_size=0: no connection before the first poll, so a server starts while the
+        # database is down (and /healthz says so) instead of failing.
+        return cls(await asyncpg.create_pool(dsn, min_size=0, max_size=size))
+
+    async def view(self, subscription_id: int) -> PollView | None:
+        rows = await self._pool.fetch(self._sql, subscription_id)
+        return PollView.from_rows(subscription_id, list(rows))
+
+    async def close(self) -> None:
+        await self._pool.close()
