@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feeds.alarms import to_utc, to_wall
+from feeds.alarms import to_utc
 from storage.models import (
     LandingDaily,
     PollDaily,
@@ -123,23 +124,61 @@ async def _views(session: AsyncSession, scope: Scope, group: str | None) -> Iter
     return [(row[0], "", row[1]) for row in rows] if key is None else rows
 
 
-async def tallies(
-    session: AsyncSession, scope: Scope, group: str | None = None
-) -> dict[str, dict[date | None, Tally]]:
-    """{group key: {day: Tally, None: Tally for the whole range}}."""
-    result: dict[str, dict[date | None, Tally]] = defaultdict(lambda: defaultdict(Tally))
+async def _active_before(session: AsyncSession, scope: Scope, group: str | None) -> dict[str, int]:
     before = select(_group_column(group), func.sum(SubscriptionEvent.delta_active)).where(
         SubscriptionEvent.workspace_id == scope.workspace_id, SubscriptionEvent.at < scope.start
     )
     if group is not None:
         before = before.group_by(_group_column(group))
-    for key, total in (await session.execute(_segment_filter(before, scope, group))).all():
-        result[key or ""][None].active_before = int(total or 0)
+    rows = (await session.execute(_segment_filter(before, scope, group))).all()
+    return {key or "": int(total or 0) for key, total in rows}
+
+
+async def totals(session: AsyncSession, scope: Scope, group: str | None = None) -> dict[str, Tally]:
+    """{group key: Tally for the whole range}, counted by the database (no row per event)."""
+    result: dict[str, Tally] = defaultdict(Tally)
+    for key, active in (await _active_before(session, scope, group)).items():
+        result[key].active_before = active
+    key_column = _group_column(group)
+    counted = (
+        select(
+            key_column,
+            SubscriptionEvent.type,
+            func.count(),
+            func.sum(SubscriptionEvent.delta_active),
+        )
+        .where(SubscriptionEvent.workspace_id == scope.workspace_id)
+        .where(SubscriptionEvent.at >= scope.start, SubscriptionEvent.at < scope.end)
+        .group_by(key_column, SubscriptionEvent.type)
+    )
+    for key, kind, count, delta in (
+        await session.execute(_segment_filter(counted, scope, group))
+    ).all():
+        result[key or ""].events[kind] += int(count)
+        result[key or ""].delta += int(delta or 0)
+    for _day, key, views in await _views(session, scope, group):
+        result[key or ""].landing_views += int(views)
+    return result
+
+
+async def tallies(
+    session: AsyncSession, scope: Scope, group: str | None = None
+) -> dict[str, dict[date | None, Tally]]:
+    """{group key: {day: Tally, None: Tally for the whole range}}: days in the workspace's zone."""
+    result: dict[str, dict[date | None, Tally]] = defaultdict(lambda: defaultdict(Tally))
+    for key, active in (await _active_before(session, scope, group)).items():
+        result[key][None].active_before = active
     in_range = _events(scope, group).where(
         SubscriptionEvent.at >= scope.start, SubscriptionEvent.at < scope.end
     )
+    zone, days = ZoneInfo(scope.timezone), dict[datetime, date]()
     for kind, at, delta, key in (await session.execute(in_range)).all():
-        day = to_wall(at, scope.timezone).date()
+        # Convert each quarter hour once, not each row (every zone's offset is a multiple
+        # of 15 minutes, so a local day never starts inside a quarter).
+        quarter = at.replace(minute=at.minute - at.minute % 15, second=0, microsecond=0)
+        day = days.get(quarter)
+        if day is None:
+            day = days[quarter] = quarter.astimezone(zone).date()
         for bucket in (result[key or ""][day], result[key or ""][None]):
             bucket.events[kind] += 1
             bucket.delta += delta

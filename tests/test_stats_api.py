@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from calserver.clock import FrozenClock
 from tests.conftest import Tenant
 from tests.support.agents import AGENTS, BOTS, BROWSERS
-from tests.support.feeds import make_segment, poll, read
+from tests.support.feeds import make_segment, poll, read, subscribe
 from tests.support.openapi import ApiClient
 from tests.support.telemetry import settle
 
@@ -148,3 +148,22 @@ async def test_csv_where_there_is_none_and_other_bad_filters(api: ApiClient) -> 
     assert (await api.get("/api/v1/subscribers?status=happy")).status == 400
     assert (await api.get("/api/v1/subscribers?limit=0")).status == 400
     assert (await api.delete("/api/v1/subscribers/abc")).status == 404
+
+
+async def test_days_are_the_workspace_days_even_at_quarter_hour_offsets(
+    client: TestClient,
+    tenant: Tenant,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    from datetime import UTC, datetime
+
+    await tenant.api.patch("/api/v1/workspace", {"timezone": "Asia/Kathmandu"})  # +05:45
+    await make_segment(tenant.api)
+    for moment in (
+        datetime(2026, 3, 2, 18, 14, tzinfo=UTC),
+        datetime(2026, 3, 2, 18, 16, tzinfo=UTC),
+    ):
+        clock.set(moment)  # 23:59 and 00:01 in Kathmandu, in the same UTC quarter hour
+        await subscribe(tenant.api, tenant.slug, "news")
+    days = (await tenant.api.get("/api/v1/stats/daily?from=2026-03-02&to=2026-03-03")).body["days"]
+    assert [d["subscribe_clicks"] for d in days] == [1, 1]

@@ -10,7 +10,7 @@ from aiohttp import web
 from calserver.appkeys import CLOCK
 from feeds.alarms import to_wall
 from storage import segments as segment_store
-from storage.stats import Scope, Tally, count_by_status, polls_per_day, tallies
+from storage.stats import Scope, Tally, count_by_status, polls_per_day, tallies, totals
 from web.api.common import json_response, transaction, workspace_of
 from web.api.csv import csv_response, refuse_csv, wants_csv
 from web.problems import problem
@@ -96,15 +96,15 @@ async def summary(request: web.Request) -> web.StreamResponse:
     except BadQuery as error:
         return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
     async with transaction(request) as session:
-        total = (await tallies(session, scope)).get("", {}).get(None, Tally())
-        breakdowns = {group: await tallies(session, scope, group) for group in GROUPS}
+        total = (await totals(session, scope)).get("", Tally())
+        breakdowns = {group: await totals(session, scope, group) for group in GROUPS}
         statuses = await count_by_status(session, scope.workspace_id, scope.segment_id)
     answer = {**_period(scope), "segment": request.query.get("segment"), **figures(total)}
     answer["dormant_now"] = statuses["dormant"]
     answer["by_status_now"] = {status: statuses[status] for status in sorted(statuses)}
     for group, table in breakdowns.items():
         answer[f"by_{group}"] = [
-            {group: key, **figures(days[None])} for key, days in sorted(table.items())
+            {group: key, **figures(tally)} for key, tally in sorted(table.items())
         ]
     return json_response(answer)
 
