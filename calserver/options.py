@@ -157,7 +157,7 @@ OPTIONS: tuple[Option, ...] = (
         "metrics_token",
         "",
         "str",
-        "Bearer token required for /metrics. Empty: /metrics is open (bind to 127.0.0.1 or firewall it).",
+        "Bearer token required for /metrics. Empty: /metrics answers only scrapers on this machine (loopback).",
         "stats",
         secret=True,
     ),

@@ -62,3 +62,25 @@ async def test_active_subscribers_gauge_and_token(
     status, text = await scrape(client, {"Authorization": "Bearer scrape-me-0123456789"})
     assert status == 200
     assert 'calserver_active_subscribers{workspace="acme",segment="news"} 1' in text
+
+
+async def test_without_a_token_only_loopback_may_scrape(client: TestClient) -> None:  # type: ignore[type-arg]
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from web.metrics import _authorized
+
+    assert (await scrape(client))[0] == 200  # the test client connects from 127.0.0.1
+    for peer, allowed in (
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("203.0.113.9", False),
+        ("10.1.2.3", False),
+    ):
+        transport = mock.Mock()
+        transport.get_extra_info.side_effect = lambda name, default=None, peer=peer: (
+            (peer, 5000) if name == "peername" else default
+        )
+        request = make_mocked_request("GET", "/metrics", app=client.app, transport=transport)
+        assert _authorized(request) is allowed, peer

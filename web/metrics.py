@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import time
 
 from aiohttp import web
@@ -40,9 +41,14 @@ async def _active_by_segment(app: web.Application) -> list[tuple[str, str, int]]
 
 
 def _authorized(request: web.Request) -> bool:
+    """With a token: the token. Without one: only scrapers on this machine (loopback), so a
+    server published on 0.0.0.0 does not show its customers' names to the internet."""
     token = request.app[CONFIG].metrics_token
     if not token:
-        return True
+        try:
+            return ipaddress.ip_address(request.remote or "").is_loopback
+        except ValueError:
+            return False
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
     return hmac.compare_digest(given.encode(), token.encode())
 
