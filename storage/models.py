@@ -168,6 +168,10 @@ class Subscription(Base):
     last_poll_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # Client family of the latest poll (apple-ios, google, …); empty before the first.
     family: Mapped[str] = mapped_column(String(16), default="")
+    # Set when subscribed through a personalized link; erased with the contact.
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
 
 class SubscriptionSegment(Base):
@@ -244,3 +248,116 @@ class LandingDaily(Base):
     src: Mapped[str] = mapped_column(String(32), primary_key=True)
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     views: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Contact(Base):
+    """A CRM's client, named by the CRM's own id; personal data erasable on request."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "external_id", name="uq_contacts_workspace_external"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Bumped whenever one of the contact's triggers changes: personal feed parts key on it.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Trigger(Base):
+    """A personal event pushed by a CRM into one contact's feeds."""
+
+    __tablename__ = "triggers"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "idempotency_key", name="uq_triggers_workspace_key"),
+        Index("ix_triggers_contact", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    # pending -> delivered | undelivered; cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    critical: Mapped[bool] = mapped_column(default=False)
+    deliver_by: Mapped[datetime | None] = mapped_column(nullable=True)
+    uid: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(500), default="")
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    kind: Mapped[str] = mapped_column(String(10))
+    start_local: Mapped[str] = mapped_column(String(19))
+    timezone: Mapped[str] = mapped_column(String(64))
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    rrule: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    alarms: Mapped[list[int]] = mapped_column(JSON, default=list)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The receipt: when a feed holding this SEQUENCE was first served, and to what.
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    delivered_sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delivered_family: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Changed after Google got it: Google often never applies changes.
+    stale_on_google: Mapped[bool] = mapped_column(default=False)
+
+
+class TriggerEvent(Base):
+    """A trigger's timeline: created, changed, served, delivered, undelivered, cancelled."""
+
+    __tablename__ = "trigger_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    trigger_id: Mapped[int] = mapped_column(
+        ForeignKey("triggers.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    type: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    url: Mapped[str] = mapped_column(String(2000))
+    # Kept in clear: it signs every delivery (shown once, at creation).
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class OutboxMessage(Base):
+    """A webhook delivery, written in the same transaction as what it reports."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
