@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 FEED_PURPOSE = "feed"
+LINK_PURPOSE = "link"  # personalized subscribe links
 
 # Buttons on the landing page, keyed by what the subscribe form posts as `client`.
 CLIENTS = ("apple", "google", "outlook", "office365", "android", "copy")

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from calserver.clock import Clock
 from calserver.families import Thresholds
 from storage.lifecycle import sweep
+from storage.receipts import sweep_undelivered, write_receipts
 from storage.telemetry import PollBatch, purge_polls, write_polls, write_views
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Recorder:
     def __init__(self, stamp: Callable[[datetime], Any]) -> None:
         self._stamp = stamp  # an instant in the database's own form
         self.polls = PollBatch()
+        self.delivered: dict[tuple[int, int], tuple[datetime, str]] = {}
         self.views: Counter[tuple[int, date, str, str]] = Counter()
         self.requests: Counter[tuple[int, str]] = Counter()  # (HTTP status, family)
         self.flushed_polls = 0
@@ -51,6 +53,12 @@ class Recorder:
                 subscription_id, workspace_id, day, self._stamp(now), status, family, etag
             )
 
+    def receipts(self, personal: tuple[tuple[int, int], ...], now: datetime, family: str) -> None:
+        """Personal events (trigger, SEQUENCE) a client was just given; the first wins."""
+        for item in personal:
+            if item not in self.delivered:
+                self.delivered[item] = (now, family)
+
     def view(self, segment_id: int, day: date, src: str, platform: str) -> None:
         if self.oldest_pending is None:
             self.oldest_pending = time.monotonic()
@@ -61,18 +69,30 @@ class Recorder:
 
     async def flush(self, sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
         """Write what is pending; on failure keep it for the next try. Returns polls written."""
-        polls, views, oldest = self.polls, self.views, self.oldest_pending
-        self.polls, self.views, self.oldest_pending = PollBatch(), Counter(), None
-        if not polls and not views:
+        polls, views, oldest, delivered = (
+            self.polls,
+            self.views,
+            self.oldest_pending,
+            self.delivered,
+        )
+        self.polls, self.views, self.oldest_pending, self.delivered = (
+            PollBatch(),
+            Counter(),
+            None,
+            {},
+        )
+        if not polls and not views and not delivered:
             return 0
         try:
             async with sessions.begin() as session:
                 await write_polls(session, polls, now)
                 await write_views(session, views)
+                await write_receipts(session, delivered, now)
         except BaseException:
             polls.put_back(self.polls)
             self.polls = polls
             self.views.update(views)
+            self.delivered = {**delivered, **self.delivered}
             self.oldest_pending = oldest
             raise
         self.flushed_polls += len(polls)
@@ -86,6 +106,7 @@ class Recorder:
         """After a flush: the lifecycle sweep, and hourly the purge of old raw polls."""
         async with sessions.begin() as session:
             await sweep(session, thresholds, now)
+            await sweep_undelivered(session, now)
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
             async with sessions.begin() as session:
                 await purge_polls(session, now - timedelta(days=retention_days))

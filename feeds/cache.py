@@ -25,14 +25,18 @@ class CachedFeed:
     digest: bytes  # of body; with the link it makes the strong ETag
     last_modified: datetime
     last_modified_http: str  # the Last-Modified header, formatted once
+    # (trigger id, SEQUENCE) of the personal events in this body: serving it is their receipt.
+    personal: tuple[tuple[int, int], ...] = ()
 
 
-def cached_feed(text: str, last_modified: datetime) -> CachedFeed:
+def cached_feed(
+    text: str, last_modified: datetime, personal: tuple[tuple[int, int], ...] = ()
+) -> CachedFeed:
     body = text.encode()
     digest = hashlib.blake2b(body, digest_size=16).digest()
     parts = tuple(body.split(LINK_PLACEHOLDER.encode()))
     http_date = format_datetime(last_modified.astimezone(UTC), usegmt=True)
-    return CachedFeed(body, parts, digest, last_modified, http_date)
+    return CachedFeed(body, parts, digest, last_modified, http_date, personal)
 
 
 class FeedCache:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,8 +10,7 @@ from calserver import __version__
 from feeds.alarms import QuietHours
 from feeds.colors import css3_name
 from feeds.ics import CRLF, linked_text_prop, prop, text_prop, vtimezone
-from feeds.render import LINK_LABEL, Window, render_event
-from storage.models import Event
+from feeds.render import LINK_LABEL, AnyEvent, Window, render_event
 from storage.subscriptions import FeedView
 
 PRODID = f"-//calserver//calserver {__version__}//EN"
@@ -67,7 +67,9 @@ def unsubscribed_body(view: FeedView, settings: FeedSettings) -> str:
     )
 
 
-def active_body(view: FeedView, events: list[Event], settings: FeedSettings, now: datetime) -> str:
+def active_body(
+    view: FeedView, events: Sequence[AnyEvent], settings: FeedSettings, now: datetime
+) -> str:
     """Header, one VTIMEZONE per zone used, every event; LINK_PLACEHOLDER marks the links."""
     quiet = QuietHours.parse(view.quiet_start, view.quiet_end)
     window = Window(

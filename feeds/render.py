@@ -21,7 +21,10 @@ from feeds.ics import (
     text_prop,
     utc_stamp,
 )
-from storage.models import Event
+from storage.models import Event, Trigger
+
+# Segment events and a contact's personal events (triggers) render alike.
+AnyEvent = Event | Trigger
 
 # Occurrences looked at for per-occurrence alarms, and overrides written at most.
 MAX_OCCURRENCES = 400
@@ -44,11 +47,11 @@ class Rendered:
     first_wall_year: int
 
 
-def _zone(event: Event, subscriber_zone: str) -> str:
+def _zone(event: AnyEvent, subscriber_zone: str) -> str:
     return event.timezone if event.kind == "timed" else subscriber_zone
 
 
-def _start_wall(event: Event, zone: str) -> datetime:
+def _start_wall(event: AnyEvent, zone: str) -> datetime:
     if event.kind == "all_day":
         return datetime.combine(date.fromisoformat(event.start_local), datetime.min.time())
     wall = datetime.fromisoformat(event.start_local)
@@ -59,7 +62,9 @@ def _start_wall(event: Event, zone: str) -> datetime:
     return wall
 
 
-def _occurrences(event: Event, start_wall: datetime, zone: str, window: Window) -> list[datetime]:
+def _occurrences(
+    event: AnyEvent, start_wall: datetime, zone: str, window: Window
+) -> list[datetime]:
     if not event.rrule:
         return [start_wall]
     rule = rule_for(event.rrule, start_wall, zone)
@@ -74,13 +79,13 @@ def _occurrences(event: Event, start_wall: datetime, zone: str, window: Window) 
 
 
 def _offsets(
-    event: Event, wall: datetime, zone: str, sub_zone: str, quiet: QuietHours
+    event: AnyEvent, wall: datetime, zone: str, sub_zone: str, quiet: QuietHours
 ) -> tuple[int, ...]:
     offsets = {alarm_offset(wall, zone, before, sub_zone, quiet) for before in event.alarms}
     return tuple(sorted(offsets, reverse=True))
 
 
-def _alarms(event: Event, offsets: tuple[int, ...]) -> str:
+def _alarms(event: AnyEvent, offsets: tuple[int, ...]) -> str:
     return "".join(
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\n"
         + text_prop("DESCRIPTION", event.title)
@@ -90,7 +95,7 @@ def _alarms(event: Event, offsets: tuple[int, ...]) -> str:
     )
 
 
-def _times(event: Event, wall: datetime, zone: str) -> str:
+def _times(event: AnyEvent, wall: datetime, zone: str) -> str:
     if event.kind == "all_day":
         end = wall.date() + timedelta(seconds=event.duration_seconds)
         return prop("DTSTART;VALUE=DATE", date_stamp(wall.date())) + prop(
@@ -104,7 +109,7 @@ def _times(event: Event, wall: datetime, zone: str) -> str:
 
 
 def _vevent(
-    event: Event, wall: datetime, zone: str, offsets: tuple[int, ...], recurrence_id: bool
+    event: AnyEvent, wall: datetime, zone: str, offsets: tuple[int, ...], recurrence_id: bool
 ) -> str:
     lines = [
         "BEGIN:VEVENT\r\n",
@@ -130,14 +135,19 @@ def _vevent(
         lines.append(prop("URL", event.url))
     separator = "\n\n—\n" if event.description else ""
     lines.append(linked_text_prop("DESCRIPTION", event.description + separator + LINK_LABEL))
-    lines.append("STATUS:CONFIRMED\r\nTRANSP:TRANSPARENT\r\n")
+    cancelled = getattr(event, "status", "") == "cancelled"
+    lines.append("STATUS:CANCELLED\r\n" if cancelled else "STATUS:CONFIRMED\r\n")
+    lines.append("TRANSP:TRANSPARENT\r\n")
     # VALARMs last: New Outlook drops properties that come after a VALARM.
-    lines.append(_alarms(event, offsets))
+    if not cancelled:
+        lines.append(_alarms(event, offsets))
     lines.append("END:VEVENT\r\n")
     return "".join(lines)
 
 
-def render_event(event: Event, subscriber_zone: str, quiet: QuietHours, window: Window) -> Rendered:
+def render_event(
+    event: AnyEvent, subscriber_zone: str, quiet: QuietHours, window: Window
+) -> Rendered:
     zone = _zone(event, subscriber_zone)
     start_wall = _start_wall(event, zone)
     occurrences = _occurrences(event, start_wall, zone, window)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.families import Thresholds
 from storage.models import Subscription, SubscriptionEvent
+from storage.notify import notify_subscriptions
 
 LIVE = ("created", "active", "dormant", "lapsed")
 ENDED = ("unsubscribed", "revoked")
@@ -57,6 +58,14 @@ async def log_created(session: AsyncSession, subscription: Subscription) -> None
     await log_events(
         session, [event_row(subscription, "created", "", "created", subscription.created_at)]
     )
+    await notify_subscriptions(
+        session,
+        "subscription.created",
+        [subscription],
+        "created",
+        "created_at",
+        subscription.created_at,
+    )
 
 
 async def end(
@@ -74,6 +83,10 @@ async def end(
         return False
     await log_events(session, [event_row(subscription, status, previous, status, now)])
     subscription.status, subscription.updated_at, subscription.ended_at = status, now, now
+    if status == "unsubscribed":
+        await notify_subscriptions(
+            session, "subscription.unsubscribed", [subscription], status, "ended_at", now
+        )
     return True
 
 
@@ -106,6 +119,9 @@ async def wake(
         ).all()
         if kind == "activated":
             activated = {row.id for row in rows}
+            await notify_subscriptions(
+                session, "subscription.activated", rows, "active", "activated_at", now
+            )
         # Activation is dated by the first poll, a return by the latest.
         at = "activated_at" if kind == "activated" else "last_poll_at"
         await log_events(
@@ -162,5 +178,9 @@ async def sweep(session: AsyncSession, thresholds: Mapping[str, Thresholds], now
                     for row in rows
                 ),
             )
+            if to_status == "lapsed":
+                await notify_subscriptions(
+                    session, "subscription.lapsed", rows, "lapsed", "last_poll_at", now
+                )
             changed += len(rows)
     return changed

@@ -24,7 +24,11 @@ EVENT_TYPES = (
 
 
 async def enqueue(
-    session: AsyncSession, workspace_id: int, event_type: str, data: Mapping[str, Any], now: datetime
+    session: AsyncSession,
+    workspace_id: int,
+    event_type: str,
+    data: Mapping[str, Any],
+    now: datetime,
 ) -> int:
     """Queue ``event_type`` for every active endpoint of the workspace that wants it.
 
@@ -43,7 +47,12 @@ async def enqueue(
         if event_type not in events:
             continue
         event_id = uuid.uuid4().hex
-        payload = {"id": event_id, "type": event_type, "created_at": now.isoformat(), "data": dict(data)}
+        payload = {
+            "id": event_id,
+            "type": event_type,
+            "created_at": now.isoformat(),
+            "data": dict(data),
+        }
         rows.append(
             {"workspace_id": workspace_id, "endpoint_id": endpoint_id, "event_id": event_id,
              "event_type": event_type, "payload": payload, "created_at": now, "attempts": 0,

@@ -64,9 +64,11 @@ async def create_subscription(
     src: str,
     client: str,
     now: datetime,
+    contact_id: int | None = None,
 ) -> Subscription:
     subscription = Subscription(
         workspace_id=workspace_id,
+        contact_id=contact_id,
         timezone=timezone,
         src=src,
         client=client,

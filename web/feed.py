@@ -34,6 +34,8 @@ from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
 from feeds.feed import FeedSettings, active_body, unsubscribed_body
 from feeds.ics import fold_link
+from feeds.render import AnyEvent
+from storage.contacts import personal_events
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.subscriptions import events_for_segments, feed_view
@@ -58,6 +60,8 @@ def _cache_key(view: PollView, day: date) -> Hashable:
         return ("ended", view.status, view.segments, view.workspace_name)
     return (
         "active",
+        view.contact_id,
+        view.contact_version,
         view.segments,
         view.timezone,
         view.quiet_start,
@@ -78,12 +82,21 @@ async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedF
         if view.status in ENDED:
             return cached_feed(unsubscribed_body(view, settings), modified)
         retained = now - timedelta(days=settings.retention_days)
-        events = await events_for_segments(session, [s.id for s in view.segments], retained)
+        events: list[AnyEvent] = list(
+            await events_for_segments(session, [s.id for s in view.segments], retained)
+        )
+        personal = (
+            await personal_events(session, poll.contact_id, retained) if poll.contact_id else []
+        )
     loop = asyncio.get_running_loop()
-    text = await loop.run_in_executor(app[CPU_POOL], active_body, view, events, settings, now)
+    text = await loop.run_in_executor(
+        app[CPU_POOL], active_body, view, [*events, *personal], settings, now
+    )
     # The body also changes when the day turns (retention), so it is at least that new.
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    return cached_feed(text, max(modified, day_start))
+    modified = max([modified, day_start, *(t.updated_at for t in personal)])
+    served = tuple((t.id, t.sequence) for t in personal if t.status != "cancelled")
+    return cached_feed(text, modified, served)
 
 
 @lru_cache(maxsize=1024)  # "now" has a one-second resolution: most polls hit
@@ -158,6 +171,8 @@ class FeedHandler:
         family = family_of(request.headers.get("User-Agent", ""))
         day = _local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
+        if entry.personal:  # a 200, or a 304 for this very body: the client has these events
+            self.recorder.receipts(entry.personal, now, family)
         if status == 304:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
             del headers["Last-Modified"]

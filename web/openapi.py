@@ -81,6 +81,60 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/v1/contacts/{external_id}": {
+        "parameters": [{"name": "external_id", "in": "path", "required": True, "schema": STR}],
+        "put": {
+            "summary": "Create or replace a contact (the CRM's own id).",
+            "requestBody": _body("ContactInput"),
+            "responses": {"200": _ok("Replaced.", "Contact"), "201": _ok("Created.", "Contact"),
+                          **AUTH_ERRORS, **BODY_ERRORS, "404": _problem("A malformed external id.")},
+        },
+        "get": {
+            "summary": "One contact.",
+            "responses": {"200": _ok("The contact.", "Contact"), **AUTH_ERRORS, "404": _problem("No such contact.")},
+        },
+        "delete": {
+            "summary": "Erase a contact's personal data and triggers; its subscriptions become anonymous.",
+            "responses": {"204": {"description": "Erased."}, **AUTH_ERRORS, "404": _problem("No such contact.")},
+        },
+    },
+    "/api/v1/links": {
+        "post": {
+            "summary": "A personalized subscribe link (and its QR codes) bound to a contact.",
+            "requestBody": _body("LinkInput"),
+            "responses": {"201": _ok("The link.", "Link"), **AUTH_ERRORS, **BODY_ERRORS,
+                          "404": _problem("No such contact (see create_contact) or segment.")},
+        },
+    },
+    "/api/v1/triggers": {
+        "post": {
+            "summary": "Push a personal event into one contact's feeds (202 once committed; idempotent).",
+            "requestBody": _body("TriggerInput"),
+            "responses": {
+                "202": _ok("Accepted: the trigger, new or the one this key made.", "Trigger"),
+                **AUTH_ERRORS, **BODY_ERRORS,
+                "404": _problem("No such contact (see create_contact)."),
+                "409": _problem("The idempotency key was used with another body."),
+            },
+        },
+    },
+    "/api/v1/triggers/{trigger_id}": {
+        "parameters": [{"name": "trigger_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "get": {
+            "summary": "A trigger, its receipt and its timeline.",
+            "responses": {"200": _ok("The trigger.", "Trigger"), **AUTH_ERRORS, "404": _problem("No such trigger.")},
+        },
+        "patch": {
+            "summary": "Change the event (SEQUENCE goes up; a new receipt is needed), deliver_by or critical.",
+            "requestBody": _body("TriggerPatch"),
+            "responses": {"200": _ok("Changed.", "Trigger"), **AUTH_ERRORS, **BODY_ERRORS,
+                          "404": _problem("No such trigger."), "409": _problem("The trigger was cancelled.")},
+        },
+        "delete": {
+            "summary": "Cancel: feeds keep it as STATUS:CANCELLED for the retention period so calendars remove it.",
+            "responses": {"200": _ok("Cancelled.", "Trigger"), **AUTH_ERRORS, "404": _problem("No such trigger.")},
+        },
+    },
     "/api/v1/stats/summary": {
         "get": {
             "summary": "Funnel and lifecycle figures for a period, with breakdowns by source, client family and segment.",

@@ -48,12 +48,28 @@ async def qr(request: web.Request) -> web.Response:
     )
 
 
+async def personal_qr(request: web.Request) -> web.Response:
+    """The QR of a personalized link (checked first: no QR for a forged or expired link)."""
+    from web.subscribe import _personal_target  # the link's rules live with the pages
+
+    await _personal_target(request)
+    kind = request.match_info["kind"]
+    link = request.app[CONFIG].base_url + f"/p/{request.match_info['token']}"
+    return web.Response(
+        body=qr_bytes(link, kind, _scale(request)),
+        content_type="image/svg+xml" if kind == "svg" else "image/png",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
 ROBOTS = """User-agent: *
 Allow: /f/
 Allow: /s/
 Disallow: /api/
 Disallow: /u/
 Disallow: /subscribed/
+Disallow: /p/
+Disallow: /m/
 """
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from web import feed, manage, metrics, pages, qr, subscribe
-from web.api import events, segments, stats, subscribers, workspace
+from web.api import contacts, events, links, segments, stats, subscribers, triggers, workspace
 
 STATIC = Path(__file__).parent / "static"
 
@@ -25,12 +25,23 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/s/{workspace}/{segment}", subscribe.landing, name="landing")
     r.add_post("/s/{workspace}/{segment}", subscribe.subscribe, name="subscribe")
     r.add_get("/s/{workspace}/{segment}/qr.{kind:svg|png}", qr.qr, name="qr")
+    r.add_get("/p/{token}", subscribe.personal_landing, name="personal_landing")
+    r.add_post("/p/{token}", subscribe.personal_subscribe, name="personal_subscribe")
+    r.add_get("/p/{token}/qr.{kind:svg|png}", qr.personal_qr, name="personal_qr")
     r.add_get("/subscribed/{token}", subscribe.subscribed, name="subscribed")
     r.add_get("/u/{token}", subscribe.unsubscribe_page, name="unsubscribe_page")
     r.add_post("/u/{token}", subscribe.unsubscribe, name="unsubscribe")
     r.add_get("/m/{token}", manage.manage_page, name="manage_page")
     r.add_post("/m/{token}", manage.manage, name="manage")
     r.add_get("/metrics", metrics.metrics, name="metrics")
+    r.add_put("/api/v1/contacts/{external_id}", contacts.put, name="contact_put")
+    r.add_get("/api/v1/contacts/{external_id}", contacts.get, name="contact")
+    r.add_delete("/api/v1/contacts/{external_id}", contacts.delete, name="contact_delete")
+    r.add_post("/api/v1/links", links.create, name="link_create")
+    r.add_post("/api/v1/triggers", triggers.create, name="trigger_create")
+    r.add_get("/api/v1/triggers/{trigger_id}", triggers.get, name="trigger")
+    r.add_patch("/api/v1/triggers/{trigger_id}", triggers.patch, name="trigger_patch")
+    r.add_delete("/api/v1/triggers/{trigger_id}", triggers.cancel, name="trigger_cancel")
     r.add_get("/api/v1/stats/summary", stats.summary, name="stats_summary")
     r.add_get("/api/v1/stats/daily", stats.daily, name="stats_daily")
     r.add_get("/api/v1/subscribers", subscribers.list_all, name="subscribers")

@@ -249,3 +249,88 @@ SCHEMAS["EventPatch"] = {
     "required": [],
     "description": "Any event fields; they are laid over the stored event and checked whole.",
 }
+
+SCHEMAS.update(
+    {
+        "ContactInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "phone": {"type": ["string", "null"], "description": "E.164, e.g. +79161234567."},
+                "email": {"type": ["string", "null"]},
+                "telegram_chat_id": {"type": ["string", "integer", "null"]},
+                "timezone": {"type": ["string", "null"], "description": "IANA zone of the contact."},
+                "attributes": {"type": "object", "description": "Free CRM data, at most 16 KB of JSON."},
+            },
+        },
+        "Contact": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["external_id", "phone", "email", "telegram_chat_id", "timezone", "attributes",
+                         "created_at", "updated_at"],
+            "properties": {
+                "external_id": STR, "phone": NULLABLE_STR, "email": NULLABLE_STR,
+                "telegram_chat_id": NULLABLE_STR, "timezone": NULLABLE_STR,
+                "attributes": {"type": "object"}, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+            },
+        },
+        "LinkInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["external_id", "segments"],
+            "properties": {
+                "external_id": STR,
+                "segments": {"type": "array", "items": STR, "minItems": 1, "maxItems": 20},
+                "src": STR,
+                "expires_in": {"type": "integer", "minimum": 60, "maximum": 31622400, "default": 2592000},
+                "create_contact": {"type": "boolean"},
+            },
+        },
+        "Link": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["url", "qr_svg_url", "qr_png_url", "expires_at"],
+            "properties": {"url": STR, "qr_svg_url": STR, "qr_png_url": STR, "expires_at": TIMESTAMP},
+        },
+        "TriggerInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["external_id", "idempotency_key", "event"],
+            "properties": {
+                "external_id": STR,
+                "idempotency_key": {"type": "string", "maxLength": 200},
+                "event": _ref("EventInput"),
+                "deliver_by": {"type": "string", "format": "date-time",
+                               "description": "Default: the first alarm of the first occurrence."},
+                "critical": {"type": "boolean"},
+                "create_contact": {"type": "boolean"},
+            },
+        },
+        "TriggerPatch": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"event": _ref("EventPatch"), "deliver_by": STR, "critical": {"type": "boolean"}},
+        },
+        "Trigger": {
+            "type": "object",
+            "required": ["id", "external_id", "idempotency_key", "status", "critical", "deliver_by",
+                         "sequence", "event", "receipt", "stale_on_google", "created_at", "updated_at"],
+            "properties": {
+                "id": {"type": "integer"}, "external_id": STR, "idempotency_key": STR,
+                "status": {"type": "string", "enum": ["pending", "delivered", "undelivered", "cancelled"]},
+                "critical": {"type": "boolean"}, "deliver_by": {"type": ["string", "null"]},
+                "sequence": {"type": "integer"}, "event": {"type": "object"},
+                "receipt": {
+                    "type": ["object", "null"],
+                    "properties": {"delivered_at": STR, "sequence": {"type": "integer"},
+                                   "family": STR, "rings_alarms": {"type": "boolean"}},
+                },
+                "stale_on_google": {"type": "boolean"},
+                "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+                "timeline": {"type": "array", "items": {
+                    "type": "object", "required": ["at", "type", "detail"],
+                    "properties": {"at": STR, "type": STR, "detail": {"type": "object"}}}},
+            },
+        },
+    }
+)  # fmt: skip

@@ -8,24 +8,33 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
 from calserver.families import is_person
-from calserver.links import BUTTON_ORDER, CLIENTS, FEED_PURPOSE, platform, subscription_links
+from calserver.links import (
+    BUTTON_ORDER,
+    CLIENTS,
+    FEED_PURPOSE,
+    LINK_PURPOSE,
+    platform,
+    subscription_links,
+)
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name
 from storage.lifecycle import ENDED, end
-from storage.models import Segment, Workspace
+from storage.models import Contact, Segment, Workspace
 from storage.subscriptions import (
     create_subscription,
     feed_view,
     get_subscription,
     segment_by_slugs,
     upcoming_events,
+    workspace_segments,
 )
 from web.feed import subscription_id
 from web.pages import templates
@@ -58,34 +67,74 @@ def client_address(request: web.Request) -> str:
     return request.remote or "unknown"
 
 
-async def _segment(request: web.Request) -> tuple[Workspace, Segment]:
+@dataclass(frozen=True)
+class Target:
+    """What a subscribe link points at: one segment, or a personalized link's segments."""
+
+    workspace: Workspace
+    segments: list[Segment]
+    src: str  # a personalized link's own source tag; else the query's
+    contact_id: int | None = None
+
+
+async def _target(request: web.Request) -> Target:
     async with request.app[SESSIONS]() as session:
-        return await segment_by_slugs(
+        workspace, segment = await segment_by_slugs(
             session, request.match_info["workspace"], request.match_info["segment"]
         )
+    return Target(workspace, [segment], clean_src(request.query.get("src")))
+
+
+async def _personal_target(request: web.Request) -> Target:
+    """A personalized link: signed, unexpired, its contact and segments still there."""
+    payload = request.app[SIGNER].verify(LINK_PURPOSE, request.match_info["token"])
+    gone = web.HTTPNotFound(text="This personal link is not valid. Ask for a new one.")
+    if not isinstance(payload, dict) or not {"w", "c", "s", "r", "x"} <= set(payload):
+        raise gone
+    if payload["x"] < request.app[CLOCK].now().timestamp():
+        raise web.HTTPGone(text="This personal link has expired. Ask for a new one.")
+    async with request.app[SESSIONS]() as session:
+        workspace = await session.get(Workspace, payload["w"])
+        contact = await session.get(Contact, payload["c"])
+        segments = [
+            s for s in (await workspace_segments(session, payload["w"])) if s.id in payload["s"]
+        ]
+    if workspace is None or contact is None or contact.workspace_id != workspace.id or not segments:
+        raise gone
+    return Target(workspace, segments, clean_src(payload["r"]), contact.id)
+
+
+async def _landing(request: web.Request, target: Target) -> web.Response:
+    now = request.app[CLOCK].now()
+    first = target.segments[0]
+    async with request.app[SESSIONS]() as session:
+        events = [
+            e for s in target.segments for e in await upcoming_events(session, s.id, now, limit=200)
+        ]
+    agent = request.headers.get("User-Agent", "")
+    device = platform(agent)
+    if request.method == "GET" and is_person(agent):  # previewers, crawlers and HEAD do not count
+        day = to_wall(now, target.workspace.timezone).date()
+        for segment in target.segments:
+            request.app[RECORDER].view(segment.id, day, target.src, device)
+    return render(
+        "landing.html",
+        workspace=target.workspace,
+        segment=first,
+        also=target.segments[1:],
+        summary=summarize(events, first.timezone, now),
+        buttons=BUTTON_ORDER[device],
+        src=target.src,
+        action=request.path,
+    )
 
 
 async def landing(request: web.Request) -> web.Response:
-    workspace, segment = await _segment(request)
-    now = request.app[CLOCK].now()
-    async with request.app[SESSIONS]() as session:
-        events = await upcoming_events(session, segment.id, now, limit=200)
-    agent = request.headers.get("User-Agent", "")
-    device = platform(agent)
-    src = clean_src(request.query.get("src"))
-    if request.method == "GET" and is_person(agent):  # previewers, crawlers and HEAD do not count
-        day = to_wall(now, workspace.timezone).date()
-        request.app[RECORDER].view(segment.id, day, src, device)
-    order = BUTTON_ORDER[device]
-    return render(
-        "landing.html",
-        workspace=workspace,
-        segment=segment,
-        summary=summarize(events, segment.timezone, now),
-        buttons=order,
-        src=src,
-        action=request.path,
-    )
+    return await _landing(request, await _target(request))
+
+
+async def personal_landing(request: web.Request) -> web.Response:
+    return await _landing(request, await _personal_target(request))
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -116,7 +165,7 @@ async def _subscribe_fields(request: web.Request, segment: Segment) -> tuple[str
     )
 
 
-async def subscribe(request: web.Request) -> web.Response:
+async def _subscribe(request: web.Request, target: Target) -> web.Response:
     limiter, address = request.app[SUBSCRIBE_LIMITER], client_address(request)
     if not limiter.allow(address):
         retry = str(limiter.retry_after(address))
@@ -124,17 +173,26 @@ async def subscribe(request: web.Request) -> web.Response:
             text="Too many subscriptions from your address; try again in a minute.",
             headers={"Retry-After": retry},
         )
-    workspace, segment = await _segment(request)
-    zone, src, client = await _subscribe_fields(request, segment)
+    zone, src, client = await _subscribe_fields(request, target.segments[0])
     async with request.app[SESSIONS].begin() as session:
         subscription = await create_subscription(
-            session, workspace.id, [segment.id], zone, src, client, request.app[CLOCK].now()
-        )
+            session, target.workspace.id, [s.id for s in target.segments], zone,
+            target.src or src, client, request.app[CLOCK].now(), contact_id=target.contact_id,
+        )  # fmt: skip
     token = request.app[SIGNER].sign(FEED_PURPOSE, subscription.id)
     if _wants_json(request):
-        links = subscription_links(request.app[CONFIG].base_url, token, segment.name)
+        name = target.segments[0].name if len(target.segments) == 1 else target.workspace.name
+        links = subscription_links(request.app[CONFIG].base_url, token, name)
         return web.json_response(links.as_dict(), status=201)
     raise web.HTTPSeeOther(f"/subscribed/{token}?via={client}")
+
+
+async def subscribe(request: web.Request) -> web.Response:
+    return await _subscribe(request, await _target(request))
+
+
+async def personal_subscribe(request: web.Request) -> web.Response:
+    return await _subscribe(request, await _personal_target(request))
 
 
 async def view_for_token(request: web.Request) -> tuple[str, Any]:

@@ -23,9 +23,10 @@ from calserver.config import Config
 # One row per followed segment (a row with NULL segment columns when there is none).
 POLL_SQL = """
 SELECT s.status, s.timezone, w.id, w.timezone, w.name, w.quiet_start, w.quiet_end,
-       ss.segment_id, g.version
+       s.contact_id, c.version, ss.segment_id, g.version
 FROM subscriptions s
 JOIN workspaces w ON w.id = s.workspace_id
+LEFT JOIN contacts c ON c.id = s.contact_id
 LEFT JOIN subscription_segments ss ON ss.subscription_id = s.id
 LEFT JOIN segments g ON g.id = ss.segment_id
 WHERE s.id = {param}
@@ -44,15 +45,17 @@ class PollView(NamedTuple):
     workspace_name: str
     quiet_start: str
     quiet_end: str
+    contact_id: int | None  # personal events come from this contact's triggers
+    contact_version: int | None
     segments: tuple[tuple[int, int], ...]  # (segment id, version)
 
     @classmethod
     def from_rows(cls, subscription_id: int, rows: list[Any]) -> PollView | None:
         if not rows:
             return None
-        segments = tuple((row[7], row[8]) for row in rows if row[7] is not None)
+        segments = tuple((row[9], row[10]) for row in rows if row[9] is not None)
         r = rows[0]
-        return cls(subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], segments)
+        return cls(subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments)
 
 
 class BaseLookup:

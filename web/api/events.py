@@ -35,7 +35,7 @@ def event_json(event: Event) -> dict[str, Any]:
     }
 
 
-def _merge_patch(event: Event, patch: dict[str, Any]) -> dict[str, Any]:
+def merge_patch(event: Event, patch: dict[str, Any]) -> dict[str, Any]:
     """The stored event as an API body with the patch laid over it."""
     merged = event_json(event)
     for derived in ("id", "sequence", "created_at", "updated_at", "end"):
@@ -118,7 +118,7 @@ async def patch_event(request: web.Request) -> web.Response:
             session, workspace_of(request).id, request.match_info["slug"]
         )
         event = await store.get_event(session, segment.id, _event_id(request))
-        merged = _merge_patch(event, patch)
+        merged = merge_patch(event, patch)
         spec: EventSpec = await run_cpu_check(request, parse_event, merged, segment.timezone)
         if spec.uid and spec.uid != event.uid:
             if await store.uid_taken(session, segment.id, spec.uid, except_id=event.id):

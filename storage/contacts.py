@@ -1,0 +1,96 @@
+"""Contacts (a CRM's clients) and their triggers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.errors import NotFound
+from storage.models import Contact, Trigger
+
+
+async def get_contact(session: AsyncSession, workspace_id: int, external_id: str) -> Contact:
+    contact = await session.scalar(
+        select(Contact).where(
+            Contact.workspace_id == workspace_id, Contact.external_id == external_id
+        )
+    )
+    if contact is None:
+        raise NotFound(f"no contact {external_id!r}")
+    return contact
+
+
+async def put_contact(
+    session: AsyncSession,
+    workspace_id: int,
+    external_id: str,
+    fields: Mapping[str, Any],
+    now: datetime,
+) -> tuple[Contact, bool]:
+    """Create or replace the contact's data; True when it was created."""
+    contact = await session.scalar(
+        select(Contact).where(
+            Contact.workspace_id == workspace_id, Contact.external_id == external_id
+        )
+    )
+    created = contact is None
+    if contact is None:
+        contact = Contact(
+            workspace_id=workspace_id, external_id=external_id, version=1, created_at=now
+        )
+        session.add(contact)
+    for name in ("phone", "email", "telegram_chat_id", "timezone"):
+        setattr(contact, name, fields.get(name))
+    contact.attributes = dict(fields.get("attributes") or {})
+    contact.updated_at = now
+    await session.flush()
+    return contact, created
+
+
+async def erase_contact(session: AsyncSession, contact: Contact) -> None:
+    """Right to be forgotten: the row, its triggers and timelines go; subscriptions stay,
+    anonymous again (the foreign key sets them to NULL); lifecycle aggregates stay."""
+    await session.delete(contact)
+    await session.flush()
+
+
+async def touch_contact(session: AsyncSession, contact_id: int, now: datetime) -> None:
+    """Bump the version that personal feed parts are cached by."""
+    await session.execute(
+        update(Contact)
+        .where(Contact.id == contact_id)
+        .values(version=Contact.version + 1, updated_at=now)
+    )
+
+
+async def get_trigger(session: AsyncSession, workspace_id: int, trigger_id: int) -> Trigger:
+    trigger = await session.scalar(
+        select(Trigger).where(Trigger.workspace_id == workspace_id, Trigger.id == trigger_id)
+    )
+    if trigger is None:
+        raise NotFound(f"no trigger {trigger_id}")
+    return trigger
+
+
+async def trigger_by_key(session: AsyncSession, workspace_id: int, key: str) -> Trigger | None:
+    return await session.scalar(
+        select(Trigger).where(Trigger.workspace_id == workspace_id, Trigger.idempotency_key == key)
+    )
+
+
+async def personal_events(
+    session: AsyncSession, contact_id: int, ended_before: datetime
+) -> list[Trigger]:
+    """A contact's triggers for its feeds: live ones, and cancelled ones still within
+    retention (served as STATUS:CANCELLED so calendars remove them)."""
+    query = (
+        select(Trigger)
+        .where(Trigger.contact_id == contact_id)
+        .where((Trigger.ends_at.is_(None)) | (Trigger.ends_at >= ended_before))
+        .order_by(Trigger.starts_at, Trigger.id)
+    )
+    return list((await session.scalars(query)).all())

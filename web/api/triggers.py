@@ -1,0 +1,275 @@
+"""/api/v1/triggers: a CRM pushes a personal event into one contact's feeds.
+
+POST answers 202 only after the trigger is committed. The idempotency key makes retries
+safe: the same key with the same body answers the same trigger; with another body, 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from calserver.appkeys import CLOCK
+from calserver.eventspec import EventSpec, apply_spec, parse_event
+from calserver.families import DROPS_ALARMS
+from calserver.validation import Checker, FieldErrors
+from storage.contacts import get_contact, get_trigger, put_contact, touch_contact, trigger_by_key
+from storage.errors import Conflict
+from storage.models import Contact, Trigger, TriggerEvent, Workspace
+from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
+from web.api.contacts import EXTERNAL_ID
+from web.api.events import event_json, merge_patch
+
+TRIGGER_FIELDS = {
+    "external_id",
+    "idempotency_key",
+    "event",
+    "deliver_by",
+    "critical",
+    "create_contact",
+}
+PATCH_FIELDS = {"event", "deliver_by", "critical"}
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _deliver_by(c: Checker, body: dict[str, Any]) -> datetime | None:
+    raw = body.get("deliver_by")
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        c.fail(
+            "deliver_by", "use an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+03:00"
+        )
+        return None
+    return moment
+
+
+def _default_deliver_by(spec: EventSpec) -> datetime:
+    """The first alarm of the first occurrence, or the start when there is none."""
+    return spec.starts_at - timedelta(seconds=max(spec.alarms, default=0))
+
+
+def trigger_json(
+    trigger: Trigger, external_id: str, timeline: list[TriggerEvent] | None = None
+) -> dict[str, Any]:
+    event = event_json(trigger)  # type: ignore[arg-type]  # a trigger carries the same event columns
+    for derived in ("id", "sequence", "created_at", "updated_at"):
+        event.pop(derived)
+    receipt = None
+    if trigger.delivered_at is not None:
+        receipt = {
+            "delivered_at": trigger.delivered_at.isoformat(),
+            "sequence": trigger.delivered_sequence,
+            "family": trigger.delivered_family,
+            "rings_alarms": trigger.delivered_family not in DROPS_ALARMS,
+        }
+    answer: dict[str, Any] = {
+        "id": trigger.id,
+        "external_id": external_id,
+        "idempotency_key": trigger.idempotency_key,
+        "status": trigger.status,
+        "critical": trigger.critical,
+        "deliver_by": trigger.deliver_by.isoformat() if trigger.deliver_by else None,
+        "sequence": trigger.sequence,
+        "event": event,
+        "receipt": receipt,
+        "stale_on_google": trigger.stale_on_google,
+        "created_at": trigger.created_at.isoformat(),
+        "updated_at": trigger.updated_at.isoformat(),
+    }
+    if timeline is not None:
+        answer["timeline"] = [
+            {"at": e.at.isoformat(), "type": e.type, "detail": e.detail} for e in timeline
+        ]
+    return answer
+
+
+def _parse_post(
+    body: dict[str, Any],
+) -> tuple[str, str, dict[str, Any], datetime | None, bool, bool]:
+    c = Checker(body)
+    c.unknown_fields(TRIGGER_FIELDS)
+    external_id = c.text("external_id", max_length=200, required=True)
+    if external_id and not EXTERNAL_ID.match(external_id):
+        c.fail("external_id", "use 1-200 letters, digits and . _ : @ -")
+    key = c.text("idempotency_key", max_length=200, required=True)
+    event = body.get("event")
+    if not isinstance(event, dict):
+        c.fail("event", "is required: an object with the same fields as a segment event")
+    deliver_by = _deliver_by(c, body)
+    critical, create = bool(c.boolean("critical")), bool(c.boolean("create_contact"))
+    c.done()
+    return str(external_id), str(key), dict(event or {}), deliver_by, critical, create
+
+
+async def _contact(request: web.Request, session: Any, external_id: str, create: bool) -> Contact:
+    workspace = workspace_of(request)
+    if create:
+        existing = await session.scalar(
+            select(Contact).where(
+                Contact.workspace_id == workspace.id, Contact.external_id == external_id
+            )
+        )
+        if existing is not None:
+            return existing  # type: ignore[no-any-return]
+        contact, _ = await put_contact(
+            session, workspace.id, external_id, {}, request.app[CLOCK].now()
+        )
+        return contact
+    return await get_contact(session, workspace.id, external_id)
+
+
+async def _same_or_conflict(request: web.Request, key: str, digest: str) -> web.Response:
+    async with transaction(request) as session:
+        trigger = await trigger_by_key(session, workspace_of(request).id, key)
+        if trigger is None:
+            raise Conflict("a request with this idempotency key is being processed; retry")
+        if trigger.request_hash != digest:
+            raise Conflict("this idempotency key was used with another body")
+        contact = await session.get(Contact, trigger.contact_id)
+        return json_response(
+            trigger_json(trigger, contact.external_id if contact else ""), status=202
+        )
+
+
+def _in_pointer(error: FieldErrors) -> FieldErrors:
+    return FieldErrors([(f"/event{pointer}", message) for pointer, message in error.errors])
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    external_id, key, event_body, deliver_by, critical, create_contact = _parse_post(body)
+    digest = request_hash(body)
+    workspace: Workspace = workspace_of(request)
+    async with transaction(request) as session:
+        existing = await trigger_by_key(session, workspace.id, key)
+    if existing is not None:
+        return await _same_or_conflict(request, key, digest)
+    try:
+        async with transaction(request) as session:
+            contact = await _contact(request, session, external_id, create_contact)
+            try:
+                spec: EventSpec = await run_cpu_check(
+                    request, parse_event, event_body, contact.timezone or workspace.timezone
+                )
+            except FieldErrors as error:
+                raise _in_pointer(error) from None
+            now = request.app[CLOCK].now()
+            trigger = Trigger(
+                workspace_id=workspace.id, contact_id=contact.id, idempotency_key=key, request_hash=digest,
+                status="pending", critical=critical, deliver_by=deliver_by or _default_deliver_by(spec),
+                uid=spec.uid or f"trigger-{uuid.uuid4()}@{workspace.slug}.calserver", sequence=0,
+                created_at=now, updated_at=now, stale_on_google=False,
+            )  # fmt: skip
+            apply_spec(trigger, spec)  # type: ignore[arg-type]
+            session.add(trigger)
+            await session.flush()
+            session.add(
+                TriggerEvent(trigger_id=trigger.id, at=now, type="created", detail={"sequence": 0})
+            )
+            await touch_contact(session, contact.id, now)
+            answer = trigger_json(trigger, contact.external_id)
+    except IntegrityError:
+        # Another request with the same key committed first.
+        return await _same_or_conflict(request, key, digest)
+    return json_response(
+        answer, status=202, headers={"Location": f"/api/v1/triggers/{answer['id']}"}
+    )
+
+
+def _trigger_id(request: web.Request) -> int:
+    raw = request.match_info["trigger_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound(text=f"no trigger {raw!r}")
+    return int(raw)
+
+
+async def get(request: web.Request) -> web.Response:
+    async with transaction(request) as session:
+        trigger = await get_trigger(session, workspace_of(request).id, _trigger_id(request))
+        contact = await session.get(Contact, trigger.contact_id)
+        timeline = list(
+            (
+                await session.scalars(
+                    select(TriggerEvent)
+                    .where(TriggerEvent.trigger_id == trigger.id)
+                    .order_by(TriggerEvent.id)
+                )
+            ).all()
+        )
+        return json_response(
+            trigger_json(trigger, contact.external_id if contact else "", timeline)
+        )
+
+
+async def patch(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    c = Checker(body)
+    c.unknown_fields(PATCH_FIELDS)
+    deliver_by = _deliver_by(c, body)
+    critical = c.boolean("critical")
+    if "event" in body and not isinstance(body["event"], dict):
+        c.fail("event", "must be an object")
+    c.done()
+    async with transaction(request) as session:
+        trigger = await get_trigger(session, workspace_of(request).id, _trigger_id(request))
+        if trigger.status == "cancelled":
+            raise Conflict("this trigger was cancelled")
+        contact = await session.get(Contact, trigger.contact_id)
+        if "event" in body:
+            merged = merge_patch(trigger, body["event"])  # type: ignore[arg-type]
+            zone = (contact.timezone if contact else None) or workspace_of(request).timezone
+            try:
+                spec: EventSpec = await run_cpu_check(request, parse_event, merged, zone)
+            except FieldErrors as error:
+                raise _in_pointer(error) from None
+            apply_spec(trigger, spec)  # type: ignore[arg-type]
+        if deliver_by is not None:
+            trigger.deliver_by = deliver_by
+        if critical is not None:
+            trigger.critical = critical
+        now = request.app[CLOCK].now()
+        await _changed(session, trigger, now, "changed")
+        return json_response(trigger_json(trigger, contact.external_id if contact else ""))
+
+
+async def _changed(session: Any, trigger: Trigger, now: datetime, kind: str) -> None:
+    """A new SEQUENCE: it needs its own receipt; Google may keep showing the old one."""
+    trigger.sequence += 1
+    trigger.updated_at = now
+    if trigger.delivered_family == "google":
+        trigger.stale_on_google = True
+    if trigger.status in ("delivered", "undelivered"):
+        trigger.status = "pending"
+    session.add(
+        TriggerEvent(
+            trigger_id=trigger.id, at=now, type=kind, detail={"sequence": trigger.sequence}
+        )
+    )
+    await touch_contact(session, trigger.contact_id, now)
+
+
+async def cancel(request: web.Request) -> web.Response:
+    async with transaction(request) as session:
+        trigger = await get_trigger(session, workspace_of(request).id, _trigger_id(request))
+        contact = await session.get(Contact, trigger.contact_id)
+        if trigger.status != "cancelled":
+            now = request.app[CLOCK].now()
+            await _changed(session, trigger, now, "cancelled")
+            trigger.status, trigger.cancelled_at = "cancelled", now
+        return json_response(trigger_json(trigger, contact.external_id if contact else ""))
