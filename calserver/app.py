@@ -28,6 +28,7 @@ from calserver.config import Config
 from calserver.ratelimit import RateLimiter
 from calserver.recorder import Recorder, run_forever
 from calserver.signing import TokenSigner, load_secrets
+from calserver.webhooks import webhook_sender
 from feeds.cache import FeedCache
 from storage.engine import create_engine, session_factory
 from storage.lookup import load as load_lookup
@@ -93,5 +94,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_cpu_pool)
     app.cleanup_ctx.append(_telemetry)
+    app.cleanup_ctx.append(webhook_sender)
     setup_routes(app)
     return app

@@ -136,6 +136,8 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         ("subscribe_rate_limit", 0, 1_000_000),
         ("poll_flush_seconds", 0.05, 3600),
         ("poll_retention_days", 1, 3650),
+        ("webhook_poll_seconds", 0.05, 3600),
+        ("webhook_timeout_seconds", 1, 60),
     ):
         if not low <= values[name] <= high:
             raise ConfigError(f"option {name!r}: must be between {low} and {high}")

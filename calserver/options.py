@@ -162,6 +162,27 @@ OPTIONS: tuple[Option, ...] = (
         secret=True,
     ),
     Option(
+        "webhook_allow_private",
+        False,
+        "bool",
+        "Let webhooks reach private, loopback and link-local addresses (a receiver on this machine or network).",
+        "webhooks",
+    ),
+    Option(
+        "webhook_poll_seconds",
+        1.0,
+        "float",
+        "How often each process looks for webhook messages to send.",
+        "webhooks",
+    ),
+    Option(
+        "webhook_timeout_seconds",
+        10.0,
+        "float",
+        "Seconds a webhook receiver has to answer; slower counts as a failed attempt.",
+        "webhooks",
+    ),
+    Option(
         "trust_forwarded_for",
         False,
         "bool",
@@ -178,7 +199,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
-SECTIONS = ("server", "database", "security", "feeds", "stats")
+SECTIONS = ("server", "database", "security", "feeds", "stats", "webhooks")
 
 
 def _toml_value(value: Any) -> str:

@@ -40,6 +40,7 @@ BODY_ERRORS = {
 NOT_FOUND = {"404": _problem("No such segment or event in this workspace.")}
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 STATS_PARAMS = [
     {
         "name": "from",
@@ -133,6 +134,33 @@ PATHS: dict[str, Any] = {
         "delete": {
             "summary": "Cancel: feeds keep it as STATUS:CANCELLED for the retention period so calendars remove it.",
             "responses": {"200": _ok("Cancelled.", "Trigger"), **AUTH_ERRORS, "404": _problem("No such trigger.")},
+        },
+    },
+    "/api/v1/webhooks": {
+        "get": {
+            "summary": "The workspace's webhook endpoints (secrets are never shown again).",
+            "responses": {"200": _ok("Endpoints, oldest first.", "WebhookList"), **AUTH_ERRORS},
+        },
+        "post": {
+            "summary": "Register a URL for some event types; the answer holds its signing secret, once.",
+            "requestBody": _body("WebhookInput"),
+            "responses": {"201": _ok("Registered.", "WebhookCreated"), **AUTH_ERRORS, **BODY_ERRORS},
+        },
+    },
+    "/api/v1/webhooks/{webhook_id}": {
+        "parameters": [WEBHOOK_ID],
+        "delete": {
+            "summary": "Remove an endpoint and its undelivered messages.",
+            "responses": {"204": {"description": "Removed."}, **AUTH_ERRORS,
+                          "404": _problem("No such webhook in this workspace.")},
+        },
+    },
+    "/api/v1/webhooks/{webhook_id}/deliveries": {
+        "parameters": [WEBHOOK_ID],
+        "get": {
+            "summary": "The latest 100 messages to an endpoint, newest first, with their delivery state.",
+            "responses": {"200": _ok("Messages.", "WebhookDeliveryList"), **AUTH_ERRORS,
+                          "404": _problem("No such webhook in this workspace.")},
         },
     },
     "/api/v1/stats/summary": {

@@ -7,7 +7,17 @@ from pathlib import Path
 from aiohttp import web
 
 from web import feed, manage, metrics, pages, qr, subscribe
-from web.api import contacts, events, links, segments, stats, subscribers, triggers, workspace
+from web.api import (
+    contacts,
+    events,
+    links,
+    segments,
+    stats,
+    subscribers,
+    triggers,
+    webhooks,
+    workspace,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -42,6 +52,14 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/triggers/{trigger_id}", triggers.get, name="trigger")
     r.add_patch("/api/v1/triggers/{trigger_id}", triggers.patch, name="trigger_patch")
     r.add_delete("/api/v1/triggers/{trigger_id}", triggers.cancel, name="trigger_cancel")
+    r.add_get("/api/v1/webhooks", webhooks.list_webhooks, name="webhooks")
+    r.add_post("/api/v1/webhooks", webhooks.create_webhook, name="webhook_create")
+    r.add_delete("/api/v1/webhooks/{webhook_id}", webhooks.delete_webhook, name="webhook_delete")
+    r.add_get(
+        "/api/v1/webhooks/{webhook_id}/deliveries",
+        webhooks.list_deliveries,
+        name="webhook_deliveries",
+    )
     r.add_get("/api/v1/stats/summary", stats.summary, name="stats_summary")
     r.add_get("/api/v1/stats/daily", stats.daily, name="stats_daily")
     r.add_get("/api/v1/subscribers", subscribers.list_all, name="subscribers")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.outbox import EVENT_TYPES
+
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -334,3 +336,54 @@ SCHEMAS.update(
         },
     }
 )  # fmt: skip
+
+EVENT_TYPE = {"type": "string", "enum": list(EVENT_TYPES)}
+NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+WEBHOOK_FIELDS = {
+    "id": {"type": "integer"},
+    "url": STR,
+    "events": {"type": "array", "items": EVENT_TYPE},
+    "active": {"type": "boolean"},
+    "created_at": TIMESTAMP,
+}
+SCHEMAS.update({
+    "WebhookInput": {
+        "type": "object", "additionalProperties": False, "required": ["url", "events"],
+        "properties": {
+            "url": {"type": "string", "format": "uri", "maxLength": 2000,
+                    "description": "http(s), no user info; private, loopback and link-local hosts are refused unless webhook_allow_private."},
+            "events": {"type": "array", "minItems": 1, "items": EVENT_TYPE},
+        },
+    },
+    "Webhook": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "url", "events", "active", "created_at"], "properties": WEBHOOK_FIELDS,
+    },
+    "WebhookCreated": {
+        "type": "object", "additionalProperties": False,
+        "required": ["id", "url", "events", "active", "created_at", "secret"],
+        "properties": {**WEBHOOK_FIELDS,
+                       "secret": {"type": "string", "pattern": "^whsec_",
+                                  "description": "Signs every delivery (Calserver-Signature); shown only in this answer."}},
+    },
+    "WebhookList": {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "items": _ref("Webhook")}},
+    },
+    "WebhookDelivery": {
+        "type": "object", "additionalProperties": False,
+        "required": ["event_id", "event_type", "attempts", "delivered_at", "next_attempt_at", "last_error", "created_at"],
+        "properties": {
+            "event_id": {"type": "string", "description": "The payload's id, the same on every retry."},
+            "event_type": EVENT_TYPE,
+            "attempts": {"type": "integer", "minimum": 0, "description": "Failed attempts so far."},
+            "delivered_at": NULLABLE_TIMESTAMP,
+            "next_attempt_at": {**NULLABLE_TIMESTAMP, "description": "Null once delivered or given up."},
+            "last_error": STR, "created_at": TIMESTAMP,
+        },
+    },
+    "WebhookDeliveryList": {
+        "type": "object", "required": ["items"], "additionalProperties": False,
+        "properties": {"items": {"type": "array", "maxItems": 100, "items": _ref("WebhookDelivery")}},
+    },
+})  # fmt: skip

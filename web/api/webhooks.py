@@ -1,0 +1,152 @@
+"""Webhook endpoints: /api/v1/webhooks, /api/v1/webhooks/{webhook_id} and its deliveries."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calserver.appkeys import CLOCK
+from calserver.validation import Checker
+from calserver.webhooks import NEVER, allow_private, check_target
+from storage.errors import NotFound
+from storage.models import OutboxMessage, WebhookEndpoint
+from storage.outbox import EVENT_TYPES
+from web.api.common import json_response, read_json_object, transaction, workspace_of
+
+WEBHOOK_FIELDS = {"url", "events"}
+MAX_URL = 2000
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+DELIVERIES_LIMIT = 100
+
+
+def webhook_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "active": endpoint.active,
+        "created_at": endpoint.created_at.isoformat(),
+    }
+
+
+def delivery_json(message: OutboxMessage) -> dict[str, Any]:
+    pending = message.delivered_at is None and message.next_attempt_at < NEVER
+    return {
+        "event_id": message.event_id,
+        "event_type": message.event_type,
+        "attempts": message.attempts,
+        "delivered_at": message.delivered_at.isoformat() if message.delivered_at else None,
+        "next_attempt_at": message.next_attempt_at.isoformat() if pending else None,
+        "last_error": message.last_error,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def _events(c: Checker, value: Any) -> list[str] | None:
+    if value is None:
+        c.fail("events", "is required")
+        return None
+    if not isinstance(value, list):
+        c.fail("events", "must be a list of event types")
+        return None
+    if not value:
+        c.fail("events", "must name at least one event type")
+        return None
+    ok = True
+    for index, item in enumerate(value):
+        if item not in EVENT_TYPES:
+            c.fail(f"events/{index}", f"unknown event type; use one of {', '.join(EVENT_TYPES)}")
+            ok = False
+    # Kept in the canonical order, each once.
+    return [event for event in EVENT_TYPES if event in value] if ok else None
+
+
+async def _parse_webhook(request: web.Request, body: dict[str, Any]) -> tuple[str, list[str]]:
+    c = Checker(body)
+    c.unknown_fields(WEBHOOK_FIELDS)
+    url = c.text("url", max_length=MAX_URL, required=True)
+    if url is not None:
+        refusal = await check_target(url, allow_private(request.app))
+        if refusal is not None:
+            c.fail("url", refusal)
+    events = _events(c, body.get("events"))
+    c.done()
+    assert url is not None and events is not None
+    return url, events
+
+
+def _webhook_id(request: web.Request) -> int:
+    raw = request.match_info["webhook_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPNotFound(text=f"no webhook {raw!r} in this workspace")
+    return int(raw)
+
+
+async def _endpoint(session: AsyncSession, workspace_id: int, webhook_id: int) -> WebhookEndpoint:
+    endpoint = await session.scalar(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.id == webhook_id, WebhookEndpoint.workspace_id == workspace_id
+        )
+    )
+    if endpoint is None:
+        raise NotFound(f"no webhook {webhook_id} in this workspace")
+    return endpoint
+
+
+async def list_webhooks(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    async with transaction(request) as session:
+        endpoints = (
+            await session.scalars(
+                select(WebhookEndpoint)
+                .where(WebhookEndpoint.workspace_id == workspace.id)
+                .order_by(WebhookEndpoint.id)
+            )
+        ).all()
+    return json_response({"items": [webhook_json(endpoint) for endpoint in endpoints]})
+
+
+async def create_webhook(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    url, events = await _parse_webhook(request, await read_json_object(request))
+    # Shown once, in this answer; kept in clear because it signs every delivery.
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    async with transaction(request) as session:
+        endpoint = WebhookEndpoint(
+            workspace_id=workspace.id, url=url, secret=secret, events=events, active=True,
+            created_at=request.app[CLOCK].now(),
+        )  # fmt: skip
+        session.add(endpoint)
+        await session.flush()
+    return json_response({**webhook_json(endpoint), "secret": secret}, status=201)
+
+
+async def delete_webhook(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    webhook_id = _webhook_id(request)
+    async with transaction(request) as session:
+        endpoint = await _endpoint(session, workspace.id, webhook_id)
+        # Its undelivered messages go with it (the foreign key cascades too).
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.endpoint_id == endpoint.id))
+        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+    return web.Response(status=204)
+
+
+async def list_deliveries(request: web.Request) -> web.Response:
+    workspace = workspace_of(request)
+    webhook_id = _webhook_id(request)
+    async with transaction(request) as session:
+        endpoint = await _endpoint(session, workspace.id, webhook_id)
+        messages = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.endpoint_id == endpoint.id)
+                .order_by(OutboxMessage.id.desc())
+                .limit(DELIVERIES_LIMIT)
+            )
+        ).all()
+    return json_response({"items": [delivery_json(message) for message in messages]})
