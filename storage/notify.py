@@ -46,15 +46,12 @@ async def notify_subscriptions(
     )
     for subscription_id, slug in pairs.all():
         slugs[subscription_id].append(slug)
-    contacts = dict(
-        (
-            await session.execute(
-                select(Subscription.id, Contact.external_id)
-                .join(Contact, Contact.id == Subscription.contact_id)
-                .where(Subscription.id.in_(ids))
-            )
-        ).tuples()
+    found = await session.execute(
+        select(Subscription.id, Contact.external_id)
+        .join(Contact, Contact.id == Subscription.contact_id)
+        .where(Subscription.id.in_(ids))
     )
+    contacts = {subscription_id: external_id for subscription_id, external_id in found.all()}
     for row in rows:
         at = getattr(row, at_of, None) or now
         data = {
