@@ -41,7 +41,14 @@ async def test_bind_push_receipt_and_signed_webhooks(
     await add_event(api, "news", title="Newsletter", start="2026-03-10T10:00:00")
     await api.request("PUT", "/api/v1/contacts/c-1", json_body={"timezone": "Europe/Berlin"})
     hook = await add_hook(
-        api, receiver.url, ["subscription.created", "subscription.activated", "trigger.delivered"]
+        api,
+        receiver.url,
+        [
+            "subscription.created",
+            "subscription.activated",
+            "subscription.unsubscribed",
+            "trigger.delivered",
+        ],
     )
     mine = await bound_subscription(client, api)
     trigger = (
@@ -77,8 +84,8 @@ async def test_bind_push_receipt_and_signed_webhooks(
         r.payload["id"] for r in receiver.requests
     ]
     assert await deliver_due(client.app) == 0  # each sent once
-    async with client.post(f"/u/{mine['token']}"):
-        pass
+    async with client.post(f"/u/{mine['token']}") as answer:
+        assert answer.status == 200, await answer.text()
     assert await deliver_due(client.app) == 1
     assert receiver.requests[-1].payload["type"] == "subscription.unsubscribed"
     assert receiver.requests[-1].payload["data"]["status"] == "unsubscribed"
