@@ -112,7 +112,33 @@ async def _ok(session: ClientSession, method: str, url: str, status: int, **kw: 
         return await r.json() if r.content_type == "application/json" else await r.read()
 
 
-async def _setup(session: ClientSession, base: str, key: str, events: int) -> tuple[str, str, int]:
+async def _personal_subscription(
+    session: ClientSession, base: str, auth: dict[str, str], personal: int
+) -> str:
+    """A contact with ``personal`` triggers, subscribed through its personal link: the feed's
+    path. Its polls also record delivery receipts."""
+    await _ok(session, "PUT", f"{base}/api/v1/contacts/bench-1", 201, json={}, headers=auth)
+    link = await _ok(session, "POST", f"{base}/api/v1/links", 201,
+                     json={"external_id": "bench-1", "segments": ["news"]}, headers=auth)  # fmt: skip
+    first = date.today() + timedelta(days=2)
+    for i in range(personal):
+        trigger = {
+            "external_id": "bench-1",
+            "idempotency_key": f"bench-{i}",
+            "event": {"title": f"Order {i} is ready", "start": f"{first + timedelta(days=i)}T12:00:00",
+                      "duration": "PT2H", "alarms": [{"before": "PT1H"}]},
+        }  # fmt: skip
+        await _ok(session, "POST", f"{base}/api/v1/triggers", 202, json=trigger, headers=auth)
+    accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
+    sub = await _ok(
+        session, "POST", base + urlsplit(link["url"]).path, 201, json=zone, headers=accept
+    )
+    return str(urlsplit(sub["feed_url"]).path)
+
+
+async def _setup(
+    session: ClientSession, base: str, key: str, events: int, personal: int = 0
+) -> tuple[str, str, int]:
     """Segment, events and a subscription through the API; returns (feed path, ETag, size)."""
     auth = {"Authorization": f"Bearer {key}"}
     seg = {"slug": "news", "name": "Shop news", "timezone": "Europe/London"}
@@ -130,9 +156,12 @@ async def _setup(session: ClientSession, base: str, key: str, events: int) -> tu
         await _ok(
             session, "POST", f"{base}/api/v1/segments/news/events", 201, json=event, headers=auth
         )
-    accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
-    sub = await _ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept)
-    path = urlsplit(sub["feed_url"]).path
+    if personal:
+        path = await _personal_subscription(session, base, auth, personal)
+    else:
+        accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
+        sub = await _ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept)
+        path = urlsplit(sub["feed_url"]).path
     async with session.get(base + path, headers=IDENTITY, auto_decompress=False) as r:
         body, etag = await r.read(), r.headers["ETag"]
         assert r.status == 200 and "Content-Encoding" not in r.headers, r.headers
@@ -167,7 +196,7 @@ async def _run(args: argparse.Namespace, port: int, key: str) -> None:
     base = f"http://127.0.0.1:{port}"
     connector, timeout = TCPConnector(limit=args.concurrency), ClientTimeout(total=30)
     async with ClientSession(connector=connector, timeout=timeout) as session:
-        path, etag, size = await _setup(session, base, key, args.events)
+        path, etag, size = await _setup(session, base, key, args.events, args.personal)
         requests: dict[str, tuple[str, dict[str, str], int]] = {
             "feed-200": (base + path, IDENTITY, 200),
             "feed-304": (base + path, {**IDENTITY, "If-None-Match": etag}, 304),
@@ -222,7 +251,9 @@ def _report(results: dict[str, list[float]], size: int, args: argparse.Namespace
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50, help="events in the segment")
-    parser.add_argument("--personal", type=int, default=0, help="ignored (kept for the issue)")
+    parser.add_argument(
+        "--personal", type=int, default=0, help="personal events (CRM triggers) in the polled feed"
+    )
     parser.add_argument("--requests", type=int, default=5000, help="requests per phase")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)

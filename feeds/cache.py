@@ -18,7 +18,7 @@ from email.utils import format_datetime
 from feeds.ics import LINK_PLACEHOLDER
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class CachedFeed:
     body: bytes  # with LINK_PLACEHOLDER where each subscriber's link goes
     parts: tuple[bytes, ...]  # the body split at the placeholders: link.join(parts) fills them
@@ -27,6 +27,9 @@ class CachedFeed:
     last_modified_http: str  # the Last-Modified header, formatted once
     # (trigger id, SEQUENCE) of the personal events in this body: serving it is their receipt.
     personal: tuple[tuple[int, int], ...] = ()
+    # Set once this body's receipts were handed to the recorder: later polls of the same
+    # body add nothing new (a crash loses both the cache and the recorder alike).
+    receipts_recorded: bool = False
 
 
 def cached_feed(
@@ -81,6 +84,10 @@ class FeedCache:
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
         return entry
+
+    def clear(self) -> None:
+        """Forget every body (as a restarted process would)."""
+        self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

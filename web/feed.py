@@ -171,8 +171,10 @@ class FeedHandler:
         family = family_of(request.headers.get("User-Agent", ""))
         day = _local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
-        if entry.personal:  # a 200, or a 304 for this very body: the client has these events
+        if entry.personal and not entry.receipts_recorded:
+            # A 200, or a 304 for this very body: the client has these events.
             self.recorder.receipts(entry.personal, now, family)
+            entry.receipts_recorded = True
         if status == 304:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
             del headers["Last-Modified"]
