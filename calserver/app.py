@@ -17,6 +17,7 @@ from calserver.appkeys import (
     CPU_POOL,
     ENGINE,
     FEED_CACHE,
+    INGEST,
     LOOKUP,
     RECORDER,
     SESSIONS,
@@ -25,6 +26,7 @@ from calserver.appkeys import (
 )
 from calserver.clock import Clock
 from calserver.config import Config
+from calserver.ingest import TriggerIngest
 from calserver.ratelimit import RateLimiter
 from calserver.recorder import Recorder, run_forever
 from calserver.signing import TokenSigner, load_secrets
@@ -49,6 +51,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     app[LOOKUP] = await load_lookup(config)
+    app[INGEST] = TriggerIngest(app[SESSIONS], app[CLOCK])
     yield
     await app[LOOKUP].close()
     await engine.dispose()

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from calserver.clock import Clock
 from calserver.config import Config
+from calserver.ingest import TriggerIngest
 from calserver.ratelimit import RateLimiter
 from calserver.recorder import Recorder
 from calserver.signing import TokenSigner
@@ -27,5 +28,6 @@ FEED_CACHE = web.AppKey("feed_cache", FeedCache)
 SUBSCRIBE_LIMITER = web.AppKey("subscribe_limiter", RateLimiter)
 RECORDER = web.AppKey("recorder", Recorder)
 LOOKUP = web.AppKey("lookup", BaseLookup)
+INGEST = web.AppKey("ingest", TriggerIngest)
 
 WORKSPACE = web.RequestKey("workspace", Workspace)

@@ -6,7 +6,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, NotFound
@@ -60,23 +60,9 @@ async def add_key(session: AsyncSession, workspace: Workspace, label: str, now: 
     return key
 
 
-async def workspace_for_key(session: AsyncSession, key: str, now: datetime) -> Workspace | None:
-    """The workspace a valid, unrevoked key belongs to."""
-    if not key.startswith(KEY_PREFIX) or len(key) > 100:
-        return None
-    row = (
-        await session.execute(
-            select(ApiKey, Workspace)
-            .join(Workspace, Workspace.id == ApiKey.workspace_id)
-            .where(ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None))
-        )
-    ).first()
-    if row is None:
-        return None
-    api_key, workspace = row
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        api_key.last_used_at = now
-    return workspace
+async def touch_key(session: AsyncSession, key_id: int, now: datetime) -> None:
+    """Note that a key was used (callers do it at most once per LAST_USED_RESOLUTION)."""
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
 
 
 async def revoke_key(

@@ -14,11 +14,14 @@ other's changes at the next poll.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy.engine import make_url
 
 from calserver.config import Config
+from storage.models import Workspace
 
 # One row per followed segment (a row with NULL segment columns when there is none).
 POLL_SQL = """
@@ -31,6 +34,15 @@ LEFT JOIN subscription_segments ss ON ss.subscription_id = s.id
 LEFT JOIN segments g ON g.id = ss.segment_id
 WHERE s.id = {param}
 ORDER BY ss.segment_id
+"""
+
+
+# An admin key's workspace, read on every API call (keys are looked up by their hash).
+KEY_SQL = """
+SELECT w.id, w.slug, w.name, w.timezone, w.quiet_start, w.quiet_end, w.sms_price, w.currency,
+       w.created_at, w.updated_at, k.id, k.last_used_at
+FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+WHERE k.key_hash = {param} AND k.revoked_at IS NULL
 """
 
 
@@ -58,10 +70,38 @@ class PollView(NamedTuple):
         return cls(subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments)
 
 
+class KeyOwner(NamedTuple):
+    workspace: Workspace  # detached: read-only for the request
+    key_id: int
+    last_used_at: datetime | None
+
+
+def _instant(value: Any) -> datetime | None:
+    """SQLite keeps instants as naive UTC text; asyncpg gives aware datetimes."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def key_owner(row: Any) -> KeyOwner:
+    price = row[6]
+    workspace = Workspace(
+        id=row[0], slug=row[1], name=row[2], timezone=row[3], quiet_start=row[4], quiet_end=row[5],
+        sms_price=Decimal(str(price)).quantize(Decimal("0.0001")) if price is not None else None,
+        currency=row[7], created_at=_instant(row[8]), updated_at=_instant(row[9]),
+    )  # fmt: skip
+    return KeyOwner(workspace, row[10], _instant(row[11]))
+
+
 class BaseLookup:
-    """Reads the PollView of a subscription; ``close`` releases connections."""
+    """Reads the PollView of a subscription and the owner of an admin key, each with one
+    prepared statement; ``close`` releases connections."""
 
     async def view(self, subscription_id: int) -> PollView | None:
+        raise NotImplementedError
+
+    async def key(self, key_hash: str) -> KeyOwner | None:
         raise NotImplementedError
 
     async def close(self) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncpg
 
-from storage.lookup import POLL_SQL, BaseLookup, PollView
+from storage.lookup import KEY_SQL, POLL_SQL, BaseLookup, KeyOwner, PollView, key_owner
 
 
 class Lookup(BaseLookup):
     def __init__(self, pool: asyncpg.Pool):
         self._pool = pool
         self._sql = POLL_SQL.format(param="$1")
+        self._key_sql = KEY_SQL.format(param="$1")
 
     @classmethod
     async def open(cls, dsn: str, size: int) -> Lookup:
@@ -21,6 +22,10 @@ class Lookup(BaseLookup):
     async def view(self, subscription_id: int) -> PollView | None:
         rows = await self._pool.fetch(self._sql, subscription_id)
         return PollView.from_rows(subscription_id, list(rows))
+
+    async def key(self, key_hash: str) -> KeyOwner | None:
+        row = await self._pool.fetchrow(self._key_sql, key_hash)
+        return key_owner(row) if row is not None else None
 
     async def close(self) -> None:
         await self._pool.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from storage.lookup import POLL_SQL, BaseLookup, PollView
+from storage.lookup import KEY_SQL, POLL_SQL, BaseLookup, KeyOwner, PollView, key_owner
 
 
 class Lookup(BaseLookup):
@@ -17,10 +17,15 @@ class Lookup(BaseLookup):
         )
         self._connection.execute("PRAGMA query_only=1")
         self._sql = POLL_SQL.format(param="?")
+        self._key_sql = KEY_SQL.format(param="?")
 
     async def view(self, subscription_id: int) -> PollView | None:
         rows = self._connection.execute(self._sql, (subscription_id,)).fetchall()
         return PollView.from_rows(subscription_id, rows)
+
+    async def key(self, key_hash: str) -> KeyOwner | None:
+        row = self._connection.execute(self._key_sql, (key_hash,)).fetchone()
+        return key_owner(row) if row is not None else None
 
     async def close(self) -> None:
         self._connection.close()

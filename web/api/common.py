@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, SESSIONS, WORKSPACE
+from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, LOOKUP, SESSIONS, WORKSPACE
 from calserver.validation import FieldErrors
 from storage.models import Workspace
-from storage.workspaces import workspace_for_key
+from storage.workspaces import KEY_PREFIX, LAST_USED_RESOLUTION, hash_key, touch_key
 from web.problems import Handler
 
 T = TypeVar("T")
@@ -84,11 +84,19 @@ async def api_auth_middleware(request: web.Request, handler: Handler) -> web.Str
         raise web.HTTPUnauthorized(
             text="Send an admin API key: Authorization: Bearer KEY.", headers=challenge
         )
-    async with request.app[SESSIONS].begin() as session:
-        workspace = await workspace_for_key(session, key, request.app[CLOCK].now())
-    if workspace is None:
+    # One prepared statement on the lookup's own connection: every API call pays for it.
+    owner = (
+        await request.app[LOOKUP].key(hash_key(key))
+        if key.startswith(KEY_PREFIX) and len(key) <= 100
+        else None
+    )
+    if owner is None:
         raise web.HTTPUnauthorized(text="The API key is not valid.", headers=challenge)
-    request[WORKSPACE] = workspace
+    now = request.app[CLOCK].now()
+    if owner.last_used_at is None or now - owner.last_used_at > LAST_USED_RESOLUTION:
+        async with request.app[SESSIONS].begin() as session:
+            await touch_key(session, owner.key_id, now)
+    request[WORKSPACE] = owner.workspace
     return await handler(request)
 
 

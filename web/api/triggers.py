@@ -16,9 +16,10 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from calserver.appkeys import CLOCK
+from calserver.appkeys import CLOCK, INGEST
 from calserver.eventspec import EventSpec, apply_spec, parse_event
 from calserver.families import DROPS_ALARMS
+from calserver.ingest import RetryAlone, Submitted, _in_pointer
 from calserver.validation import Checker, FieldErrors
 from storage.contacts import get_contact, get_trigger, put_contact, touch_contact, trigger_by_key
 from storage.errors import Conflict
@@ -147,14 +148,33 @@ async def _same_or_conflict(request: web.Request, key: str, digest: str) -> web.
         )
 
 
-def _in_pointer(error: FieldErrors) -> FieldErrors:
-    return FieldErrors([(f"/event{pointer}", message) for pointer, message in error.errors])
-
-
 async def create(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     external_id, key, event_body, deliver_by, critical, create_contact = _parse_post(body)
     digest = request_hash(body)
+    workspace: Workspace = workspace_of(request)
+    if not event_body.get("rrule"):  # recurrences are checked in the CPU pool, one at a time
+        item = Submitted(
+            workspace, external_id, key, digest, event_body, deliver_by, critical, create_contact
+        )
+        try:
+            created, trigger, name = await request.app[INGEST].submit(item)
+        except RetryAlone:
+            pass
+        else:
+            answer = trigger_json(trigger, name)
+            headers = {"Location": f"/api/v1/triggers/{trigger.id}"} if created else None
+            return json_response(answer, status=202, headers=headers)
+    return await _create_alone(
+        request, external_id, key, event_body, deliver_by, critical, create_contact, digest
+    )
+
+
+async def _create_alone(
+    request: web.Request, external_id: str, key: str, event_body: dict[str, Any], deliver_by: datetime | None,
+    critical: bool, create_contact: bool, digest: str,
+) -> web.Response:  # fmt: skip
+    """One trigger in its own transactions (recurring events; conflicts the batch left)."""
     workspace: Workspace = workspace_of(request)
     async with transaction(request) as session:
         existing = await trigger_by_key(session, workspace.id, key)

@@ -1,0 +1,169 @@
+"""Group commit for CRM triggers: those arriving within a few milliseconds share one
+transaction, so a burst of thousands a second pays for one commit per batch, not per
+trigger, and SQLite's single writer is never fought over.
+
+Each request still gets its answer only after its own trigger is committed. Anything the
+batch cannot settle on its own (a key another process inserted at the same moment) is
+handed back to the request, which takes the one-transaction-per-trigger path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from calserver.clock import Clock
+from calserver.eventspec import EventSpec, apply_spec, parse_event
+from calserver.validation import FieldErrors
+from storage.errors import Conflict, NotFound
+from storage.models import Contact, Trigger, TriggerEvent, Workspace
+
+MAX_BATCH = 256
+GATHER_SECONDS = 0.002  # how long a batch waits for company
+
+
+class RetryAlone(Exception):
+    """The batch could not settle this trigger; take the per-trigger path."""
+
+
+@dataclass
+class Submitted:
+    workspace: Workspace
+    external_id: str
+    key: str
+    digest: str
+    event: dict[str, Any]
+    deliver_by: datetime | None
+    critical: bool
+    create_contact: bool
+    future: asyncio.Future[tuple[bool, Trigger, str]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+def _in_pointer(error: FieldErrors) -> FieldErrors:
+    return FieldErrors([(f"/event{pointer}", message) for pointer, message in error.errors])
+
+
+class TriggerIngest:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock):
+        self._sessions, self._clock = sessions, clock
+        self._queue: list[Submitted] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Submitted) -> tuple[bool, Trigger, str]:
+        """(created, trigger, external id) once committed; raises what the request should."""
+        self._queue.append(item)
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await item.future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            await asyncio.sleep(GATHER_SECONDS)
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            try:
+                await self._write(batch)
+            except IntegrityError:
+                outcome: BaseException = RetryAlone()
+            except Exception as error:  # the database failed: every request hears it
+                outcome = error
+            else:
+                continue
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(outcome)
+
+    async def _write(self, batch: list[Submitted]) -> None:
+        now = self._clock.now()
+        results: list[tuple[Submitted, Any]] = []
+        async with self._sessions.begin() as session:
+            for workspace_id in {item.workspace.id for item in batch}:
+                items = [item for item in batch if item.workspace.id == workspace_id]
+                results += await self._write_workspace(session, items, now)
+        for item, outcome in results:
+            if item.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+
+    async def _write_workspace(
+        self, session: AsyncSession, items: list[Submitted], now: datetime
+    ) -> list[tuple[Submitted, Any]]:
+        workspace = items[0].workspace
+        existing = {
+            t.idempotency_key: t
+            for t in (await session.scalars(select(Trigger).where(
+                Trigger.workspace_id == workspace.id, Trigger.idempotency_key.in_({i.key for i in items})
+            ))).all()
+        }  # fmt: skip
+        contacts = {
+            c.external_id: c
+            for c in (await session.scalars(select(Contact).where(
+                Contact.workspace_id == workspace.id, Contact.external_id.in_({i.external_id for i in items})
+            ))).all()
+        }  # fmt: skip
+        names = {c.id: c.external_id for c in contacts.values()}
+        results: list[tuple[Submitted, Any]] = []
+        created: list[tuple[Submitted, Trigger, Contact]] = []
+        for item in items:
+            if item.key in existing:
+                trigger = existing[item.key]
+                same = trigger.request_hash == item.digest
+                results.append((item, (False, trigger, names.get(trigger.contact_id, "")) if same
+                                else Conflict("this idempotency key was used with another body")))  # fmt: skip
+                continue
+            contact = contacts.get(item.external_id)
+            if contact is None and item.create_contact:
+                contact = Contact(workspace_id=workspace.id, external_id=item.external_id, version=1,
+                                  attributes={}, created_at=now, updated_at=now)  # fmt: skip
+                session.add(contact)
+                await session.flush()
+                contacts[item.external_id], names[contact.id] = contact, item.external_id
+            if contact is None:
+                results.append((item, NotFound(f"no contact {item.external_id!r}")))
+                continue
+            try:
+                spec = parse_event(item.event, contact.timezone or workspace.timezone)
+            except FieldErrors as error:
+                results.append((item, _in_pointer(error)))
+                continue
+            trigger = _new_trigger(item, contact, spec, now)
+            session.add(trigger)
+            existing[item.key] = trigger  # a repeat of this key later in the batch answers alike
+            created.append((item, trigger, contact))
+        await session.flush()
+        for item, trigger, contact in created:
+            session.add(
+                TriggerEvent(trigger_id=trigger.id, at=now, type="created", detail={"sequence": 0})
+            )
+            results.append((item, (True, trigger, contact.external_id)))
+        touched = {contact.id for _, _, contact in created}
+        if touched:
+            await session.execute(
+                update(Contact)
+                .where(Contact.id.in_(touched))
+                .values(version=Contact.version + 1, updated_at=now)
+            )
+        return results
+
+
+def _new_trigger(item: Submitted, contact: Contact, spec: EventSpec, now: datetime) -> Trigger:
+    deliver_by = item.deliver_by or spec.starts_at - timedelta(seconds=max(spec.alarms, default=0))
+    trigger = Trigger(
+        workspace_id=item.workspace.id, contact_id=contact.id, idempotency_key=item.key,
+        request_hash=item.digest, status="pending", critical=item.critical, deliver_by=deliver_by,
+        uid=spec.uid or f"trigger-{uuid.uuid4()}@{item.workspace.slug}.calserver", sequence=0,
+        created_at=now, updated_at=now, stale_on_google=False,
+    )  # fmt: skip
+    apply_spec(trigger, spec)  # type: ignore[arg-type]
+    return trigger
