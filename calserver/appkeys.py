@@ -14,8 +14,7 @@ from calserver.ratelimit import RateLimiter
 from calserver.recorder import Recorder
 from calserver.signing import TokenSigner
 from feeds.cache import FeedCache
-from storage.lookup import BaseLookup
-from storage.models import Workspace
+from storage.lookup import BaseLookup, WorkspaceRow
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
@@ -30,4 +29,4 @@ RECORDER = web.AppKey("recorder", Recorder)
 LOOKUP = web.AppKey("lookup", BaseLookup)
 INGEST = web.AppKey("ingest", TriggerIngest)
 
-WORKSPACE = web.RequestKey("workspace", Workspace)
+WORKSPACE = web.RequestKey("workspace", WorkspaceRow)

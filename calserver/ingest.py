@@ -13,17 +13,19 @@ import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calserver.clock import Clock
-from calserver.eventspec import EventSpec, apply_spec, parse_event
+from calserver.eventspec import SPEC_COLUMNS, EventSpec, parse_event
 from calserver.validation import FieldErrors
 from storage.errors import Conflict, NotFound
-from storage.models import Contact, Trigger, TriggerEvent, Workspace
+from storage.lookup import WorkspaceRow
+from storage.models import Contact, Trigger, TriggerEvent
 
 MAX_BATCH = 256
 GATHER_SECONDS = 0.002  # how long a batch waits for company
@@ -35,7 +37,7 @@ class RetryAlone(Exception):
 
 @dataclass
 class Submitted:
-    workspace: Workspace
+    workspace: WorkspaceRow
     external_id: str
     key: str
     digest: str
@@ -100,7 +102,7 @@ class TriggerIngest:
         self, session: AsyncSession, items: list[Submitted], now: datetime
     ) -> list[tuple[Submitted, Any]]:
         workspace = items[0].workspace
-        existing = {
+        existing: dict[str, Any] = {
             t.idempotency_key: t
             for t in (await session.scalars(select(Trigger).where(
                 Trigger.workspace_id == workspace.id, Trigger.idempotency_key.in_({i.key for i in items})
@@ -114,7 +116,7 @@ class TriggerIngest:
         }  # fmt: skip
         names = {c.id: c.external_id for c in contacts.values()}
         results: list[tuple[Submitted, Any]] = []
-        created: list[tuple[Submitted, Trigger, Contact]] = []
+        created: list[tuple[Submitted, dict[str, Any], Contact]] = []
         for item in items:
             if item.key in existing:
                 trigger = existing[item.key]
@@ -137,18 +139,34 @@ class TriggerIngest:
             except FieldErrors as error:
                 results.append((item, _in_pointer(error)))
                 continue
-            trigger = _new_trigger(item, contact, spec, now)
-            session.add(trigger)
-            existing[item.key] = trigger  # a repeat of this key later in the batch answers alike
-            created.append((item, trigger, contact))
-        await session.flush()
-        for item, trigger, contact in created:
-            session.add(
-                TriggerEvent(trigger_id=trigger.id, at=now, type="created", detail={"sequence": 0})
+            row = _new_row(item, contact, spec, now)
+            existing[item.key] = SimpleNamespace(**row)  # a repeat of the key answers alike
+            created.append((item, row, contact))
+        if created:
+            # Core executemany with RETURNING: no ORM bookkeeping per trigger.
+            inserted = await session.execute(
+                insert(Trigger).returning(Trigger.id, sort_by_parameter_order=True),
+                [row for _, row, _ in created],
             )
-            results.append((item, (True, trigger, contact.external_id)))
-        touched = {contact.id for _, _, contact in created}
-        if touched:
+            for (item, row, contact), trigger_id in zip(
+                created, inserted.scalars().all(), strict=True
+            ):
+                row["id"] = trigger_id
+                existing[item.key].id = trigger_id
+                results.append((item, (True, SimpleNamespace(**row), contact.external_id)))
+            await session.execute(
+                insert(TriggerEvent),
+                [
+                    {
+                        "trigger_id": row["id"],
+                        "at": now,
+                        "type": "created",
+                        "detail": {"sequence": 0},
+                    }
+                    for _, row, _ in created
+                ],
+            )
+            touched = {contact.id for _, _, contact in created}
             await session.execute(
                 update(Contact)
                 .where(Contact.id.in_(touched))
@@ -157,13 +175,13 @@ class TriggerIngest:
         return results
 
 
-def _new_trigger(item: Submitted, contact: Contact, spec: EventSpec, now: datetime) -> Trigger:
+def _new_row(item: Submitted, contact: Contact, spec: EventSpec, now: datetime) -> dict[str, Any]:
     deliver_by = item.deliver_by or spec.starts_at - timedelta(seconds=max(spec.alarms, default=0))
-    trigger = Trigger(
-        workspace_id=item.workspace.id, contact_id=contact.id, idempotency_key=item.key,
-        request_hash=item.digest, status="pending", critical=item.critical, deliver_by=deliver_by,
-        uid=spec.uid or f"trigger-{uuid.uuid4()}@{item.workspace.slug}.calserver", sequence=0,
-        created_at=now, updated_at=now, stale_on_google=False,
-    )  # fmt: skip
-    apply_spec(trigger, spec)  # type: ignore[arg-type]
-    return trigger
+    return {
+        "workspace_id": item.workspace.id, "contact_id": contact.id, "idempotency_key": item.key,
+        "request_hash": item.digest, "status": "pending", "critical": item.critical, "deliver_by": deliver_by,
+        "uid": spec.uid or f"trigger-{uuid.uuid4()}@{item.workspace.slug}.calserver", "sequence": 0,
+        "created_at": now, "updated_at": now, "stale_on_google": False, "cancelled_at": None,
+        "delivered_at": None, "delivered_sequence": None, "delivered_family": None,
+        **{column: getattr(spec, column) for column in SPEC_COLUMNS},
+    }  # fmt: skip

@@ -21,7 +21,6 @@ from typing import Any, NamedTuple
 from sqlalchemy.engine import make_url
 
 from calserver.config import Config
-from storage.models import Workspace
 
 # One row per followed segment (a row with NULL segment columns when there is none).
 POLL_SQL = """
@@ -70,8 +69,23 @@ class PollView(NamedTuple):
         return cls(subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments)
 
 
+class WorkspaceRow(NamedTuple):
+    """A workspace as an API call sees it: read-only, cheaper to build than an ORM object."""
+
+    id: int
+    slug: str
+    name: str
+    timezone: str
+    quiet_start: str
+    quiet_end: str
+    sms_price: Decimal | None
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
 class KeyOwner(NamedTuple):
-    workspace: Workspace  # detached: read-only for the request
+    workspace: WorkspaceRow
     key_id: int
     last_used_at: datetime | None
 
@@ -86,10 +100,10 @@ def _instant(value: Any) -> datetime | None:
 
 def key_owner(row: Any) -> KeyOwner:
     price = row[6]
-    workspace = Workspace(
-        id=row[0], slug=row[1], name=row[2], timezone=row[3], quiet_start=row[4], quiet_end=row[5],
-        sms_price=Decimal(str(price)).quantize(Decimal("0.0001")) if price is not None else None,
-        currency=row[7], created_at=_instant(row[8]), updated_at=_instant(row[9]),
+    workspace = WorkspaceRow(
+        row[0], row[1], row[2], row[3], row[4], row[5],
+        Decimal(str(price)).quantize(Decimal("0.0001")) if price is not None else None,
+        row[7], _instant(row[8]) or datetime.min, _instant(row[9]) or datetime.min,
     )  # fmt: skip
     return KeyOwner(workspace, row[10], _instant(row[11]))
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, LOOKUP, SESSIONS, WORKSPACE
 from calserver.validation import FieldErrors
-from storage.models import Workspace
+from storage.lookup import WorkspaceRow
 from storage.workspaces import KEY_PREFIX, LAST_USED_RESOLUTION, hash_key, touch_key
 from web.problems import Handler
 
@@ -54,7 +54,7 @@ async def transaction(request: web.Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-def workspace_of(request: web.Request) -> Workspace:
+def workspace_of(request: web.Request) -> WorkspaceRow:
     return request[WORKSPACE]
 
 

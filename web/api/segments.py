@@ -10,6 +10,7 @@ from markupsafe import escape
 from calserver.appkeys import CLOCK, CONFIG
 from calserver.validation import Checker
 from storage import segments as store
+from storage.lookup import WorkspaceRow
 from storage.models import Segment, Workspace
 from web.api.common import json_response, read_json_object, transaction, workspace_of
 
@@ -33,7 +34,9 @@ def embed_html(subscribe_url: str, color: str | None) -> str:
     return f'<a href="{href}" style="{style}">Add to my calendar</a>'
 
 
-def segment_json(request: web.Request, workspace: Workspace, segment: Segment) -> dict[str, Any]:
+def segment_json(
+    request: web.Request, workspace: Workspace | WorkspaceRow, segment: Segment
+) -> dict[str, Any]:
     base = request.app[CONFIG].base_url
     subscribe_url = base + subscribe_path(workspace.slug, segment.slug)
     return {

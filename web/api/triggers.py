@@ -23,7 +23,7 @@ from calserver.ingest import RetryAlone, Submitted, _in_pointer
 from calserver.validation import Checker, FieldErrors
 from storage.contacts import get_contact, get_trigger, put_contact, touch_contact, trigger_by_key
 from storage.errors import Conflict
-from storage.models import Contact, Trigger, TriggerEvent, Workspace
+from storage.models import Contact, Trigger, TriggerEvent
 from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
 from web.api.contacts import EXTERNAL_ID
 from web.api.events import event_json, merge_patch
@@ -152,7 +152,7 @@ async def create(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     external_id, key, event_body, deliver_by, critical, create_contact = _parse_post(body)
     digest = request_hash(body)
-    workspace: Workspace = workspace_of(request)
+    workspace = workspace_of(request)
     if not event_body.get("rrule"):  # recurrences are checked in the CPU pool, one at a time
         item = Submitted(
             workspace, external_id, key, digest, event_body, deliver_by, critical, create_contact
@@ -175,7 +175,7 @@ async def _create_alone(
     critical: bool, create_contact: bool, digest: str,
 ) -> web.Response:  # fmt: skip
     """One trigger in its own transactions (recurring events; conflicts the batch left)."""
-    workspace: Workspace = workspace_of(request)
+    workspace = workspace_of(request)
     async with transaction(request) as session:
         existing = await trigger_by_key(session, workspace.id, key)
     if existing is not None:

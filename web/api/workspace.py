@@ -9,6 +9,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK
 from calserver.validation import Checker
+from storage.lookup import WorkspaceRow
 from storage.models import Workspace
 from storage.workspaces import workspace_by_slug
 from web.api.common import json_response, read_json_object, transaction, workspace_of
@@ -16,7 +17,7 @@ from web.api.common import json_response, read_json_object, transaction, workspa
 WORKSPACE_FIELDS = {"name", "timezone", "quiet_hours", "sms_price", "currency"}
 
 
-def workspace_json(workspace: Workspace) -> dict[str, Any]:
+def workspace_json(workspace: Workspace | WorkspaceRow) -> dict[str, Any]:
     return {
         "slug": workspace.slug,
         "name": workspace.name,
