@@ -10,13 +10,14 @@ handed back to the request, which takes the one-transaction-per-trigger path.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,7 +26,8 @@ from calserver.eventspec import SPEC_COLUMNS, EventSpec, parse_event
 from calserver.validation import FieldErrors
 from storage.errors import Conflict, NotFound
 from storage.lookup import WorkspaceRow
-from storage.models import Contact, Trigger, TriggerEvent
+from storage.models import Contact, Trigger
+from storage.telemetry import timestamp_for
 
 MAX_BATCH = 256
 GATHER_SECONDS = 0.002  # how long a batch waits for company
@@ -143,29 +145,10 @@ class TriggerIngest:
             existing[item.key] = SimpleNamespace(**row)  # a repeat of the key answers alike
             created.append((item, row, contact))
         if created:
-            # Core executemany with RETURNING: no ORM bookkeeping per trigger.
-            inserted = await session.execute(
-                insert(Trigger).returning(Trigger.id, sort_by_parameter_order=True),
-                [row for _, row, _ in created],
-            )
-            for (item, row, contact), trigger_id in zip(
-                created, inserted.scalars().all(), strict=True
-            ):
-                row["id"] = trigger_id
-                existing[item.key].id = trigger_id
+            ids = await _insert(session, [row for _, row, _ in created], now)
+            for item, row, contact in created:
+                row["id"] = existing[item.key].id = ids[item.key]
                 results.append((item, (True, SimpleNamespace(**row), contact.external_id)))
-            await session.execute(
-                insert(TriggerEvent),
-                [
-                    {
-                        "trigger_id": row["id"],
-                        "at": now,
-                        "type": "created",
-                        "detail": {"sequence": 0},
-                    }
-                    for _, row, _ in created
-                ],
-            )
             touched = {contact.id for _, _, contact in created}
             await session.execute(
                 update(Contact)
@@ -173,6 +156,54 @@ class TriggerIngest:
                 .values(version=Contact.version + 1, updated_at=now)
             )
         return results
+
+
+_COLUMNS = (
+    "workspace_id", "contact_id", "idempotency_key", "request_hash", "status", "critical", "deliver_by",
+    "uid", "sequence", "created_at", "updated_at", "stale_on_google", *SPEC_COLUMNS,
+)  # fmt: skip
+_INSTANTS = {"deliver_by", "created_at", "updated_at", "starts_at", "ends_at"}
+
+
+async def _insert(
+    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+) -> dict[str, int]:
+    """Insert the batch's triggers and their "created" timeline rows straight through the
+    driver (one executemany each: no per-row type processing); their ids by key."""
+    connection = await session.connection()
+    dialect = connection.dialect.name
+    stamp = timestamp_for(dialect)
+
+    def value(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if name in _INSTANTS:
+            return stamp(value)
+        return json.dumps(value) if name == "alarms" else value
+
+    marks = (
+        [f"${n}" for n in range(1, len(_COLUMNS) + 1)]
+        if dialect == "postgresql"
+        else ["?"] * len(_COLUMNS)
+    )
+    await connection.exec_driver_sql(
+        f"INSERT INTO triggers ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})",  # noqa: S608 - names only
+        [tuple(value(name, row[name]) for name in _COLUMNS) for row in rows],
+    )
+    found = await session.execute(
+        select(Trigger.idempotency_key, Trigger.id).where(
+            Trigger.workspace_id == rows[0]["workspace_id"],
+            Trigger.idempotency_key.in_([row["idempotency_key"] for row in rows]),
+        )
+    )
+    ids = {key: trigger_id for key, trigger_id in found.all()}
+    marks = ["$1", "$2", "$3", "$4"] if dialect == "postgresql" else ["?"] * 4
+    detail = json.dumps({"sequence": 0})
+    await connection.exec_driver_sql(
+        f"INSERT INTO trigger_events (trigger_id, at, type, detail) VALUES ({', '.join(marks)})",  # noqa: S608
+        [(ids[row["idempotency_key"]], stamp(now), "created", detail) for row in rows],
+    )
+    return ids
 
 
 def _new_row(item: Submitted, contact: Contact, spec: EventSpec, now: datetime) -> dict[str, Any]:
