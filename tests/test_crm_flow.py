@@ -89,3 +89,37 @@ async def test_bind_push_receipt_and_signed_webhooks(
     assert await deliver_due(client.app) == 1
     assert receiver.requests[-1].payload["type"] == "subscription.unsubscribed"
     assert receiver.requests[-1].payload["data"]["status"] == "unsubscribed"
+
+
+async def test_a_missed_deadline_sends_trigger_undelivered(
+    client: TestClient,
+    tenant: Tenant,
+    receiver: Receiver,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    from datetime import timedelta
+
+    api = tenant.api
+    await make_segment(api)
+    await api.request("PUT", "/api/v1/contacts/c-1", json_body={})
+    hook = await add_hook(api, receiver.url, ["trigger.undelivered"])
+    await bound_subscription(client, api)  # subscribed, but the calendar never polls
+    body = {
+        "external_id": "c-1",
+        "idempotency_key": "o-1",
+        "event": ORDER,
+        "deliver_by": "2026-03-02T12:00:00+00:00",
+    }
+    trigger = (await api.post("/api/v1/triggers", body)).body
+    await settle(client)
+    assert await deliver_due(client.app) == 0  # not yet late
+    clock.advance(timedelta(hours=4))
+    await settle(client)
+    assert await deliver_due(client.app) == 1
+    [received] = receiver.requests
+    assert verify(hook["secret"], received.headers["Calserver-Signature"], received.body)
+    assert received.payload["type"] == "trigger.undelivered"
+    assert (
+        received.payload["data"]["trigger_id"] == trigger["id"]
+        and received.payload["data"]["delivered_at"] is None
+    )

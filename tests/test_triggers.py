@@ -105,6 +105,10 @@ async def test_personalized_link_binds_and_expires(
             )
         async with client.post(path, data={"client": "apple"}) as answer:
             assert answer.status == 410
+    async with client.app[SESSIONS]() as session:
+        assert (
+            len((await session.scalars(select(Subscription))).all()) == 1
+        )  # none from the expired link
     async with client.get(path_of(link["url"])[:-3] + "xyz") as page:
         assert page.status == 404 and page.content_type == "text/html"
     assert (
