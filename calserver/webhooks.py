@@ -16,26 +16,20 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 from sqlalchemy import select, update
-from yarl import URL
 
 from calserver import __version__
 from calserver.appkeys import CLOCK, CONFIG, ENGINE, SESSIONS
-from calserver.config import Config
+from calserver.targets import GuardedResolver, TargetRefused, check_target
 from storage.engine import is_postgresql
 from storage.models import OutboxMessage, WebhookEndpoint
 
@@ -53,36 +47,25 @@ GIVE_UP_AFTER = timedelta(hours=72)
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 # A claimed message is due again this long after its send's deadline (a crash mid-send).
 LEASE_MARGIN = timedelta(seconds=60)
-RESOLVE_TIMEOUT = 10.0
 USER_AGENT = f"calserver-webhooks/{__version__}"
 TARGET_REFUSED = "target refused"
 GAVE_UP = "gave up"
 MAX_ERROR = 200
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def _option(config: Config, name: str, default: Any) -> Any:
-    """An option's value, or ``default`` while the option is not declared."""
-    try:
-        return getattr(config, name)
-    except AttributeError:
-        return default
 
 
 def allow_private(app: web.Application) -> bool:
     override = app.get(ALLOW_PRIVATE)
     if override is not None:
         return override
-    return bool(_option(app[CONFIG], "webhook_allow_private", False))
+    return bool(app[CONFIG].webhook_allow_private)
 
 
 def _timeout_seconds(app: web.Application) -> float:
-    return float(_option(app[CONFIG], "webhook_timeout_seconds", 10.0))
+    return float(app[CONFIG].webhook_timeout_seconds)
 
 
 def _poll_seconds(app: web.Application) -> float:
-    return float(_option(app[CONFIG], "webhook_poll_seconds", 1.0))
+    return float(app[CONFIG].webhook_poll_seconds)
 
 
 # --- signature ----------------------------------------------------------------------------
@@ -96,102 +79,6 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     """
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
     return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-# --- the guard against private targets ----------------------------------------------------
-
-
-def is_public_address(address: str | IPAddress) -> bool:
-    """False for private, loopback, link-local, multicast, reserved and unspecified addresses
-    (and anything else not globally routable, such as 100.64.0.0/10); also for unparsable text."""
-    try:
-        ip = address if not isinstance(address, str) else ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    candidates: list[IPAddress] = [ip]
-    if isinstance(ip, ipaddress.IPv6Address):
-        # IPv4 inside IPv6 (::ffff:127.0.0.1, 6to4) is judged by the IPv4 address too.
-        candidates += [v4 for v4 in (ip.ipv4_mapped, ip.sixtofour) if v4 is not None]
-    return all(
-        a.is_global
-        and not (
-            a.is_private or a.is_loopback or a.is_link_local or a.is_multicast
-            or a.is_reserved or a.is_unspecified
-        )
-        for a in candidates
-    )  # fmt: skip
-
-
-class TargetRefused(OSError):
-    """The webhook's host resolves to an address deliveries may not reach."""
-
-
-async def check_target(
-    url: str, allow_private: bool, *, unresolvable_ok: bool = False
-) -> str | None:
-    """Why ``url`` may not receive webhooks, or None if it may.
-
-    Refuses schemes other than http(s), user info, and (unless ``allow_private``) hosts that
-    are, or resolve to, non-public addresses. A host that does not resolve is refused too,
-    unless ``unresolvable_ok`` (at send time, where that is an ordinary failed attempt).
-    """
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        return "must not contain spaces or control characters"
-    try:
-        parsed = URL(url)
-        netloc = urlsplit(url).netloc
-    except (ValueError, TypeError):
-        return "is not a valid URL"
-    if parsed.scheme not in ("http", "https") or not parsed.is_absolute():
-        return "must be an absolute http:// or https:// URL"
-    if "@" in netloc or "\\" in netloc or parsed.raw_user is not None:
-        return "must not contain a user name or password"
-    host = parsed.raw_host
-    if not host:
-        return "must name a host"
-    if allow_private:
-        return None
-    try:
-        literal: IPAddress | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        if is_public_address(literal):
-            return None
-        return f"{host} is a private, loopback, link-local or reserved address"
-    loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(RESOLVE_TIMEOUT):
-            infos = await loop.getaddrinfo(host, parsed.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, TimeoutError):
-        return None if unresolvable_ok else f"the host {host} does not resolve"
-    for info in infos:
-        address = str(info[4][0])
-        if not is_public_address(address):
-            return f"{host} resolves to a private, loopback, link-local or reserved address"
-    return None
-
-
-class GuardedResolver(AbstractResolver):
-    """Checks every address a connection is about to use, so a name whose DNS changes
-    between the check and the connection still cannot reach a private address."""
-
-    def __init__(self, allow_private: Callable[[], bool]):
-        self._inner = ThreadedResolver()
-        self._allow_private = allow_private
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        if not self._allow_private():
-            for result in results:
-                if not is_public_address(result["host"]):
-                    raise TargetRefused(f"{host} resolves to a non-public address")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
 
 
 # --- the sender ---------------------------------------------------------------------------

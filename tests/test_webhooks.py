@@ -25,15 +25,8 @@ from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
-from calserver.webhooks import (
-    ALLOW_PRIVATE,
-    check_target,
-    deliver_due,
-    is_public_address,
-    retry_delay,
-    sign,
-    webhook_sender,
-)
+from calserver.targets import check_target, is_public_address
+from calserver.webhooks import ALLOW_PRIVATE, deliver_due, retry_delay, sign, webhook_sender
 from storage.models import OutboxMessage, Workspace
 from storage.outbox import EVENT_TYPES, enqueue
 from storage.workspaces import add_key, create_workspace

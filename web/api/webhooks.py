@@ -10,8 +10,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CLOCK
+from calserver.targets import check_target
 from calserver.validation import Checker
-from calserver.webhooks import NEVER, allow_private, check_target
+from calserver.webhooks import NEVER, allow_private
 from storage.errors import NotFound
 from storage.models import OutboxMessage, WebhookEndpoint
 from storage.outbox import EVENT_TYPES
