@@ -113,15 +113,10 @@ class Segment(Base):
     updated_at: Mapped[datetime]
 
 
-class Event(Base):
-    __tablename__ = "events"
-    __table_args__ = (
-        UniqueConstraint("segment_id", "uid", name="uq_events_segment_uid"),
-        Index("ix_events_segment_starts", "segment_id", "starts_at"),
-    )
+class EventColumns:
+    """What a segment event and a CRM trigger's personal event both store: enough to render
+    it for any subscriber zone (calserver/eventspec.py fills it, feeds/render.py reads it)."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
     uid: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -143,6 +138,17 @@ class Event(Base):
     ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class Event(EventColumns, Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("segment_id", "uid", name="uq_events_segment_uid"),
+        Index("ix_events_segment_starts", "segment_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
 
 
 class Subscription(Base):
@@ -272,7 +278,7 @@ class Contact(Base):
     updated_at: Mapped[datetime]
 
 
-class Trigger(Base):
+class Trigger(EventColumns, Base):
     """A personal event pushed by a CRM into one contact's feeds."""
 
     __tablename__ = "triggers"
@@ -290,22 +296,6 @@ class Trigger(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     critical: Mapped[bool] = mapped_column(default=False)
     deliver_by: Mapped[datetime | None] = mapped_column(nullable=True)
-    uid: Mapped[str] = mapped_column(String(255))
-    title: Mapped[str] = mapped_column(String(500))
-    description: Mapped[str] = mapped_column(Text, default="")
-    location: Mapped[str] = mapped_column(String(500), default="")
-    url: Mapped[str] = mapped_column(String(2000), default="")
-    kind: Mapped[str] = mapped_column(String(10))
-    start_local: Mapped[str] = mapped_column(String(19))
-    timezone: Mapped[str] = mapped_column(String(64))
-    duration_seconds: Mapped[int] = mapped_column(Integer)
-    rrule: Mapped[str | None] = mapped_column(String(1000), nullable=True)
-    alarms: Mapped[list[int]] = mapped_column(JSON, default=list)
-    sequence: Mapped[int] = mapped_column(Integer, default=0)
-    starts_at: Mapped[datetime]
-    ends_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # The receipt: when a feed holding this SEQUENCE was first served, and to what.
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
