@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from calserver.recurrence import RecurrenceError, check_rrule
 from calserver.validation import Checker, format_duration, parse_duration
-from storage.models import Event
+from storage.models import EventColumns
 
 MAX_ALARMS = 10
 MAX_ALARM_BEFORE = timedelta(days=28)
@@ -52,7 +52,7 @@ SPEC_COLUMNS = (
 )  # fmt: skip
 
 
-def apply_spec(event: Event, spec: EventSpec) -> None:
+def apply_spec(event: EventColumns, spec: EventSpec) -> None:
     for column in SPEC_COLUMNS:
         setattr(event, column, getattr(spec, column))
 

@@ -21,10 +21,10 @@ from feeds.ics import (
     text_prop,
     utc_stamp,
 )
-from storage.models import Event, Trigger
+from storage.models import EventColumns
 
 # Segment events and a contact's personal events (triggers) render alike.
-AnyEvent = Event | Trigger
+AnyEvent = EventColumns
 
 # Occurrences looked at for per-occurrence alarms, and overrides written at most.
 MAX_OCCURRENCES = 400

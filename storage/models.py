@@ -117,6 +117,7 @@ class EventColumns:
     """What a segment event and a CRM trigger's personal event both store: enough to render
     it for any subscriber zone (calserver/eventspec.py fills it, feeds/render.py reads it)."""
 
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -147,7 +148,6 @@ class Event(EventColumns, Base):
         Index("ix_events_segment_starts", "segment_id", "starts_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
 
 
@@ -287,7 +287,6 @@ class Trigger(EventColumns, Base):
         Index("ix_triggers_contact", "contact_id"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
     idempotency_key: Mapped[str] = mapped_column(String(200))

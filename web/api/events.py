@@ -12,13 +12,13 @@ from calserver.eventspec import EventSpec, apply_spec, event_fields, parse_event
 from calserver.validation import FieldErrors, format_duration
 from storage import segments as store
 from storage.errors import Conflict
-from storage.models import Event
+from storage.models import Event, EventColumns
 from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
 
 MAX_PAGE = 1000
 
 
-def event_json(event: Event) -> dict[str, Any]:
+def event_json(event: EventColumns) -> dict[str, Any]:
     return {
         "id": event.id,
         "uid": event.uid,
@@ -35,7 +35,7 @@ def event_json(event: Event) -> dict[str, Any]:
     }
 
 
-def merge_patch(event: Event, patch: dict[str, Any]) -> dict[str, Any]:
+def merge_patch(event: EventColumns, patch: dict[str, Any]) -> dict[str, Any]:
     """The stored event as an API body with the patch laid over it."""
     merged = event_json(event)
     for derived in ("id", "sequence", "created_at", "updated_at", "end"):

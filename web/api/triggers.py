@@ -68,7 +68,7 @@ def _default_deliver_by(spec: EventSpec) -> datetime:
 def trigger_json(
     trigger: Trigger, external_id: str, timeline: list[TriggerEvent] | None = None
 ) -> dict[str, Any]:
-    event = event_json(trigger)  # type: ignore[arg-type]  # a trigger carries the same event columns
+    event = event_json(trigger)  # a trigger carries the same event columns
     for derived in ("id", "sequence", "created_at", "updated_at"):
         event.pop(derived)
     receipt = None
@@ -196,7 +196,7 @@ async def _create_alone(
                 uid=spec.uid or f"trigger-{uuid.uuid4()}@{workspace.slug}.calserver", sequence=0,
                 created_at=now, updated_at=now, stale_on_google=False,
             )  # fmt: skip
-            apply_spec(trigger, spec)  # type: ignore[arg-type]
+            apply_spec(trigger, spec)
             session.add(trigger)
             await session.flush()
             session.add(
@@ -252,13 +252,13 @@ async def patch(request: web.Request) -> web.Response:
             raise Conflict("this trigger was cancelled")
         contact = await session.get(Contact, trigger.contact_id)
         if "event" in body:
-            merged = merge_patch(trigger, body["event"])  # type: ignore[arg-type]
+            merged = merge_patch(trigger, body["event"])
             zone = (contact.timezone if contact else None) or workspace_of(request).timezone
             try:
                 spec: EventSpec = await run_cpu_check(request, parse_event, merged, zone)
             except FieldErrors as error:
                 raise _in_pointer(error) from None
-            apply_spec(trigger, spec)  # type: ignore[arg-type]
+            apply_spec(trigger, spec)
         if deliver_by is not None:
             trigger.deliver_by = deliver_by
         if critical is not None:
