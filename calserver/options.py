@@ -169,6 +169,13 @@ OPTIONS: tuple[Option, ...] = (
         "webhooks",
     ),
     Option(
+        "webhook_private_workspaces",
+        [],
+        "list",
+        "Slugs of the workspaces whose webhooks may reach private, loopback and link-local addresses.",
+        "webhooks",
+    ),
+    Option(
         "webhook_poll_seconds",
         1.0,
         "float",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import hashlib
 import hmac
 import json
@@ -31,7 +32,7 @@ from calserver import __version__
 from calserver.appkeys import CLOCK, CONFIG, ENGINE, SESSIONS
 from calserver.targets import GuardedResolver, TargetRefused, check_target
 from storage.engine import is_postgresql
-from storage.models import OutboxMessage, WebhookEndpoint
+from storage.models import OutboxMessage, WebhookEndpoint, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,17 @@ GAVE_UP = "gave up"
 MAX_ERROR = 200
 
 
-def allow_private(app: web.Application) -> bool:
+# The workspace whose message is being sent, for the resolver's check at connect time.
+_SENDING_FOR: contextvars.ContextVar[str] = contextvars.ContextVar("webhook_workspace", default="")
+
+
+def allow_private(app: web.Application, workspace_slug: str | None = None) -> bool:
+    """Private targets: allowed for every workspace by ``webhook_allow_private``, or for the
+    workspaces named in ``webhook_private_workspaces``."""
+    config = app[CONFIG]
+    slug = _SENDING_FOR.get() if workspace_slug is None else workspace_slug
+    if slug and slug in config.webhook_private_workspaces:
+        return True
     override = app.get(ALLOW_PRIVATE)
     if override is not None:
         return override
@@ -107,6 +118,7 @@ class _Due:
     event_type: str
     payload: dict[str, Any]
     created_at: datetime
+    workspace_slug: str
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -194,9 +206,10 @@ async def _select_due(app: web.Application, now: datetime) -> list[_Due]:
         select(
             OutboxMessage.id, OutboxMessage.endpoint_id, WebhookEndpoint.url,
             WebhookEndpoint.secret, OutboxMessage.event_id, OutboxMessage.event_type,
-            OutboxMessage.payload, OutboxMessage.created_at,
+            OutboxMessage.payload, OutboxMessage.created_at, Workspace.slug,
         )
         .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
+        .join(Workspace, Workspace.id == OutboxMessage.workspace_id)
         .where(
             OutboxMessage.delivered_at.is_(None),
             OutboxMessage.next_attempt_at <= now,
@@ -304,6 +317,7 @@ async def _send(app: web.Application, client: aiohttp.ClientSession, message: _D
         "Calserver-Event-Type": message.event_type,
         "Calserver-Signature": sign(message.secret, timestamp, body),
     }
+    _SENDING_FOR.set(message.workspace_slug)
     try:
         async with asyncio.timeout(timeout):
             refusal = await check_target(message.url, allow_private(app), unresolvable_ok=True)

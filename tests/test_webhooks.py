@@ -649,3 +649,25 @@ async def test_a_restarted_receiver_is_reached_at_once(
     rows = await messages(client.app)
     assert [row.last_error for row in rows] == ["", ""]
     assert receiver.accepted_ids() == [row.event_id for row in rows]
+
+
+async def test_private_targets_can_be_allowed_for_one_workspace(
+    aiohttp_client: Any, config: Config, clock: FrozenClock, receiver: Receiver
+) -> None:
+    from tests.conftest import _tenant
+
+    app = make_app(
+        config.replace(webhook_private_workspaces=["acme"]),
+        clock,
+        allow_private=False,
+        sender=False,
+    )
+    client = await aiohttp_client(app)
+    acme, globex = await _tenant(client, "acme"), await _tenant(client, "globex")
+    assert (
+        await globex.api.post(HOOKS, {"url": receiver.url, "events": ["trigger.delivered"]})
+    ).status == 422
+    await add_hook(acme.api, receiver.url)
+    assert await queue(app, "acme", clock, "trigger.delivered") == 1
+    assert await deliver_due(app) == 1  # the connect-time check allows it for acme too
+    assert len(receiver.accepted_ids()) == 1

@@ -71,7 +71,7 @@ async def _parse_webhook(request: web.Request, body: dict[str, Any]) -> tuple[st
     c.unknown_fields(WEBHOOK_FIELDS)
     url = c.text("url", max_length=MAX_URL, required=True)
     if url is not None:
-        refusal = await check_target(url, allow_private(request.app))
+        refusal = await check_target(url, allow_private(request.app, workspace_of(request).slug))
         if refusal is not None:
             c.fail("url", refusal)
     events = _events(c, body.get("events"))
