@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 from datetime import timedelta
-from email.utils import format_datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -220,12 +219,3 @@ async def test_robots_allow_feeds(client: TestClient) -> None:  # type: ignore[t
         text = await answer.text()
     assert "Allow: /f/" in text and "Disallow: /f" not in text.replace("Disallow: /f/", "")
     assert "Disallow: /f/" not in text
-
-
-def test_last_modified_format() -> None:
-    from datetime import UTC, datetime
-
-    assert (
-        format_datetime(datetime(2026, 3, 2, tzinfo=UTC), usegmt=True)
-        == "Mon, 02 Mar 2026 00:00:00 GMT"
-    )
