@@ -63,6 +63,13 @@ class BaseChannel:
         self.settings = settings
         self.http = http
         self.price = Decimal(str(settings.get("price", "0")))
+        try:
+            self.configure(settings)
+        except ChannelError as exc:
+            raise ChannelError(f"{self.name}: {exc}") from None
+
+    def configure(self, settings: Mapping[str, Any]) -> None:
+        """Read and check this channel's settings; raise ChannelError naming what is wrong."""
 
     async def send(self, message: Message) -> SendResult:
         raise NotImplementedError

@@ -25,8 +25,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
-
 from calserver.channels import BaseChannel, ChannelError, Message, Report, SendResult
 from calserver.channels.http import (
     Reply,
@@ -87,14 +85,7 @@ class Channel(BaseChannel):
     name = "sms_http"
     contact_field = "phone"
 
-    def __init__(self, settings: Mapping[str, Any], http: aiohttp.ClientSession | None = None):
-        super().__init__(settings, http)
-        try:
-            self._configure(settings)
-        except ChannelError as exc:
-            raise ChannelError(f"{self.name}: {exc}") from None
-
-    def _configure(self, settings: Mapping[str, Any]) -> None:
+    def configure(self, settings: Mapping[str, Any]) -> None:
         self.url = url_setting(settings)
         method = str(settings.get("method", "POST")).upper()
         if method not in ("POST", "GET"):

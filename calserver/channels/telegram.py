@@ -11,8 +11,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from calserver.channels import BaseChannel, ChannelError, Message, SendResult
 from calserver.channels.http import (
     Reply,
@@ -32,14 +30,7 @@ class Channel(BaseChannel):
     name = "telegram"
     contact_field = "telegram_chat_id"
 
-    def __init__(self, settings: Mapping[str, Any], http: aiohttp.ClientSession | None = None):
-        super().__init__(settings, http)
-        try:
-            self._configure(settings)
-        except ChannelError as exc:
-            raise ChannelError(f"{self.name}: {exc}") from None
-
-    def _configure(self, settings: Mapping[str, Any]) -> None:
+    def configure(self, settings: Mapping[str, Any]) -> None:
         token = settings.get("token")
         if not isinstance(token, str) or not token.strip():
             raise ChannelError("token is required (the bot's token from @BotFather)")

@@ -14,8 +14,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-
 from calserver.channels import (
     BaseChannel,
     ChannelError,
@@ -41,14 +39,7 @@ class Channel(BaseChannel):
     name = "webhook"
     contact_field = None
 
-    def __init__(self, settings: Mapping[str, Any], http: aiohttp.ClientSession | None = None):
-        super().__init__(settings, http)
-        try:
-            self._configure(settings)
-        except ChannelError as exc:
-            raise ChannelError(f"{self.name}: {exc}") from None
-
-    def _configure(self, settings: Mapping[str, Any]) -> None:
+    def configure(self, settings: Mapping[str, Any]) -> None:
         self.url = url_setting(settings)
         secret = settings.get("secret")
         if not isinstance(secret, str) or not secret:
