@@ -43,9 +43,7 @@ def family_of(user_agent: str) -> str:
     return "other"
 
 
-# Google and Microsoft fetch from their servers, for every user at once: they drop feed
-# alarms, and one such subscription stands for one subscriber, not for a device.
-SERVER_SIDE = frozenset({"google", "microsoft"})
+# Google and Microsoft fetch from their servers, for every user at once, and drop feed alarms.
 DROPS_ALARMS = frozenset({"google", "microsoft"})
 
 _BOTS = re.compile(

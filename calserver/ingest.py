@@ -52,7 +52,7 @@ class Submitted:
     )
 
 
-def _in_pointer(error: FieldErrors) -> FieldErrors:
+def in_event_pointer(error: FieldErrors) -> FieldErrors:
     return FieldErrors([(f"/event{pointer}", message) for pointer, message in error.errors])
 
 
@@ -139,7 +139,7 @@ class TriggerIngest:
             try:
                 spec = parse_event(item.event, contact.timezone or workspace.timezone)
             except FieldErrors as error:
-                results.append((item, _in_pointer(error)))
+                results.append((item, in_event_pointer(error)))
                 continue
             row = _new_row(item, contact, spec, now)
             existing[item.key] = SimpleNamespace(**row)  # a repeat of the key answers alike

@@ -39,7 +39,6 @@ class Recorder:
         self.requests: Counter[tuple[int, str]] = Counter()  # (HTTP status, family)
         self.flushed_polls = 0
         self.oldest_pending: float | None = None  # monotonic time of the oldest unflushed item
-        self.last_flush: float = time.monotonic()
         self._last_purge: datetime | None = None
 
     def poll(self, subscription_id: int, workspace_id: int, day: date, now: datetime, status: int,
@@ -96,7 +95,6 @@ class Recorder:
             self.oldest_pending = oldest
             raise
         self.flushed_polls += len(polls)
-        self.last_flush = time.monotonic()
         return len(polls)
 
     async def maintain(

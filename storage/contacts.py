@@ -24,6 +24,23 @@ async def get_contact(session: AsyncSession, workspace_id: int, external_id: str
     return contact
 
 
+async def contact_for(
+    session: AsyncSession, workspace_id: int, external_id: str, create: bool, now: datetime
+) -> Contact:
+    """The contact, created empty when asked to (``create_contact`` of links and triggers)."""
+    existing = await session.scalar(
+        select(Contact).where(
+            Contact.workspace_id == workspace_id, Contact.external_id == external_id
+        )
+    )
+    if existing is not None:
+        return existing
+    if not create:
+        raise NotFound(f"no contact {external_id!r}")
+    contact, _ = await put_contact(session, workspace_id, external_id, {}, now)
+    return contact
+
+
 async def put_contact(
     session: AsyncSession,
     workspace_id: int,

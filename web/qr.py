@@ -50,9 +50,9 @@ async def qr(request: web.Request) -> web.Response:
 
 async def personal_qr(request: web.Request) -> web.Response:
     """The QR of a personalized link (checked first: no QR for a forged or expired link)."""
-    from web.subscribe import _personal_target  # the link's rules live with the pages
+    from web.subscribe import personal_target  # the link's rules live with the pages
 
-    await _personal_target(request)
+    await personal_target(request)
     kind = request.match_info["kind"]
     link = request.app[CONFIG].base_url + f"/p/{request.match_info['token']}"
     return web.Response(

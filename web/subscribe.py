@@ -85,7 +85,7 @@ async def _target(request: web.Request) -> Target:
     return Target(workspace, [segment], clean_src(request.query.get("src")))
 
 
-async def _personal_target(request: web.Request) -> Target:
+async def personal_target(request: web.Request) -> Target:
     """A personalized link: signed, unexpired, its contact and segments still there."""
     payload = request.app[SIGNER].verify(LINK_PURPOSE, request.match_info["token"])
     gone = web.HTTPNotFound(text="This personal link is not valid. Ask for a new one.")
@@ -134,7 +134,7 @@ async def landing(request: web.Request) -> web.Response:
 
 
 async def personal_landing(request: web.Request) -> web.Response:
-    return await _landing(request, await _personal_target(request))
+    return await _landing(request, await personal_target(request))
 
 
 def _wants_json(request: web.Request) -> bool:
@@ -192,7 +192,7 @@ async def subscribe(request: web.Request) -> web.Response:
 
 
 async def personal_subscribe(request: web.Request) -> web.Response:
-    return await _subscribe(request, await _personal_target(request))
+    return await _subscribe(request, await personal_target(request))
 
 
 async def view_for_token(request: web.Request) -> tuple[str, Any]:

@@ -11,9 +11,9 @@ from calserver.appkeys import CLOCK, CONFIG, SIGNER
 from calserver.links import LINK_PURPOSE
 from calserver.validation import Checker
 from storage import segments as segment_store
+from storage.contacts import contact_for
 from web.api.common import json_response, read_json_object, transaction, workspace_of
 from web.api.contacts import EXTERNAL_ID
-from web.api.triggers import _contact
 from web.subscribe import SRC_RE
 
 LINK_FIELDS = {"external_id", "segments", "src", "expires_in", "create_contact"}
@@ -51,7 +51,7 @@ async def create(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
     now = request.app[CLOCK].now()
     async with transaction(request) as session:
-        contact = await _contact(request, session, external_id, create_contact)
+        contact = await contact_for(session, workspace.id, external_id, create_contact, now)
         segment_ids = [
             (await segment_store.get_segment(session, workspace.id, slug)).id for slug in slugs
         ]

@@ -19,9 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from calserver.appkeys import CLOCK, INGEST
 from calserver.eventspec import EventSpec, apply_spec, parse_event
 from calserver.families import DROPS_ALARMS
-from calserver.ingest import RetryAlone, Submitted, _in_pointer
+from calserver.ingest import RetryAlone, Submitted, in_event_pointer
 from calserver.validation import Checker, FieldErrors
-from storage.contacts import get_contact, get_trigger, put_contact, touch_contact, trigger_by_key
+from storage.contacts import contact_for, get_trigger, touch_contact, trigger_by_key
 from storage.errors import Conflict
 from storage.models import Contact, Trigger, TriggerEvent
 from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
@@ -118,23 +118,6 @@ def _parse_post(
     return str(external_id), str(key), dict(event or {}), deliver_by, critical, create
 
 
-async def _contact(request: web.Request, session: Any, external_id: str, create: bool) -> Contact:
-    workspace = workspace_of(request)
-    if create:
-        existing = await session.scalar(
-            select(Contact).where(
-                Contact.workspace_id == workspace.id, Contact.external_id == external_id
-            )
-        )
-        if existing is not None:
-            return existing  # type: ignore[no-any-return]
-        contact, _ = await put_contact(
-            session, workspace.id, external_id, {}, request.app[CLOCK].now()
-        )
-        return contact
-    return await get_contact(session, workspace.id, external_id)
-
-
 async def _same_or_conflict(request: web.Request, key: str, digest: str) -> web.Response:
     async with transaction(request) as session:
         trigger = await trigger_by_key(session, workspace_of(request).id, key)
@@ -182,13 +165,15 @@ async def _create_alone(
         return await _same_or_conflict(request, key, digest)
     try:
         async with transaction(request) as session:
-            contact = await _contact(request, session, external_id, create_contact)
+            contact = await contact_for(
+                session, workspace.id, external_id, create_contact, request.app[CLOCK].now()
+            )
             try:
                 spec: EventSpec = await run_cpu_check(
                     request, parse_event, event_body, contact.timezone or workspace.timezone
                 )
             except FieldErrors as error:
-                raise _in_pointer(error) from None
+                raise in_event_pointer(error) from None
             now = request.app[CLOCK].now()
             trigger = Trigger(
                 workspace_id=workspace.id, contact_id=contact.id, idempotency_key=key, request_hash=digest,
@@ -257,7 +242,7 @@ async def patch(request: web.Request) -> web.Response:
             try:
                 spec: EventSpec = await run_cpu_check(request, parse_event, merged, zone)
             except FieldErrors as error:
-                raise _in_pointer(error) from None
+                raise in_event_pointer(error) from None
             apply_spec(trigger, spec)
         if deliver_by is not None:
             trigger.deliver_by = deliver_by
