@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from calserver.appkeys import (
+    CHANNELS,
     CLOCK,
     CONFIG,
     CPU_POOL,
@@ -24,6 +25,8 @@ from calserver.appkeys import (
     SIGNER,
     SUBSCRIBE_LIMITER,
 )
+from calserver.cascade.registry import load_registry
+from calserver.cascade.service import cascade_worker
 from calserver.clock import Clock
 from calserver.config import Config
 from calserver.ingest import TriggerIngest
@@ -91,6 +94,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[SIGNER] = TokenSigner(load_secrets(config))
     app[FEED_CACHE] = FeedCache(config.feed_cache_entries)
     app[SUBSCRIBE_LIMITER] = RateLimiter(config.subscribe_rate_limit)
+    app[CHANNELS] = load_registry(config)
     app[RECORDER] = Recorder(
         timestamp_for(make_url(config.resolved_database_url).get_dialect().name)
     )
@@ -98,5 +102,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_cpu_pool)
     app.cleanup_ctx.append(_telemetry)
     app.cleanup_ctx.append(webhook_sender)
+    app.cleanup_ctx.append(cascade_worker)
     setup_routes(app)
     return app

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from calserver.cascade.registry import Registry
+from calserver.cascade.worker import Worker
 from calserver.clock import Clock
 from calserver.config import Config
 from calserver.ingest import TriggerIngest
@@ -28,5 +30,7 @@ SUBSCRIBE_LIMITER = web.AppKey("subscribe_limiter", RateLimiter)
 RECORDER = web.AppKey("recorder", Recorder)
 LOOKUP = web.AppKey("lookup", BaseLookup)
 INGEST = web.AppKey("ingest", TriggerIngest)
+CHANNELS = web.AppKey("channels", Registry)
+CASCADE = web.AppKey("cascade", Worker)
 
 WORKSPACE = web.RequestKey("workspace", WorkspaceRow)

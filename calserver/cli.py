@@ -1,4 +1,4 @@
-"""The `calserver` command: serve, migrate, workspace create, key create/list/revoke.
+"""The `calserver` command: serve, worker, migrate, workspace create, key create/list/revoke.
 
 Only this module reads files, environment and flags; everything else gets a Config.
 """
@@ -18,6 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from calserver import __version__
+from calserver.cascade.registry import Registry, load_registry
+from calserver.cascade.service import running_worker
+from calserver.channels import ChannelError
 from calserver.clock import Clock
 from calserver.config import Config, ConfigError, load_config
 from calserver.options import OPTIONS
@@ -55,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     _option_flags(commands.add_parser("serve", help="run the HTTP server"))
     _option_flags(commands.add_parser("migrate", help="apply database migrations"))
+    _option_flags(
+        commands.add_parser("worker", help="run the cascade worker alone (no HTTP server)")
+    )
     workspace = commands.add_parser("workspace", help="manage workspaces").add_subparsers(
         dest="action", required=True
     )
@@ -166,6 +172,30 @@ def _cmd_serve(config: Config) -> int:
     return 0
 
 
+def _cmd_worker(config: Config) -> int:
+    registry = load_registry(config)  # a bad channels file stops here, before any work
+    asyncio.run(_work_until_stopped(config, registry))
+    return 0
+
+
+async def _work_until_stopped(config: Config, registry: Registry) -> None:
+    engine = create_engine(config)
+    try:
+        if config.migrate_on_start:
+            await upgrade(engine)
+        async with running_worker(
+            config, engine, session_factory(engine), Clock(), registry, background=True
+        ):
+            print(f"calserver {__version__} cascade worker running", flush=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signame in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signame, stop.set)
+            await stop.wait()
+    finally:
+        await engine.dispose()
+
+
 async def _serve_until_stopped(app: web.Application, config: Config) -> None:
     """Serve until SIGINT or SIGTERM; prints the bound address (useful with --port 0)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -195,11 +225,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = _cmd_serve(config)
         elif args.command == "migrate":
             code = _cmd_migrate(config)
+        elif args.command == "worker":
+            code = _cmd_worker(config)
         elif args.command == "workspace":
             code = _cmd_workspace_create(config, args)
         else:
             code = _cmd_key(config, args)
-    except (ConfigError, Conflict, NotFound) as error:
+    except (ConfigError, ChannelError, Conflict, NotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -138,6 +138,10 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         ("poll_retention_days", 1, 3650),
         ("webhook_poll_seconds", 0.05, 3600),
         ("webhook_timeout_seconds", 1, 60),
+        ("cascade_batch_size", 1, 10_000),
+        ("cascade_concurrency", 1, 1_000),
+        ("cascade_lease_seconds", 1, 3600),
+        ("cascade_poll_seconds", 0.05, 3600),
     ):
         if not low <= values[name] <= high:
             raise ConfigError(f"option {name!r}: must be between {low} and {high}")

@@ -47,6 +47,9 @@ class Submitted:
     deliver_by: datetime | None
     critical: bool
     create_contact: bool
+    # The CRM's own cascade steps for this trigger (None: the workspace's), or no cascade.
+    cascade_policy: dict[str, Any] | None = None
+    cascade_off: bool = False
     future: asyncio.Future[tuple[bool, Trigger, str]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -160,9 +163,11 @@ class TriggerIngest:
 
 _COLUMNS = (
     "workspace_id", "contact_id", "idempotency_key", "request_hash", "status", "critical", "deliver_by",
-    "uid", "sequence", "created_at", "updated_at", "stale_on_google", *SPEC_COLUMNS,
+    "uid", "sequence", "created_at", "updated_at", "stale_on_google", "cascade_at", "cascade_nudges",
+    "cascade_policy", *SPEC_COLUMNS,
 )  # fmt: skip
-_INSTANTS = {"deliver_by", "created_at", "updated_at", "starts_at", "ends_at"}
+_INSTANTS = {"deliver_by", "created_at", "updated_at", "starts_at", "ends_at", "cascade_at"}
+_JSON = {"alarms", "cascade_policy"}
 
 
 async def _insert(
@@ -179,7 +184,7 @@ async def _insert(
             return None
         if name in _INSTANTS:
             return stamp(value)
-        return json.dumps(value) if name == "alarms" else value
+        return json.dumps(value) if name in _JSON else value
 
     marks = (
         [f"${n}" for n in range(1, len(_COLUMNS) + 1)]
@@ -214,5 +219,7 @@ def _new_row(item: Submitted, contact: Contact, spec: EventSpec, now: datetime) 
         "uid": spec.uid or f"trigger-{uuid.uuid4()}@{item.workspace.slug}.calserver", "sequence": 0,
         "created_at": now, "updated_at": now, "stale_on_google": False, "cancelled_at": None,
         "delivered_at": None, "delivered_sequence": None, "delivered_family": None,
+        "cascade_at": None if item.cascade_off else now, "cascade_lease": None, "cascade_nudges": 0,
+        "cascade_policy": item.cascade_policy,
         **{column: getattr(spec, column) for column in SPEC_COLUMNS},
     }  # fmt: skip

@@ -190,6 +190,50 @@ OPTIONS: tuple[Option, ...] = (
         "webhooks",
     ),
     Option(
+        "channels_file",
+        "",
+        "str",
+        "TOML file naming the cascade's delivery channels and their credentials "
+        "(docs/channels.md). Empty: DATA_DIR/channels.toml when it exists.",
+        "cascade",
+    ),
+    Option(
+        "cascade_worker",
+        True,
+        "bool",
+        "Run the cascade worker inside `calserver serve` (off when `calserver worker` runs it).",
+        "cascade",
+    ),
+    Option(
+        "cascade_batch_size",
+        200,
+        "int",
+        "Triggers a cascade worker takes per round.",
+        "cascade",
+    ),
+    Option(
+        "cascade_concurrency",
+        64,
+        "int",
+        "Messages a cascade worker has in flight at once.",
+        "cascade",
+    ),
+    Option(
+        "cascade_lease_seconds",
+        60.0,
+        "float",
+        "How long a worker holds a trigger; after a crash another worker takes it over then. "
+        "Every send must end within it, so keep it above the channels' timeouts.",
+        "cascade",
+    ),
+    Option(
+        "cascade_poll_seconds",
+        1.0,
+        "float",
+        "How often an idle cascade worker looks for due triggers.",
+        "cascade",
+    ),
+    Option(
         "trust_forwarded_for",
         False,
         "bool",
@@ -206,7 +250,7 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
-SECTIONS = ("server", "database", "security", "feeds", "stats", "webhooks")
+SECTIONS = ("server", "database", "security", "feeds", "stats", "webhooks", "cascade")
 
 
 def _toml_value(value: Any) -> str:

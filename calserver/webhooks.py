@@ -30,6 +30,7 @@ from sqlalchemy import select, update
 
 from calserver import __version__
 from calserver.appkeys import CLOCK, CONFIG, ENGINE, SESSIONS
+from calserver.backoff import retry_delay
 from calserver.targets import GuardedResolver, TargetRefused, check_target
 from storage.engine import is_postgresql
 from storage.models import OutboxMessage, WebhookEndpoint, Workspace
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 ALLOW_PRIVATE = web.AppKey("webhook_allow_private", bool)
 
 BATCH_SIZE = 100
-FIRST_RETRY = timedelta(seconds=5)
-MAX_RETRY = timedelta(minutes=5)
 GIVE_UP_AFTER = timedelta(hours=72)
 # next_attempt_at of a message given up on: never due again.
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
@@ -119,12 +118,6 @@ class _Due:
     payload: dict[str, Any]
     created_at: datetime
     workspace_slug: str
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """5 s after the first failure, doubling, at most 5 minutes."""
-    delay: timedelta = FIRST_RETRY * 2 ** min(max(attempts - 1, 0), 16)
-    return min(delay, MAX_RETRY)
 
 
 @contextlib.asynccontextmanager

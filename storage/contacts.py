@@ -63,6 +63,7 @@ async def put_contact(
     for name in ("phone", "email", "telegram_chat_id", "timezone"):
         setattr(contact, name, fields.get(name))
     contact.attributes = dict(fields.get("attributes") or {})
+    contact.opt_out = list(fields.get("opt_out") or [])
     contact.updated_at = now
     await session.flush()
     return contact, created

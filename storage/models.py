@@ -73,6 +73,8 @@ class Workspace(Base):
     quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
     sms_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
     currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    # The cascade's steps (calserver/cascade/policy.py), or None: no cascade.
+    cascade_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -272,6 +274,8 @@ class Contact(Base):
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Cascade channels (step names) the contact asked not to be reached on.
+    opt_out: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Bumped whenever one of the contact's triggers changes: personal feed parts key on it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
@@ -285,6 +289,7 @@ class Trigger(EventColumns, Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "idempotency_key", name="uq_triggers_workspace_key"),
         Index("ix_triggers_contact", "contact_id"),
+        Index("ix_triggers_cascade_at", "cascade_at"),
     )
 
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -302,6 +307,51 @@ class Trigger(EventColumns, Base):
     delivered_family: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Changed after Google got it: Google often never applies changes.
     stale_on_google: Mapped[bool] = mapped_column(default=False)
+    # When the cascade worker should look at this trigger next (None: nothing to do); until
+    # when a worker holds it; how often something asked for a fresh look (receipts, reports,
+    # changes: a worker's own next time never overwrites one); and this trigger's own steps
+    # if the CRM overrode the workspace's policy.
+    cascade_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    cascade_lease: Mapped[datetime | None] = mapped_column(nullable=True)
+    cascade_nudges: Mapped[int] = mapped_column(Integer, default=0)
+    cascade_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class CascadeStep(Base):
+    """One step of a trigger's cascade: its channel, price, state and times — also the cost
+    ledger (a step is one message: retries reuse its idempotency key and cost nothing more)."""
+
+    __tablename__ = "cascade_steps"
+    __table_args__ = (
+        # Structural "never twice on one channel": one row per trigger and channel.
+        UniqueConstraint("trigger_id", "channel", name="uq_cascade_steps_trigger_channel"),
+        Index("ix_cascade_steps_provider", "channel", "provider_id"),
+        Index("ix_cascade_steps_contact_sending", "contact_id", "sending_at"),
+        Index("ix_cascade_steps_workspace_created", "workspace_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    trigger_id: Mapped[int] = mapped_column(ForeignKey("triggers.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    channel: Mapped[str] = mapped_column(String(32))
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
+    wait_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    # pending, sending, sent, delivered, failed, skipped, expired
+    state: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    provider_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Charged: the provider accepted the message (a later failure report still costs).
+    cost: Mapped[Decimal] = mapped_column(Numeric(12, 4), default=Decimal(0))
+    due_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+    sending_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # A report that came after the cascade had moved on.
+    late_report: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class TriggerEvent(Base):

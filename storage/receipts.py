@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.families import DROPS_ALARMS
+from storage.cascade import nudge
 from storage.models import Contact, Trigger, TriggerEvent
 from storage.outbox import enqueue
 
@@ -71,6 +72,8 @@ async def write_receipts(
         ).first()
         if row is not None:
             done.append((row, at, family))
+    # A receipt ends the cascade's wait on the calendar (and cancels what is not yet sent).
+    await nudge(session, [row.id for row, _, _ in done], now)
     names = await _external_ids(session, {row.contact_id for row, _, _ in done})
     for row, at, family in done:
         detail = {

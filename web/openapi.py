@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from calserver import __version__
+from web.openapi_cascade import CASCADE_PATHS, CASCADE_SCHEMAS
 from web.schemas import SCHEMAS, STR
 
 JSON = "application/json"
@@ -315,8 +316,8 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **CASCADE_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": PATHS,
+        "paths": {**PATHS, **CASCADE_PATHS},
     }

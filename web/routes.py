@@ -8,6 +8,7 @@ from aiohttp import web
 
 from web import feed, manage, metrics, pages, qr, subscribe
 from web.api import (
+    cascade,
     contacts,
     events,
     links,
@@ -52,6 +53,11 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/triggers/{trigger_id}", triggers.get, name="trigger")
     r.add_patch("/api/v1/triggers/{trigger_id}", triggers.patch, name="trigger_patch")
     r.add_delete("/api/v1/triggers/{trigger_id}", triggers.cancel, name="trigger_cancel")
+    r.add_get("/api/v1/cascade", cascade.get_cascade, name="cascade")
+    r.add_put("/api/v1/cascade/policy", cascade.put_policy, name="cascade_policy_put")
+    r.add_delete("/api/v1/cascade/policy", cascade.delete_policy, name="cascade_policy_delete")
+    r.add_get("/api/v1/reports/cascade", cascade.report, name="cascade_report")
+    r.add_post("/dlr/{channel}/{token}", cascade.delivery_report, name="delivery_report")
     r.add_get("/api/v1/webhooks", webhooks.list_webhooks, name="webhooks")
     r.add_post("/api/v1/webhooks", webhooks.create_webhook, name="webhook_create")
     r.add_delete("/api/v1/webhooks/{webhook_id}", webhooks.delete_webhook, name="webhook_delete")

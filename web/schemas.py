@@ -263,17 +263,20 @@ SCHEMAS.update(
                 "telegram_chat_id": {"type": ["string", "integer", "null"]},
                 "timezone": {"type": ["string", "null"], "description": "IANA zone of the contact."},
                 "attributes": {"type": "object", "description": "Free CRM data, at most 16 KB of JSON."},
+                "opt_out": {"type": "array", "maxItems": 16, "items": STR,
+                            "description": "Cascade channels (by name) the contact must not be reached on."},
             },
         },
         "Contact": {
             "type": "object",
             "additionalProperties": False,
             "required": ["external_id", "phone", "email", "telegram_chat_id", "timezone", "attributes",
-                         "created_at", "updated_at"],
+                         "opt_out", "created_at", "updated_at"],
             "properties": {
                 "external_id": STR, "phone": NULLABLE_STR, "email": NULLABLE_STR,
                 "telegram_chat_id": NULLABLE_STR, "timezone": NULLABLE_STR,
-                "attributes": {"type": "object"}, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+                "attributes": {"type": "object"}, "opt_out": {"type": "array", "items": STR},
+                "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
             },
         },
         "LinkInput": {
@@ -306,6 +309,8 @@ SCHEMAS.update(
                                "description": "Default: the first alarm of the first occurrence."},
                 "critical": {"type": "boolean"},
                 "create_contact": {"type": "boolean"},
+                "cascade": {"oneOf": [{"const": False}, _ref("CascadePolicyInput")],
+                            "description": "false: no cascade for this trigger; a policy: this trigger's own steps."},
             },
         },
         "TriggerPatch": {
@@ -329,6 +334,8 @@ SCHEMAS.update(
                 },
                 "stale_on_google": {"type": "boolean"},
                 "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+                "cascade": {"type": "array", "description": "The cascade's steps (on GET).",
+                            "items": _ref("CascadeStep")},
                 "timeline": {"type": "array", "items": {
                     "type": "object", "required": ["at", "type", "detail"],
                     "properties": {"at": STR, "type": STR, "detail": {"type": "object"}}}},

@@ -58,6 +58,12 @@ class BaseChannel:
     # Which contact field holds this channel's address ("phone", "email", "telegram_chat_id"),
     # or None when the address is in the settings (webhook).
     contact_field: ClassVar[str | None]
+    # Whether sending the same message again with the same idempotency key is safe (the
+    # provider de-duplicates by it). Where it is not, a send whose outcome a crash hid is
+    # not repeated.
+    resend_safe: ClassVar[bool] = True
+    # Whether ``lookup`` can ask the provider what became of a message by its key.
+    can_lookup: bool = False
 
     def __init__(self, settings: Mapping[str, Any], http: aiohttp.ClientSession | None = None):
         self.settings = settings
@@ -72,6 +78,11 @@ class BaseChannel:
         """Read and check this channel's settings; raise ChannelError naming what is wrong."""
 
     async def send(self, message: Message) -> SendResult:
+        raise NotImplementedError
+
+    async def lookup(self, idempotency_key: str) -> SendResult | None:
+        """What the provider did with the message sent under this key: its result, None when
+        the provider never got it, or a "retry" result when it could not tell now."""
         raise NotImplementedError
 
     def read_report(self, body: Mapping[str, Any]) -> Report | None:

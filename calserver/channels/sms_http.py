@@ -11,6 +11,9 @@ Settings::
     id_field       dotted path to the provider's message id in the JSON reply ("result.id")
     status_field   dotted path to a status in the reply; delivered_values / failed_values map it
     timeout        seconds (default 10)
+    lookup_url     optional: a GET URL with {idempotency_key} answering what became of a
+                   message (2xx: read like a send reply; 404: never received); used to
+                   reconcile after a crash instead of sending again
     report_*       how to read delivery-report callbacks (see ``read_report``)
 
 The helpers below (``call``, ``dig``, ``scrub``...) are shared by the other HTTP channels.
@@ -23,7 +26,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from calserver.channels import BaseChannel, ChannelError, Message, Report, SendResult
 from calserver.channels.http import (
@@ -116,6 +119,11 @@ class Channel(BaseChannel):
         self.delivered_values = _values(settings, "delivered_values", DEFAULT_DELIVERED)
         self.failed_values = _values(settings, "failed_values", DEFAULT_FAILED)
         self.timeout = timeout_setting(settings)
+        lookup = settings.get("lookup_url")
+        self.lookup_url = url_setting(settings, "lookup_url") if lookup is not None else None
+        if self.lookup_url is not None and "{idempotency_key}" not in self.lookup_url:
+            raise ChannelError("lookup_url must hold {idempotency_key}")
+        self.can_lookup = self.lookup_url is not None
         self.report_id_field = _path(settings, "report_id_field", "id") or "id"
         self.report_status_field = _path(settings, "report_status_field", "status") or "status"
         self.report_delivered = _values(settings, "report_delivered_values", DEFAULT_DELIVERED)
@@ -180,6 +188,20 @@ class Channel(BaseChannel):
         if kind != "ok":
             error = http_error(reply.status, reply.snippet())
             return SendResult(kind, error=scrub(error, self.secrets))
+        return self._accepted(reply)
+
+    async def lookup(self, idempotency_key: str) -> SendResult | None:
+        assert self.lookup_url is not None
+        url = self.lookup_url.replace("{idempotency_key}", quote(idempotency_key, safe=""))
+        reply = await call(self.http, "GET", url, seconds=self.timeout, headers=self.headers)
+        if isinstance(reply, SendResult):
+            return reply
+        if reply.status == 404:
+            return None
+        kind = status_kind(reply.status)
+        if kind != "ok":
+            error = http_error(reply.status, reply.snippet())
+            return SendResult("retry", error=scrub(f"lookup: {error}", self.secrets))
         return self._accepted(reply)
 
     def _accepted(self, reply: Reply) -> SendResult:

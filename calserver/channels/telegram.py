@@ -29,6 +29,8 @@ DEFAULT_BASE_URL = "https://api.telegram.org"
 class Channel(BaseChannel):
     name = "telegram"
     contact_field = "telegram_chat_id"
+    # The Bot API has no idempotency key: a message whose outcome a crash hid is not resent.
+    resend_safe = False
 
     def configure(self, settings: Mapping[str, Any]) -> None:
         token = settings.get("token")

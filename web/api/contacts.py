@@ -21,7 +21,9 @@ EMAIL = re.compile(
 TELEGRAM_CHAT = re.compile(r"^-?\d{1,20}$")
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 MAX_ATTRIBUTES_BYTES = 16_384
-CONTACT_FIELDS = {"phone", "email", "telegram_chat_id", "timezone", "attributes"}
+CONTACT_FIELDS = {"phone", "email", "telegram_chat_id", "timezone", "attributes", "opt_out"}
+MAX_OPT_OUT = 16
+CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:
@@ -32,6 +34,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "telegram_chat_id": contact.telegram_chat_id,
         "timezone": contact.timezone,
         "attributes": contact.attributes,
+        "opt_out": list(contact.opt_out or []),
         "created_at": contact.created_at.isoformat(),
         "updated_at": contact.updated_at.isoformat(),
     }
@@ -69,6 +72,14 @@ def parse_contact(body: dict[str, Any]) -> dict[str, Any]:
     elif len(json.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
         c.fail("attributes", f"must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON")
     fields["attributes"] = attributes if isinstance(attributes, dict) else {}
+    opt_out = body.get("opt_out", [])
+    if (
+        not isinstance(opt_out, list)
+        or len(opt_out) > MAX_OPT_OUT
+        or not all(isinstance(name, str) and CHANNEL_NAME.match(name) for name in opt_out)
+    ):
+        c.fail("opt_out", f'must be a list of at most {MAX_OPT_OUT} channel names, e.g. ["sms"]')
+    fields["opt_out"] = sorted(set(opt_out)) if isinstance(opt_out, list) else []
     c.done()
     return fields
 

@@ -16,7 +16,8 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from calserver.appkeys import CLOCK, INGEST
+from calserver.appkeys import CHANNELS, CLOCK, INGEST
+from calserver.cascade.policy import parse_policy
 from calserver.eventspec import EventSpec, apply_spec, parse_event
 from calserver.families import DROPS_ALARMS
 from calserver.ingest import RetryAlone, Submitted, in_event_pointer
@@ -24,6 +25,7 @@ from calserver.validation import Checker, FieldErrors
 from storage.contacts import contact_for, get_trigger, touch_contact, trigger_by_key
 from storage.errors import Conflict
 from storage.models import Contact, Trigger, TriggerEvent
+from web.api.cascade import trigger_steps
 from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
 from web.api.contacts import EXTERNAL_ID
 from web.api.events import event_json, merge_patch
@@ -35,6 +37,7 @@ TRIGGER_FIELDS = {
     "deliver_by",
     "critical",
     "create_contact",
+    "cascade",
 }
 PATCH_FIELDS = {"event", "deliver_by", "critical"}
 
@@ -100,9 +103,21 @@ def trigger_json(
     return answer
 
 
-def _parse_post(
-    body: dict[str, Any],
-) -> tuple[str, str, dict[str, Any], datetime | None, bool, bool]:
+def _cascade_choice(
+    request: web.Request, body: dict[str, Any]
+) -> tuple[bool, dict[str, Any] | None]:
+    """(off, override): ``"cascade": false`` turns it off for this trigger; an object
+    replaces the workspace's policy for this trigger."""
+    raw = body.get("cascade")
+    if raw is None:
+        return False, None
+    if raw is False:
+        return True, None
+    slug = workspace_of(request).slug
+    return False, parse_policy(raw, request.app[CHANNELS], slug, "/cascade").to_json()
+
+
+def _parse_post(request: web.Request, body: dict[str, Any], digest: str) -> Submitted:
     c = Checker(body)
     c.unknown_fields(TRIGGER_FIELDS)
     external_id = c.text("external_id", max_length=200, required=True)
@@ -114,8 +129,18 @@ def _parse_post(
         c.fail("event", "is required: an object with the same fields as a segment event")
     deliver_by = _deliver_by(c, body)
     critical, create = bool(c.boolean("critical")), bool(c.boolean("create_contact"))
+    if body.get("cascade") is True:
+        c.fail("cascade", "use false (no cascade) or an object with steps (this trigger's policy)")
+    try:
+        off, override = _cascade_choice(request, body)
+    except FieldErrors as error:
+        c.errors.extend(error.errors)
+        off, override = False, None
     c.done()
-    return str(external_id), str(key), dict(event or {}), deliver_by, critical, create
+    return Submitted(
+        workspace_of(request), str(external_id), str(key), digest, dict(event or {}), deliver_by,
+        critical, create, cascade_policy=override, cascade_off=off,
+    )  # fmt: skip
 
 
 async def _same_or_conflict(request: web.Request, key: str, digest: str) -> web.Response:
@@ -133,13 +158,8 @@ async def _same_or_conflict(request: web.Request, key: str, digest: str) -> web.
 
 async def create(request: web.Request) -> web.Response:
     body = await read_json_object(request)
-    external_id, key, event_body, deliver_by, critical, create_contact = _parse_post(body)
-    digest = request_hash(body)
-    workspace = workspace_of(request)
-    if not event_body.get("rrule"):  # recurrences are checked in the CPU pool, one at a time
-        item = Submitted(
-            workspace, external_id, key, digest, event_body, deliver_by, critical, create_contact
-        )
+    item = _parse_post(request, body, request_hash(body))
+    if not item.event.get("rrule"):  # recurrences are checked in the CPU pool, one at a time
         try:
             created, trigger, name = await request.app[INGEST].submit(item)
         except RetryAlone:
@@ -148,17 +168,12 @@ async def create(request: web.Request) -> web.Response:
             answer = trigger_json(trigger, name)
             headers = {"Location": f"/api/v1/triggers/{trigger.id}"} if created else None
             return json_response(answer, status=202, headers=headers)
-    return await _create_alone(
-        request, external_id, key, event_body, deliver_by, critical, create_contact, digest
-    )
+    return await _create_alone(request, item)
 
 
-async def _create_alone(
-    request: web.Request, external_id: str, key: str, event_body: dict[str, Any], deliver_by: datetime | None,
-    critical: bool, create_contact: bool, digest: str,
-) -> web.Response:  # fmt: skip
+async def _create_alone(request: web.Request, item: Submitted) -> web.Response:
     """One trigger in its own transactions (recurring events; conflicts the batch left)."""
-    workspace = workspace_of(request)
+    workspace, key, digest = workspace_of(request), item.key, item.digest
     async with transaction(request) as session:
         existing = await trigger_by_key(session, workspace.id, key)
     if existing is not None:
@@ -166,20 +181,26 @@ async def _create_alone(
     try:
         async with transaction(request) as session:
             contact = await contact_for(
-                session, workspace.id, external_id, create_contact, request.app[CLOCK].now()
+                session,
+                workspace.id,
+                item.external_id,
+                item.create_contact,
+                request.app[CLOCK].now(),
             )
             try:
                 spec: EventSpec = await run_cpu_check(
-                    request, parse_event, event_body, contact.timezone or workspace.timezone
+                    request, parse_event, item.event, contact.timezone or workspace.timezone
                 )
             except FieldErrors as error:
                 raise in_event_pointer(error) from None
             now = request.app[CLOCK].now()
             trigger = Trigger(
                 workspace_id=workspace.id, contact_id=contact.id, idempotency_key=key, request_hash=digest,
-                status="pending", critical=critical, deliver_by=deliver_by or _default_deliver_by(spec),
+                status="pending", critical=item.critical, deliver_by=item.deliver_by or _default_deliver_by(spec),
                 uid=spec.uid or f"trigger-{uuid.uuid4()}@{workspace.slug}.calserver", sequence=0,
                 created_at=now, updated_at=now, stale_on_google=False,
+                cascade_at=None if item.cascade_off else now, cascade_nudges=0,
+                cascade_policy=item.cascade_policy,
             )  # fmt: skip
             apply_spec(trigger, spec)
             session.add(trigger)
@@ -217,9 +238,9 @@ async def get(request: web.Request) -> web.Response:
                 )
             ).all()
         )
-        return json_response(
-            trigger_json(trigger, contact.external_id if contact else "", timeline)
-        )
+        answer = trigger_json(trigger, contact.external_id if contact else "", timeline)
+        answer["cascade"] = await trigger_steps(session, trigger.id)
+        return json_response(answer)
 
 
 async def patch(request: web.Request) -> web.Response:
@@ -261,6 +282,8 @@ async def _changed(session: Any, trigger: Trigger, now: datetime, kind: str) -> 
         trigger.stale_on_google = True
     if trigger.status in ("delivered", "undelivered"):
         trigger.status = "pending"
+    if trigger.cascade_at is not None:  # the cascade looks again (a cancel stops it)
+        trigger.cascade_at, trigger.cascade_nudges = now, trigger.cascade_nudges + 1
     session.add(
         TriggerEvent(
             trigger_id=trigger.id, at=now, type=kind, detail={"sequence": trigger.sequence}

@@ -1,0 +1,99 @@
+"""The message a cascade step sends about one trigger: text, HTML, the event as .ics, JSON."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime, timedelta
+from typing import Any
+
+from calserver.cascade.registry import ChannelEntry
+from calserver.channels import Message
+from feeds.alarms import QuietHours, to_wall
+from feeds.feed import PRODID
+from feeds.ics import CRLF, LINK_PLACEHOLDER, prop, vtimezone
+from feeds.render import Window, render_event
+from storage.models import Contact, Trigger
+
+ADDRESS_FIELDS = {"sms_http": "phone", "email_smtp": "email", "telegram": "telegram_chat_id"}
+
+
+def address_for(entry: ChannelEntry, contact: Contact) -> str | None:
+    """The contact's address on this channel; the webhook bridge needs none of its own."""
+    field = ADDRESS_FIELDS.get(entry.type)
+    if field is None:
+        return contact.external_id
+    value: str | None = getattr(contact, field)
+    return value or None
+
+
+def idempotency_key(workspace_slug: str, trigger: Trigger, channel: str) -> str:
+    """The trigger's own key, scoped to its workspace and the channel: stable across retries
+    and crashes, so the provider can drop a repeat."""
+    return f"{workspace_slug}:{trigger.idempotency_key}:{channel}"
+
+
+def _when(trigger: Trigger, zone: str) -> str:
+    if trigger.kind == "all_day":
+        return trigger.start_local
+    wall = to_wall(trigger.starts_at, zone)
+    return f"{wall:%Y-%m-%d %H:%M}"
+
+
+def ics_for(trigger: Trigger, zone: str, quiet: QuietHours, now: datetime) -> bytes:
+    """The event as a one-event calendar, rendered as the feed renders it."""
+    window = Window(now - timedelta(days=1), now + timedelta(days=400))
+    rendered = render_event(trigger, zone, quiet, window)
+    zones = "".join(vtimezone(name, rendered.first_wall_year) for name in sorted(rendered.zones))
+    text = (
+        "BEGIN:VCALENDAR" + CRLF + "VERSION:2.0" + CRLF + prop("PRODID", PRODID)
+        + "METHOD:PUBLISH" + CRLF + zones + rendered.text + "END:VCALENDAR" + CRLF
+    )  # fmt: skip
+    # No subscriber link in a mailed event: drop the placeholder's continuation line.
+    return text.replace(CRLF + " " + LINK_PLACEHOLDER, "").encode()
+
+
+def build_message(
+    entry: ChannelEntry, slug: str, trigger: Trigger, contact: Contact, zone: str,
+    quiet: QuietHours, now: datetime,
+) -> Message:  # fmt: skip
+    when = _when(trigger, zone)
+    parts = [f"{trigger.title}: {when}"]
+    if trigger.location:
+        parts.append(trigger.location)
+    if trigger.url:
+        parts.append(trigger.url)
+    text = "\n".join(parts)
+    data: dict[str, Any] = {
+        "trigger_id": trigger.id,
+        "idempotency_key": trigger.idempotency_key,
+        "external_id": contact.external_id,
+        "channel": entry.name,
+        "event": {
+            "uid": trigger.uid, "title": trigger.title, "starts_at": trigger.starts_at.isoformat(),
+            "local_time": when, "timezone": zone, "location": trigger.location, "url": trigger.url,
+            "description": trigger.description,
+        },
+    }  # fmt: skip
+    email = entry.type == "email_smtp"
+    return Message(
+        idempotency_key=idempotency_key(slug, trigger, entry.name),
+        address=address_for(entry, contact) or "",
+        subject=trigger.title,
+        text=text + (f"\n\n{trigger.description}" if email and trigger.description else ""),
+        html=_html(trigger, when) if email else None,
+        ics=ics_for(trigger, zone, quiet, now) if email else None,
+        data=data,
+    )
+
+
+def _html(trigger: Trigger, when: str) -> str:
+    rows = [f"<h1>{html.escape(trigger.title)}</h1>", f"<p>{html.escape(when)}</p>"]
+    if trigger.location:
+        rows.append(f"<p>{html.escape(trigger.location)}</p>")
+    if trigger.description:
+        rows.append(f"<p>{html.escape(trigger.description)}</p>")
+    if trigger.url:
+        link = html.escape(trigger.url, quote=True)
+        rows.append(f'<p><a href="{link}">{link}</a></p>')
+    rows.append("<p>The event is attached: open it to add it to your calendar.</p>")
+    return "\n".join(rows)

@@ -1,0 +1,252 @@
+"""The cascade worker: claims due triggers, decides, sends, records — in batches.
+
+One tick: (1) lease a batch of due triggers; (2) in one transaction plan their steps,
+apply the planner's decisions and mark the steps to send ``sending``; (3) send those
+messages concurrently, outside any transaction; (4) record every outcome and give the
+triggers back with their next time. A worker killed during (3) leaves steps ``sending`` on
+triggers whose lease runs out; the next worker reconciles them (asks the provider when the
+channel can; resends under the same idempotency key when the provider de-duplicates;
+otherwise records the outcome as unknown and does not resend).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from calserver.backoff import retry_delay
+from calserver.cascade.messages import address_for, build_message
+from calserver.cascade.plan import Situation, decide
+from calserver.cascade.policy import Policy
+from calserver.cascade.registry import Registry
+from calserver.channels import BaseChannel, Message, SendResult
+from calserver.clock import Clock
+from feeds.alarms import QuietHours
+from storage.cascade import Batch, add_steps, claim_due, load_batch, release, timeline
+from storage.engine import is_postgresql
+from storage.models import CascadeStep, Trigger
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+LONGEST_CAP = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    batch_size: int = 200
+    concurrency: int = 64
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+
+
+@dataclass
+class Job:
+    """One message to send (or reconcile) in this tick."""
+
+    trigger_id: int
+    step_id: int
+    channel: str
+    message: Message
+    reconcile: bool
+    result: SendResult | None = None
+    note: str = ""
+
+
+@dataclass
+class Tick:
+    jobs: list[Job] = field(default_factory=list)
+    handled: int = 0
+
+
+def policy_of(trigger: Trigger, workspace_policy: dict[str, object] | None) -> Policy | None:
+    data = trigger.cascade_policy if trigger.cascade_policy is not None else workspace_policy
+    return Policy.from_json(data) if data else None
+
+
+class Worker:
+    def __init__(
+        self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+        registry: Registry, http: aiohttp.ClientSession, settings: WorkerSettings,
+    ) -> None:  # fmt: skip
+        self.engine, self.sessions, self.clock = engine, sessions, clock
+        self.registry, self.http, self.settings = registry, http, settings
+        self._channels: dict[str, BaseChannel] = {}
+        self.stopping = asyncio.Event()
+        self.lock = asyncio.Lock()
+
+    async def run_once(self) -> int:
+        """One tick; how many triggers it handled."""
+        async with self.lock:
+            now = self.clock.now()
+            lease = timedelta(seconds=self.settings.lease_seconds)
+            async with self.sessions.begin() as session:
+                claimed = await claim_due(session, now, self.settings.batch_size, lease,
+                                          postgresql=is_postgresql(self.engine))  # fmt: skip
+            if not claimed:
+                return 0
+            tick = await self._decide(claimed, now)
+            await self._send_all(tick.jobs)
+            await self._record(tick.jobs, claimed)
+            return tick.handled
+
+    async def run_forever(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("cascade tick failed; trying again shortly")
+                handled = 0
+            if handled < self.settings.batch_size:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.poll_seconds):
+                        await self.stopping.wait()
+
+    # --- (2) decide -----------------------------------------------------------------------
+
+    async def _decide(self, claimed: dict[int, int], now: datetime) -> Tick:
+        tick = Tick()
+        async with self.sessions.begin() as session:
+            batch = await load_batch(session, list(claimed), now - LONGEST_CAP)
+            for trigger in batch.triggers:
+                tick.handled += 1
+                job, wake = await self._decide_one(session, batch, trigger, now)
+                if job is None:
+                    await release(session, trigger.id, claimed[trigger.id], wake)
+                else:
+                    tick.jobs.append(job)
+        return tick
+
+    async def _decide_one(
+        self, session: AsyncSession, batch: Batch, trigger: Trigger, now: datetime
+    ) -> tuple[Job | None, datetime | None]:
+        """Apply the planner's decision: the job to send, if any, and when to look again
+        (None: the cascade is over)."""
+        workspace = batch.workspaces[trigger.workspace_id]
+        contact = batch.contacts[trigger.contact_id]
+        policy = policy_of(trigger, workspace.cascade_policy)
+        if policy is None:
+            return None, None
+        steps = batch.steps.get(trigger.id)
+        if not steps:
+            steps = add_steps(session, trigger, policy, now)
+            await session.flush()
+        configured = {
+            step.channel: entry
+            for step in steps
+            if (entry := self.registry.get(step.channel, workspace.slug)) is not None
+        }
+        zone = contact.timezone or workspace.timezone
+        quiet = QuietHours.parse(workspace.quiet_start, workspace.quiet_end)
+        sends = batch.recent_sends.setdefault(contact.id, [])
+        situation = Situation(
+            now=now, status=trigger.status, critical=trigger.critical,
+            deliver_by=trigger.deliver_by, delivered_at=trigger.delivered_at,
+            event_over_at=trigger.ends_at or trigger.starts_at, contact_zone=zone, quiet=quiet,
+            policy=policy, families=batch.families.get(contact.id, []),
+            addresses={n: address_for(e, contact) is not None for n, e in configured.items()},
+            configured=frozenset(configured), opt_out=frozenset(contact.opt_out or ()),
+            recent_sends=sends,
+        )  # fmt: skip
+        decision = decide(steps, situation)
+        for step, state, reason in decision.changes:
+            step.finished_at = now
+            timeline(session, trigger.id, now, channel=step.channel, state=state, reason=reason)
+        for step, until, reason in decision.deferrals:
+            if step.due_at != until:
+                step.due_at, step.reason = until, reason
+                timeline(session, trigger.id, now, channel=step.channel, state="deferred",
+                         reason=reason, until=until.isoformat())  # fmt: skip
+        if decision.send is None:
+            return None, decision.wake_at
+        step = next(s for s in steps if s.id == decision.send.id)
+        entry = configured[step.channel]
+        message = build_message(entry, workspace.slug, trigger, contact, zone, quiet, now)
+        if step.state != "sending":
+            step.state, step.reason, step.sending_at = "sending", "", step.sending_at or now
+            step.attempts += 1
+            sends.append(now)
+        job = Job(trigger.id, step.id, step.channel, message, decision.reconcile)
+        return job, None
+
+    # --- (3) send -------------------------------------------------------------------------
+
+    async def _send_all(self, jobs: list[Job]) -> None:
+        limit = asyncio.Semaphore(self.settings.concurrency)
+        # Every send ends well inside the lease, so no other worker takes the trigger while
+        # its message may still be on the way.
+        deadline = max(self.settings.lease_seconds * 0.8, 0.1)
+
+        async def one(job: Job) -> None:
+            async with limit:
+                try:
+                    async with asyncio.timeout(deadline):
+                        job.result, job.note = await self._send(job)
+                except TimeoutError:
+                    job.result = SendResult("retry", error=f"no answer in {deadline:g} s")
+                except Exception as exc:  # a channel bug must not lose the batch's results
+                    log.exception("cascade send on %s failed", job.channel)
+                    job.result = SendResult("retry", error=type(exc).__name__)
+
+        await asyncio.gather(*(one(job) for job in jobs))
+
+    async def _send(self, job: Job) -> tuple[SendResult, str]:
+        channel = self._channels.get(job.channel)
+        if channel is None:
+            channel = self._channels[job.channel] = self.registry.build(job.channel, self.http)
+        if job.reconcile:
+            if channel.can_lookup:
+                found = await channel.lookup(job.message.idempotency_key)
+                if found is not None:
+                    return found, "reconciled: the provider had it"
+                return await channel.send(job.message), "reconciled: the provider never got it"
+            if not channel.resend_safe:
+                return SendResult("sent", error="outcome_unknown"), "reconciled: not resent"
+            return await channel.send(job.message), "reconciled: resent under the same key"
+        return await channel.send(job.message), ""
+
+    # --- (4) record -----------------------------------------------------------------------
+
+    async def _record(self, jobs: list[Job], claimed: dict[int, int]) -> None:
+        if not jobs:
+            return
+        now = self.clock.now()
+        async with self.sessions.begin() as session:
+            query = select(CascadeStep).where(CascadeStep.id.in_([job.step_id for job in jobs]))
+            steps = {step.id: step for step in await session.scalars(query)}
+            for job in jobs:
+                step = steps[job.step_id]
+                wake = self._apply(session, step, job, now)
+                await release(session, job.trigger_id, claimed[job.trigger_id], wake)
+
+    def _apply(self, session: AsyncSession, step: CascadeStep, job: Job, now: datetime) -> datetime:
+        """Write one send's outcome to its step; when to look at the trigger again."""
+        result = job.result or SendResult("retry", error="not sent")
+        if result.provider_id:
+            step.provider_id = result.provider_id[:200]
+        wake = now
+        if result.outcome in ("sent", "delivered"):
+            step.state, step.sent_at, step.cost = result.outcome, now, step.price
+            step.reason = result.error[:200]
+            if result.outcome == "delivered":
+                step.finished_at = now
+            elif step.wait_seconds:
+                wake = now + timedelta(seconds=step.wait_seconds)
+        elif result.outcome == "failed" or step.attempts >= MAX_ATTEMPTS:
+            step.state, step.finished_at, step.reason = "failed", now, result.error[:200]
+        else:
+            step.state, step.reason = "pending", result.error[:200]
+            step.due_at = wake = now + retry_delay(step.attempts)
+        detail = {"channel": step.channel, "state": step.state, "reason": step.reason,
+                  "attempt": step.attempts}  # fmt: skip
+        if job.note:
+            detail["note"] = job.note
+        timeline(session, step.trigger_id, now, **detail)
+        return wake

@@ -1,0 +1,180 @@
+"""The cascade's state in the database: claiming due triggers, loading what the planner
+needs, steps, delivery reports and nudges.
+
+A trigger's ``cascade_at`` says when a worker should look at it next. A worker claims due
+triggers by moving ``cascade_at`` a lease into the future (on PostgreSQL under
+``FOR UPDATE SKIP LOCKED``, so two workers never hold the same trigger); when the worker
+dies, the lease runs out and another worker picks the trigger up and reconciles.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from calserver.cascade.policy import Policy
+from storage.models import CascadeStep, Contact, Subscription, Trigger, TriggerEvent, Workspace
+
+LIVE = ("created", "active")
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int, lease: timedelta, *, postgresql: bool
+) -> dict[int, int]:
+    """Lease up to ``limit`` due triggers to this worker: their ids and nudge counts."""
+    free = or_(Trigger.cascade_lease.is_(None), Trigger.cascade_lease <= now)
+    due = (
+        select(Trigger.id)
+        .where(Trigger.cascade_at <= now, free)
+        .order_by(Trigger.cascade_at)
+        .limit(limit)
+    )
+    if postgresql:
+        due = due.with_for_update(skip_locked=True)
+    ids = list((await session.scalars(due)).all())
+    if not ids:
+        return {}
+    claimed = await session.execute(
+        update(Trigger)
+        .where(Trigger.id.in_(ids), Trigger.cascade_at <= now, free)
+        .values(cascade_lease=now + lease)
+        .returning(Trigger.id, Trigger.cascade_nudges)
+        .execution_options(synchronize_session=False)
+    )
+    return {trigger_id: nudges for trigger_id, nudges in claimed.all()}
+
+
+async def release(
+    session: AsyncSession, trigger_id: int, nudges: int, wake_at: datetime | None
+) -> None:
+    """Give a trigger back with its next time — unless it was nudged meanwhile (then it is
+    due now and the nudge's time stays)."""
+    await session.execute(
+        update(Trigger)
+        .where(Trigger.id == trigger_id, Trigger.cascade_nudges == nudges)
+        .values(cascade_at=wake_at, cascade_lease=None)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(Trigger)
+        .where(Trigger.id == trigger_id, Trigger.cascade_nudges != nudges)
+        .values(cascade_lease=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass
+class Batch:
+    triggers: list[Trigger]
+    workspaces: dict[int, Workspace]
+    contacts: dict[int, Contact]
+    steps: dict[int, list[CascadeStep]]
+    families: dict[int, list[str]] = field(default_factory=dict)
+    recent_sends: dict[int, list[datetime]] = field(default_factory=dict)
+
+
+async def load_batch(session: AsyncSession, trigger_ids: Sequence[int], since: datetime) -> Batch:
+    """The triggers with their workspaces, contacts, steps, live subscriptions' families and
+    the contacts' messages since ``since`` (for frequency caps): five queries in all."""
+    triggers = list(
+        (await session.scalars(select(Trigger).where(Trigger.id.in_(trigger_ids)))).all()
+    )
+    contact_ids = {t.contact_id for t in triggers}
+    workspace_ids = {t.workspace_id for t in triggers}
+    workspaces = await session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))
+    contacts = await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
+    steps: dict[int, list[CascadeStep]] = defaultdict(list)
+    for step in await session.scalars(
+        select(CascadeStep).where(CascadeStep.trigger_id.in_(trigger_ids))
+    ):
+        steps[step.trigger_id].append(step)
+    batch = Batch(triggers, {w.id: w for w in workspaces}, {c.id: c for c in contacts}, steps)
+    subscriptions = await session.execute(
+        select(Subscription.contact_id, Subscription.family).where(
+            Subscription.contact_id.in_(contact_ids), Subscription.status.in_(LIVE)
+        )
+    )
+    for contact_id, family in subscriptions.all():
+        assert contact_id is not None  # selected by it
+        batch.families.setdefault(contact_id, []).append(family)
+    sends = await session.execute(
+        select(CascadeStep.contact_id, CascadeStep.sending_at).where(
+            CascadeStep.contact_id.in_(contact_ids),
+            CascadeStep.sending_at >= since,
+            CascadeStep.channel != "calendar",
+        )
+    )
+    for contact_id, at in sends.all():
+        assert at is not None  # selected by it
+        batch.recent_sends.setdefault(contact_id, []).append(at)
+    return batch
+
+
+def add_steps(
+    session: AsyncSession, trigger: Trigger, policy: Policy, now: datetime
+) -> list[CascadeStep]:
+    steps = [
+        CascadeStep(
+            workspace_id=trigger.workspace_id, trigger_id=trigger.id,
+            contact_id=trigger.contact_id, position=position, channel=step.channel,
+            price=step.price, wait_seconds=step.wait_seconds, state="pending", reason="",
+            attempts=0, cost=0, created_at=now,
+        )
+        for position, step in enumerate(policy.steps)
+    ]  # fmt: skip
+    session.add_all(steps)
+    return steps
+
+
+def timeline(session: AsyncSession, trigger_id: int, at: datetime, **detail: Any) -> None:
+    session.add(TriggerEvent(trigger_id=trigger_id, at=at, type="cascade", detail=detail))
+
+
+async def nudge(session: AsyncSession, trigger_ids: Iterable[int], now: datetime) -> None:
+    """Have the worker look at these triggers now (a receipt, a change, a cancellation),
+    unless their cascade is over (or never started)."""
+    ids = list(trigger_ids)
+    if not ids:
+        return
+    await session.execute(
+        update(Trigger)
+        .where(Trigger.id.in_(ids), Trigger.cascade_at.is_not(None))
+        .values(cascade_at=now, cascade_nudges=Trigger.cascade_nudges + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    matched: bool
+    late: bool = False
+
+
+async def record_report(
+    session: AsyncSession, channel: str, provider_id: str, outcome: str, now: datetime
+) -> ReportOutcome:
+    """A provider's delivery report: the step's state if it still waits for one, else kept
+    as a late report. Either way the worker looks at the trigger again."""
+    step = await session.scalar(
+        select(CascadeStep)
+        .where(CascadeStep.channel == channel, CascadeStep.provider_id == provider_id)
+        .with_for_update()
+    )
+    if step is None:
+        return ReportOutcome(False)
+    waited_until = (step.sent_at or now) + timedelta(seconds=step.wait_seconds)
+    late = step.state != "sent" or (step.wait_seconds > 0 and now > waited_until)
+    if step.state == "sent":
+        step.state, step.reason, step.finished_at = outcome, "report", now
+    if late:
+        step.late_report = outcome
+    timeline(session, step.trigger_id, now, channel=channel, state=outcome, reason="report",
+             late=late)  # fmt: skip
+    await nudge(session, [step.trigger_id], now)
+    return ReportOutcome(True, late)
