@@ -1,7 +1,8 @@
 """`calserver worker` killed with SIGKILL at random moments, 50 times, while 500 triggers
 cascade to a loopback SMS gateway that counts requests per idempotency key: no message is
-lost and none is sent twice (nor even asked for twice: the next worker asks the gateway what
-became of a message left "sending" before it would send it)."""
+lost and none is sent twice. A message a killed worker left "sending" is looked up at the
+gateway by its key before anything is sent again; a request is repeated (same key) only
+after its answer did not come in time, and the gateway drops the repeat."""
 
 from __future__ import annotations
 
@@ -94,12 +95,15 @@ async def _sms_states(client: TestClient) -> dict[str, int]:  # type: ignore[typ
         return {state: count for state, count in rows.all()}
 
 
-async def _reconciled(client: TestClient) -> int:  # type: ignore[type-arg]
+async def _reconciled(client: TestClient) -> tuple[int, int]:  # type: ignore[type-arg]
+    """Steps reconciled after a kill, and send attempts recorded as retries."""
     async with client.app[SESSIONS].begin() as session:
-        notes = await session.scalars(
-            select(TriggerEvent.detail).where(TriggerEvent.type == "cascade")
+        details = list(
+            await session.scalars(select(TriggerEvent.detail).where(TriggerEvent.type == "cascade"))
         )
-        return sum(1 for detail in notes if str(detail.get("note", "")).startswith("reconciled"))
+    reconciled = sum(1 for d in details if str(d.get("note", "")).startswith("reconciled"))
+    retries = sum(1 for d in details if d.get("state") == "pending" and d.get("attempt"))
+    return reconciled, retries
 
 
 async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
@@ -138,9 +142,14 @@ async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
     assert states == {"sent": TRIGGERS}, states
     keys = {f"{tenant.slug}:k{n}:sms" for n in range(TRIGGERS)}
     assert set(gateway.sent) == keys and set(gateway.sent.values()) == {1}  # none lost, none twice
-    assert set(gateway.submissions.values()) == {1}  # not even asked twice
-    reconciled = await _reconciled(client)
+    # A request is repeated (under the same key, which the gateway de-duplicates) only after
+    # an answer that did not come in time was recorded as a retry; a message left "sending"
+    # by a killed worker is looked up, not re-requested.
+    reconciled, retries = await _reconciled(client)
+    repeats = sum(gateway.submissions.values()) - TRIGGERS
+    assert repeats <= retries, (repeats, retries)
     print(f"\ncrash test: {CYCLES} SIGKILLs, {kills_mid_send} with messages in flight, "
-          f"{reconciled} steps reconciled by lookup, {sum(gateway.lookups.values())} lookups, "
+          f"{reconciled} steps reconciled after a kill, {sum(gateway.lookups.values())} lookups, "
+          f"{retries} timed-out answers retried, {repeats} repeated requests, "
           f"{len(gateway.sent)} messages sent once each")  # fmt: skip
     assert kills_mid_send >= CYCLES // 3 and reconciled > 0  # the kills did hit sends

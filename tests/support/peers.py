@@ -78,12 +78,12 @@ class SmsGateway:
             return web.json_response({"error": "down"}, status=503)
         if b.mode == "4xx":
             return web.json_response({"error": "bad number"}, status=400)
-        if b.delay:
-            await asyncio.sleep(b.delay)
-        if key not in self.ids:
+        if key not in self.ids:  # accepted on arrival, as gateways do: the answer may be slow
             self.ids[key] = f"m-{next(self._numbers)}"
             self.sent[key] += 1
             self.bodies[key] = body
+        if b.delay:
+            await asyncio.sleep(b.delay)
         return web.json_response({"id": self.ids[key], "status": "accepted"})
 
     async def _status(self, request: web.Request) -> web.Response:
