@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -54,7 +55,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     app[LOOKUP] = await load_lookup(config)
-    app[INGEST] = TriggerIngest(app[SESSIONS], app[CLOCK])
+    margin = timedelta(minutes=config.deliver_margin_minutes)
+    app[INGEST] = TriggerIngest(app[SESSIONS], app[CLOCK], margin)
     yield
     await app[LOOKUP].close()
     await engine.dispose()

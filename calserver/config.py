@@ -139,6 +139,7 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         ("webhook_poll_seconds", 0.05, 3600),
         ("webhook_timeout_seconds", 1, 60),
         ("cascade_batch_size", 1, 10_000),
+        ("deliver_margin_minutes", 0, 7 * 24 * 60),
         ("cascade_concurrency", 1, 1_000),
         ("cascade_lease_seconds", 1, 3600),
         ("cascade_poll_seconds", 0.05, 3600),

@@ -60,8 +60,8 @@ def in_event_pointer(error: FieldErrors) -> FieldErrors:
 
 
 class TriggerIngest:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock):
-        self._sessions, self._clock = sessions, clock
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, margin: timedelta):
+        self._sessions, self._clock, self._margin = sessions, clock, margin
         self._queue: list[Submitted] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -144,7 +144,7 @@ class TriggerIngest:
             except FieldErrors as error:
                 results.append((item, in_event_pointer(error)))
                 continue
-            row = _new_row(item, contact, spec, now)
+            row = _new_row(item, contact, spec, now, self._margin)
             existing[item.key] = SimpleNamespace(**row)  # a repeat of the key answers alike
             created.append((item, row, contact))
         if created:
@@ -211,8 +211,16 @@ async def _insert(
     return ids
 
 
-def _new_row(item: Submitted, contact: Contact, spec: EventSpec, now: datetime) -> dict[str, Any]:
-    deliver_by = item.deliver_by or spec.starts_at - timedelta(seconds=max(spec.alarms, default=0))
+def default_deliver_by(spec: EventSpec, margin: timedelta) -> datetime:
+    """The first alarm of the first occurrence (the start when there is none), minus a
+    margin that leaves a fallback channel time to arrive before the alarm rings."""
+    return spec.starts_at - timedelta(seconds=max(spec.alarms, default=0)) - margin
+
+
+def _new_row(
+    item: Submitted, contact: Contact, spec: EventSpec, now: datetime, margin: timedelta
+) -> dict[str, Any]:
+    deliver_by = item.deliver_by or default_deliver_by(spec, margin)
     return {
         "workspace_id": item.workspace.id, "contact_id": contact.id, "idempotency_key": item.key,
         "request_hash": item.digest, "status": "pending", "critical": item.critical, "deliver_by": deliver_by,

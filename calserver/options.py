@@ -198,6 +198,14 @@ OPTIONS: tuple[Option, ...] = (
         "cascade",
     ),
     Option(
+        "deliver_margin_minutes",
+        15,
+        "int",
+        "A trigger's default deliver_by: its first alarm minus this many minutes, so a fallback "
+        "channel still arrives before the alarm rings.",
+        "cascade",
+    ),
+    Option(
         "cascade_worker",
         True,
         "bool",

@@ -27,7 +27,8 @@ from tests.support.peers import Mailbox, Platform, SmsGateway, Telegram, post_re
 from tests.support.telemetry import settle
 from tests.test_triggers import bound_subscription
 
-DELIVER_BY = datetime(2026, 3, 6, 13, 0, tzinfo=UTC)  # ORDER's alarm: 1 h before 15:00 Berlin
+# ORDER's alarm (1 h before 15:00 Berlin = 13:00Z) minus the default 15-minute margin.
+DELIVER_BY = datetime(2026, 3, 6, 12, 45, tzinfo=UTC)
 FULL = [{"channel": "calendar"}, {"channel": "telegram", "wait_seconds": 600},
         {"channel": "sms", "wait_seconds": 900}, {"channel": "email", "wait_seconds": 0}]  # fmt: skip
 
@@ -219,7 +220,8 @@ async def test_quiet_hours_defer_and_a_late_receipt_cancels_the_unsent_step(
     answer = await api.post("/api/v1/triggers",
                             {"external_id": "c-1", "idempotency_key": "w-1", "event": event})  # fmt: skip
     trigger = answer.body["id"]
-    # deliver_by: 22:00 Vladivostok on the 6th = 12:00Z, inside the quiet hours (22:00-08:00).
+    # The alarm: 22:00 Vladivostok on the 6th = 12:00Z; deliver_by 15 minutes earlier. By
+    # 12:00:01Z the calendar has not polled, and it is night there (quiet 22:00-08:00).
     clock.set(datetime(2026, 3, 6, 12, 0, 1, tzinfo=UTC))
     await tick(client)
     sms = (await steps(api, trigger))["sms"]

@@ -129,7 +129,7 @@ async def test_trigger_reaches_only_its_contacts_feed(client: TestClient, crm: A
     )
     assert created.status == 202, created.text
     assert created.body["status"] == "pending" and created.body["deliver_by"].startswith(
-        "2026-03-06T13:00:00"
+        "2026-03-06T12:45:00"  # the alarm at 13:00Z minus the 15-minute margin
     )
     feed = read(await poll(client, mine["feed_url"]))
     assert sorted(e["summary"] for e in feed["events"]) == [

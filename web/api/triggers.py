@@ -16,11 +16,11 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from calserver.appkeys import CHANNELS, CLOCK, INGEST
+from calserver.appkeys import CHANNELS, CLOCK, CONFIG, INGEST
 from calserver.cascade.policy import parse_policy
 from calserver.eventspec import EventSpec, apply_spec, parse_event
 from calserver.families import DROPS_ALARMS
-from calserver.ingest import RetryAlone, Submitted, in_event_pointer
+from calserver.ingest import RetryAlone, Submitted, default_deliver_by, in_event_pointer
 from calserver.validation import Checker, FieldErrors
 from storage.contacts import contact_for, get_trigger, touch_contact, trigger_by_key
 from storage.errors import Conflict
@@ -61,11 +61,6 @@ def _deliver_by(c: Checker, body: dict[str, Any]) -> datetime | None:
         )
         return None
     return moment
-
-
-def _default_deliver_by(spec: EventSpec) -> datetime:
-    """The first alarm of the first occurrence, or the start when there is none."""
-    return spec.starts_at - timedelta(seconds=max(spec.alarms, default=0))
 
 
 def trigger_json(
@@ -196,7 +191,7 @@ async def _create_alone(request: web.Request, item: Submitted) -> web.Response:
             now = request.app[CLOCK].now()
             trigger = Trigger(
                 workspace_id=workspace.id, contact_id=contact.id, idempotency_key=key, request_hash=digest,
-                status="pending", critical=item.critical, deliver_by=item.deliver_by or _default_deliver_by(spec),
+                status="pending", critical=item.critical, deliver_by=item.deliver_by or default_deliver_by(spec, _margin(request)),
                 uid=spec.uid or f"trigger-{uuid.uuid4()}@{workspace.slug}.calserver", sequence=0,
                 created_at=now, updated_at=now, stale_on_google=False,
                 cascade_at=None if item.cascade_off else now, cascade_nudges=0,
@@ -216,6 +211,10 @@ async def _create_alone(request: web.Request, item: Submitted) -> web.Response:
     return json_response(
         answer, status=202, headers={"Location": f"/api/v1/triggers/{answer['id']}"}
     )
+
+
+def _margin(request: web.Request) -> timedelta:
+    return timedelta(minutes=request.app[CONFIG].deliver_margin_minutes)
 
 
 def _trigger_id(request: web.Request) -> int:
