@@ -15,11 +15,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.cascade.policy import Policy
-from storage.models import CascadeStep, Contact, Subscription, Trigger, TriggerEvent, Workspace
+from storage.models import (
+    CascadeStep,
+    Contact,
+    Subscription,
+    Trigger,
+    TriggerEvent,
+    UTCDateTime,
+    Workspace,
+)
 
 LIVE = ("created", "active")
 
@@ -50,23 +58,44 @@ async def claim_due(
     return {trigger_id: nudges for trigger_id, nudges in claimed.all()}
 
 
+_TRIGGERS = Trigger.__table__
+assert isinstance(_TRIGGERS, Table)
+_RELEASE = (
+    update(_TRIGGERS)
+    .where(_TRIGGERS.c.id == bindparam("trigger_id"))
+    .values(
+        cascade_at=case(
+            (
+                _TRIGGERS.c.cascade_nudges == bindparam("nudges"),
+                bindparam("wake", type_=UTCDateTime()),
+            ),
+            else_=_TRIGGERS.c.cascade_at,
+        ),
+        cascade_lease=None,
+    )
+)
+
+
 async def release(
-    session: AsyncSession, trigger_id: int, nudges: int, wake_at: datetime | None
+    session: AsyncSession, triggers: Sequence[tuple[int, int, datetime | None]]
 ) -> None:
-    """Give a trigger back with its next time — unless it was nudged meanwhile (then it is
-    due now and the nudge's time stays)."""
-    await session.execute(
-        update(Trigger)
-        .where(Trigger.id == trigger_id, Trigger.cascade_nudges == nudges)
-        .values(cascade_at=wake_at, cascade_lease=None)
-        .execution_options(synchronize_session=False)
+    """Give triggers back, each ``(id, nudges seen at claim, next time)`` — unless one was
+    nudged meanwhile: then it stays due now. One statement for the whole batch."""
+    if not triggers:
+        return
+    connection = await session.connection()
+    await connection.execute(
+        _RELEASE, [{"trigger_id": t, "nudges": n, "wake": wake} for t, n, wake in triggers]
     )
-    await session.execute(
-        update(Trigger)
-        .where(Trigger.id == trigger_id, Trigger.cascade_nudges != nudges)
-        .values(cascade_lease=None)
-        .execution_options(synchronize_session=False)
-    )
+
+
+def timeline_row(trigger_id: int, at: datetime, **detail: Any) -> dict[str, Any]:
+    return {"trigger_id": trigger_id, "at": at, "type": "cascade", "detail": detail}
+
+
+async def write_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(TriggerEvent), rows)
 
 
 @dataclass

@@ -89,6 +89,16 @@ def cap_release(now: datetime, sends: Sequence[datetime], cap: Cap) -> datetime 
     return sorted(window)[-cap.max] + timedelta(seconds=cap.period_seconds)
 
 
+def ending(step: StepState) -> str | None:
+    """Why the cascade ends at this step, if it does: delivered, or sent where no report is
+    awaited. The rest of the steps are then skipped with this reason."""
+    if step.state == "delivered":
+        return "delivered_earlier"
+    if step.state == "sent" and step.wait_seconds == 0:
+        return "sent_earlier"
+    return None
+
+
 def _finish(decision: Decision, steps: Sequence[StepState], reason: str) -> Decision:
     for step in steps:
         if step.state == "pending":
@@ -167,13 +177,11 @@ def decide(steps: Sequence[StepState], s: Situation) -> Decision:
             d.change(calendar, "delivered", "late_receipt" if late else "receipt")
         return _finish(d, ordered, "delivered_by_calendar")
     for step in ordered:
-        if step.state == "delivered":
-            return _finish(d, ordered, "delivered_earlier")
+        if (reason := ending(step)) is not None:
+            return _finish(d, ordered, reason)
         if step.state in FINAL:
             continue
         if step.state == "sent":
-            if step.wait_seconds == 0:
-                return _finish(d, ordered, "sent_earlier")
             assert step.sent_at is not None
             until = step.sent_at + timedelta(seconds=step.wait_seconds)
             if s.now < until:

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 from sqlalchemy import select
@@ -23,13 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from calserver.backoff import retry_delay
 from calserver.cascade.messages import address_for, build_message
-from calserver.cascade.plan import Situation, decide
+from calserver.cascade.plan import Situation, decide, ending
 from calserver.cascade.policy import Policy
 from calserver.cascade.registry import Registry
 from calserver.channels import BaseChannel, Message, SendResult
 from calserver.clock import Clock
 from feeds.alarms import QuietHours
-from storage.cascade import Batch, add_steps, claim_due, load_batch, release, timeline
+from storage.cascade import (
+    Batch,
+    add_steps,
+    claim_due,
+    load_batch,
+    release,
+    timeline_row,
+    write_timeline,
+)
 from storage.engine import is_postgresql
 from storage.models import CascadeStep, Trigger
 
@@ -113,31 +122,39 @@ class Worker:
 
     async def _decide(self, claimed: dict[int, int], now: datetime) -> Tick:
         tick = Tick()
+        events: list[dict[str, Any]] = []
+        releases: list[tuple[int, int, datetime | None]] = []
         async with self.sessions.begin() as session:
             batch = await load_batch(session, list(claimed), now - LONGEST_CAP)
+            policies = {}
+            for trigger in batch.triggers:
+                workspace = batch.workspaces[trigger.workspace_id]
+                policies[trigger.id] = policy = policy_of(trigger, workspace.cascade_policy)
+                if policy is not None and not batch.steps.get(trigger.id):
+                    batch.steps[trigger.id] = add_steps(session, trigger, policy, now)
+            await session.flush()  # the new steps' ids, in one round
             for trigger in batch.triggers:
                 tick.handled += 1
-                job, wake = await self._decide_one(session, batch, trigger, now)
+                policy = policies[trigger.id]
+                job, wake = (None, None) if policy is None else (
+                    self._decide_one(batch, trigger, policy, now, events))  # fmt: skip
                 if job is None:
-                    await release(session, trigger.id, claimed[trigger.id], wake)
+                    releases.append((trigger.id, claimed[trigger.id], wake))
                 else:
                     tick.jobs.append(job)
+            await write_timeline(session, events)
+            await release(session, releases)
         return tick
 
-    async def _decide_one(
-        self, session: AsyncSession, batch: Batch, trigger: Trigger, now: datetime
-    ) -> tuple[Job | None, datetime | None]:
+    def _decide_one(
+        self, batch: Batch, trigger: Trigger, policy: Policy, now: datetime,
+        events: list[dict[str, Any]],
+    ) -> tuple[Job | None, datetime | None]:  # fmt: skip
         """Apply the planner's decision: the job to send, if any, and when to look again
         (None: the cascade is over)."""
         workspace = batch.workspaces[trigger.workspace_id]
         contact = batch.contacts[trigger.contact_id]
-        policy = policy_of(trigger, workspace.cascade_policy)
-        if policy is None:
-            return None, None
-        steps = batch.steps.get(trigger.id)
-        if not steps:
-            steps = add_steps(session, trigger, policy, now)
-            await session.flush()
+        steps = batch.steps[trigger.id]
         configured = {
             step.channel: entry
             for step in steps
@@ -147,8 +164,8 @@ class Worker:
         quiet = QuietHours.parse(workspace.quiet_start, workspace.quiet_end)
         sends = batch.recent_sends.setdefault(contact.id, [])
         situation = Situation(
-            now=now, status=trigger.status, critical=trigger.critical,
-            deliver_by=trigger.deliver_by, delivered_at=trigger.delivered_at,
+            now=now, status=trigger.status, critical=trigger.critical, deliver_by=trigger.deliver_by,
+            delivered_at=trigger.delivered_at if trigger.status == "delivered" else None,
             event_over_at=trigger.ends_at or trigger.starts_at, contact_zone=zone, quiet=quiet,
             policy=policy, families=batch.families.get(contact.id, []),
             addresses={n: address_for(e, contact) is not None for n, e in configured.items()},
@@ -158,17 +175,18 @@ class Worker:
         decision = decide(steps, situation)
         for step, state, reason in decision.changes:
             step.finished_at = now
-            timeline(session, trigger.id, now, channel=step.channel, state=state, reason=reason)
+            events.append(timeline_row(trigger.id, now, channel=step.channel, state=state,
+                                       reason=reason))  # fmt: skip
         for step, until, reason in decision.deferrals:
             if step.due_at != until:
                 step.due_at, step.reason = until, reason
-                timeline(session, trigger.id, now, channel=step.channel, state="deferred",
-                         reason=reason, until=until.isoformat())  # fmt: skip
+                events.append(timeline_row(trigger.id, now, channel=step.channel, state="deferred",
+                                           reason=reason, until=until.isoformat()))  # fmt: skip
         if decision.send is None:
             return None, decision.wake_at
         step = next(s for s in steps if s.id == decision.send.id)
-        entry = configured[step.channel]
-        message = build_message(entry, workspace.slug, trigger, contact, zone, quiet, now)
+        message = build_message(configured[step.channel], workspace.slug, trigger, contact, zone,
+                                quiet, now)  # fmt: skip
         if step.state != "sending":
             step.state, step.reason, step.sending_at = "sending", "", step.sending_at or now
             step.attempts += 1
@@ -218,15 +236,34 @@ class Worker:
         if not jobs:
             return
         now = self.clock.now()
+        events: list[dict[str, Any]] = []
+        releases: list[tuple[int, int, datetime | None]] = []
         async with self.sessions.begin() as session:
-            query = select(CascadeStep).where(CascadeStep.id.in_([job.step_id for job in jobs]))
-            steps = {step.id: step for step in await session.scalars(query)}
+            query = select(CascadeStep).where(
+                CascadeStep.trigger_id.in_([job.trigger_id for job in jobs])
+            )
+            by_trigger: dict[int, list[CascadeStep]] = {}
+            for step in await session.scalars(query):
+                by_trigger.setdefault(step.trigger_id, []).append(step)
             for job in jobs:
-                step = steps[job.step_id]
-                wake = self._apply(session, step, job, now)
-                await release(session, job.trigger_id, claimed[job.trigger_id], wake)
+                steps = by_trigger[job.trigger_id]
+                step = next(s for s in steps if s.id == job.step_id)
+                wake: datetime | None = self._apply(step, job, now, events)
+                if (reason := ending(step)) is not None:  # done here: no second round needed
+                    for other in steps:
+                        if other.state == "pending":
+                            other.state, other.reason, other.finished_at = "skipped", reason, now
+                            events.append(timeline_row(job.trigger_id, now, channel=other.channel,
+                                                       state="skipped", reason=reason))  # fmt: skip
+                    wake = None
+                releases.append((job.trigger_id, claimed[job.trigger_id], wake))
+            await session.flush()
+            await write_timeline(session, events)
+            await release(session, releases)
 
-    def _apply(self, session: AsyncSession, step: CascadeStep, job: Job, now: datetime) -> datetime:
+    def _apply(
+        self, step: CascadeStep, job: Job, now: datetime, events: list[dict[str, Any]]
+    ) -> datetime:
         """Write one send's outcome to its step; when to look at the trigger again."""
         result = job.result or SendResult("retry", error="not sent")
         if result.provider_id:
@@ -248,5 +285,5 @@ class Worker:
                   "attempt": step.attempts}  # fmt: skip
         if job.note:
             detail["note"] = job.note
-        timeline(session, step.trigger_id, now, **detail)
+        events.append(timeline_row(step.trigger_id, now, **detail))
         return wake
