@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.support.cascade import push, report_url, states, steps, tick, write_c
 from tests.support.feeds import add_event, make_segment, poll
 from tests.support.openapi import ApiClient
 from tests.support.peers import Mailbox, Platform, SmsGateway, Telegram, post_report
+from tests.support.processes import run
 from tests.support.telemetry import settle
 from tests.test_triggers import bound_subscription
 
@@ -410,3 +412,34 @@ async def _due(client: TestClient) -> bool:  # type: ignore[type-arg]
         return bool(
             await session.scalar(select(func.count()).where(Trigger.cascade_at.is_not(None)))
         )
+
+
+async def test_timeouts_retry_under_the_same_key_and_a_blocked_bot_falls_through(
+    client: TestClient, tenant: Tenant, peers: dict[str, Any], clock: FrozenClock
+) -> None:  # type: ignore[type-arg]
+    api = tenant.api
+    await _crm(api, [{"channel": "telegram"}, {"channel": "sms", "wait_seconds": 0}])
+    peers["telegram"].behaviour.mode = "4xx"  # the client blocked the bot
+    gateway: SmsGateway = peers["sms"]
+    gateway.behaviour.delay = 2.5  # longer than the channel's 2-second timeout
+    trigger = await push(api, "o-1")
+    await tick(client, 2)  # Telegram fails; the next round goes on to SMS
+    now = await steps(api, trigger)
+    assert now["telegram"]["state"] == "failed" and "403" in now["telegram"]["reason"]
+    assert now["sms"]["state"] == "pending" and now["sms"]["reason"] == "timed out after 2 s"
+    gateway.behaviour.delay = 0
+    clock.advance(timedelta(seconds=5))
+    await tick(client)
+    assert (await states(api, trigger))["sms"] == "sent:"
+    # The gateway got the first request too (its answer was late): the repeat carried the
+    # same key, so the client got one SMS.
+    assert gateway.submissions == {"acme:o-1:sms": 2} and gateway.sent == {"acme:o-1:sms": 1}
+
+
+def test_a_bad_channels_file_stops_the_worker_naming_the_setting(tmp_path: Path) -> None:
+    path = write_channels(
+        tmp_path / "channels.toml", {"sms": {"type": "sms_http", "url": "ftp://x"}}
+    )
+    env = {**os.environ, "CALSERVER_DATA_DIR": str(tmp_path), "CALSERVER_CHANNELS_FILE": str(path)}
+    done = run(["worker"], env)
+    assert done.returncode == 2 and "sms" in done.stderr and "url must be an http" in done.stderr
