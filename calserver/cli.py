@@ -178,6 +178,15 @@ def _cmd_worker(config: Config) -> int:
     return 0
 
 
+async def _until_signalled() -> None:
+    """Wait for SIGINT or SIGTERM (then the caller shuts down cleanly)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signame in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signame, stop.set)
+    await stop.wait()
+
+
 async def _work_until_stopped(config: Config, registry: Registry) -> None:
     engine = create_engine(config)
     try:
@@ -187,11 +196,7 @@ async def _work_until_stopped(config: Config, registry: Registry) -> None:
             config, engine, session_factory(engine), Clock(), registry, background=True
         ):
             print(f"calserver {__version__} cascade worker running", flush=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signame in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(signame, stop.set)
-            await stop.wait()
+            await _until_signalled()
     finally:
         await engine.dispose()
 
@@ -205,11 +210,7 @@ async def _serve_until_stopped(app: web.Application, config: Config) -> None:
         await site.start()
         port = runner.addresses[0][1]
         print(f"calserver {__version__} listening on http://{config.host}:{port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signame in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signame, stop.set)
-        await stop.wait()
+        await _until_signalled()
     finally:
         await runner.cleanup()
 

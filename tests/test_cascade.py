@@ -217,6 +217,12 @@ async def test_late_report_after_fallback_sends_nothing_twice(
     assert gateway.submissions == {"acme:o-1:sms": 1} and len(peers["platform"].messages) == 1
     report = (await api.get("/api/v1/reports/cascade?from=2026-03-01&to=2026-03-31")).body
     assert {c["channel"]: c["late_reports"] for c in report["channels"]} == {"bridge": 0, "sms": 1}
+    # The platform reports an hour later, through its own report URL: past the step's
+    # 15-minute wait, so late, but the bridge step is delivered.
+    bridge_url = await report_url(client, api, "bridge")
+    status, body = await post_report(bridge_url, {"id": "p-1", "status": "delivered"})
+    assert status == 200 and body == {"recorded": "delivered", "late": True}
+    assert (await steps(api, trigger))["bridge"]["state"] == "delivered"
 
 
 async def test_quiet_hours_defer_and_a_late_receipt_cancels_the_unsent_step(

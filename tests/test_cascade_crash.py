@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
@@ -153,3 +154,53 @@ async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
           f"{retries} timed-out answers retried, {repeats} repeated requests, "
           f"{len(gateway.sent)} messages sent once each")  # fmt: skip
     assert kills_mid_send >= CYCLES // 3 and reconciled > 0  # the kills did hit sends
+
+
+async def test_serve_runs_the_worker_in_process(
+    client: TestClient,
+    tenant: Tenant,
+    gateway: SmsGateway,
+    config: Config,
+    channels: Path,
+    tmp_path: Path,
+) -> None:  # type: ignore[type-arg]
+    """`calserver serve` with its default cascade_worker = true: a trigger pushed through its
+    API reaches the gateway without any other process."""
+    gateway.behaviour.delay = 0
+    policy = {
+        "steps": [{"channel": "calendar"}, {"channel": "sms", "wait_seconds": 0}],
+        "quiet_hours": False,
+    }
+    assert (
+        await tenant.api.request("PUT", "/api/v1/cascade/policy", json_body=policy)
+    ).status == 200
+    assert (
+        await tenant.api.request(
+            "PUT", "/api/v1/contacts/c1", json_body={"phone": "+4915100000001"}
+        )
+    ).status == 201
+    env = {**_worker_env(config, channels, tmp_path), "CALSERVER_DEMO": "false"}
+    del env["CALSERVER_CASCADE_LEASE_SECONDS"]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "calserver", "serve", "--port", "0", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        line = (await asyncio.wait_for(server.stdout.readline(), 30)).decode()
+        base = line.rsplit(" ", 1)[1].strip()
+        headers = {"Authorization": f"Bearer {tenant.key}"}
+        body = {"external_id": "c1", "idempotency_key": "live-1", "event": EVENT}
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{base}/api/v1/triggers", json=body, headers=headers) as answer,
+        ):
+            assert answer.status == 202
+        for _ in range(100):
+            if gateway.sent:
+                break
+            await asyncio.sleep(0.1)
+        assert gateway.sent == {f"{tenant.slug}:live-1:sms": 1}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.wait(), 30) == 0
