@@ -7,6 +7,8 @@ from pathlib import Path
 from aiohttp import web
 
 from web import feed, manage, metrics, pages, qr, subscribe
+from web.admin import auth as admin_auth
+from web.admin import segments as admin_segments
 from web.api import (
     contacts,
     events,
@@ -79,4 +81,22 @@ def setup_routes(app: web.Application) -> None:
     r.add_patch("/api/v1/segments/{slug}/events/{event_id}", events.patch_event, name="event_patch")
     r.add_delete(
         "/api/v1/segments/{slug}/events/{event_id}", events.delete_event, name="event_delete"
+    )
+    _admin_routes(r)
+
+
+def _admin_routes(r: web.UrlDispatcher) -> None:
+    """The dashboard (web/admin/): pages answer GET, forms POST to the same path."""
+    r.add_get("/admin", admin_auth.home, name="admin")
+    r.add_get("/admin/sign-in", admin_auth.sign_in_page, name="admin_sign_in")
+    r.add_post("/admin/sign-in", admin_auth.sign_in)
+    r.add_post("/admin/sign-out", admin_auth.sign_out, name="admin_sign_out")
+    r.add_get("/admin/segments", admin_segments.list_page, name="admin_segments")
+    r.add_get("/admin/segments/new", admin_segments.new_page, name="admin_segment_new")
+    r.add_post("/admin/segments/new", admin_segments.create)
+    r.add_get("/admin/segments/{slug}", admin_segments.edit_page, name="admin_segment")
+    r.add_post("/admin/segments/{slug}", admin_segments.update)
+    r.add_get("/admin/segments/{slug}/preview", admin_segments.preview, name="admin_preview")
+    r.add_get(
+        "/admin/segments/{slug}/qr.{kind:svg|png}", admin_segments.qr_download, name="admin_qr"
     )
