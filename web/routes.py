@@ -8,6 +8,7 @@ from aiohttp import web
 
 from web import feed, manage, metrics, pages, qr, subscribe
 from web.admin import auth as admin_auth
+from web.admin import events as admin_events
 from web.admin import segments as admin_segments
 from web.api import (
     contacts,
@@ -100,3 +101,10 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_get(
         "/admin/segments/{slug}/qr.{kind:svg|png}", admin_segments.qr_download, name="admin_qr"
     )
+    r.add_get("/admin/segments/{slug}/events/new", admin_events.new_page, name="admin_event_new")
+    r.add_post("/admin/segments/{slug}/events/new", admin_events.save)
+    r.add_get(
+        "/admin/segments/{slug}/events/{event_id}", admin_events.edit_page, name="admin_event"
+    )
+    r.add_post("/admin/segments/{slug}/events/{event_id}", admin_events.save)
+    r.add_post("/admin/segments/{slug}/events/{event_id}/delete", admin_events.delete)
