@@ -36,7 +36,7 @@ def _date(request: web.Request, name: str, default: date) -> date:
         raise BadQuery(name, "use a date such as 2026-03-31") from None
 
 
-async def _scope(request: web.Request) -> Scope:
+async def scope_of(request: web.Request) -> Scope:
     workspace = workspace_of(request)
     today = to_wall(request.app[CLOCK].now(), workspace.timezone).date()
     last = _date(request, "to", today)
@@ -92,7 +92,7 @@ def _period(scope: Scope) -> dict[str, Any]:
 async def summary(request: web.Request) -> web.StreamResponse:
     refuse_csv(request)
     try:
-        scope = await _scope(request)
+        scope = await scope_of(request)
     except BadQuery as error:
         return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
     async with transaction(request) as session:
@@ -109,7 +109,7 @@ async def summary(request: web.Request) -> web.StreamResponse:
     return json_response(answer)
 
 
-def _series(
+def daily_rows(
     scope: Scope, days: dict[date | None, Tally], polls: dict[date, int] | None
 ) -> list[dict[str, Any]]:
     rows, active = [], days[None].active_before if None in days else 0
@@ -136,7 +136,7 @@ def _series(
 
 async def daily(request: web.Request) -> web.StreamResponse:
     try:
-        scope, group = await _scope(request), _group(request)
+        scope, group = await scope_of(request), _group(request)
     except BadQuery as error:
         return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
     async with transaction(request) as session:
@@ -148,13 +148,13 @@ async def daily(request: web.Request) -> web.StreamResponse:
             else None
         )
     if group is None:
-        days = _series(scope, table.get("", {None: Tally()}), polls)
+        days = daily_rows(scope, table.get("", {None: Tally()}), polls)
         if wants_csv(request):
             return csv_response(days, "daily.csv")
         return json_response(
             {**_period(scope), "segment": request.query.get("segment"), "days": days}
         )
-    series = {key: _series(scope, table[key], None) for key in sorted(table)}
+    series = {key: daily_rows(scope, table[key], None) for key in sorted(table)}
     if wants_csv(request):
         return csv_response(
             [{group: key, **row} for key, rows in series.items() for row in rows], "daily.csv"
