@@ -24,7 +24,6 @@ PATTERNS = (
 )
 ROW = 28
 LABEL_WIDTH = 150
-VALUE_WIDTH = 90
 
 
 @dataclass(frozen=True)
@@ -54,12 +53,14 @@ def _frame(chart_id: str, title: str, desc: str, width: int, height: int, body: 
     )
 
 
-def bar_chart(chart_id: str, title: str, bars: Sequence[Bar], *, width: int = 520) -> Markup:
+def bar_chart(
+    chart_id: str, title: str, bars: Sequence[Bar], *, width: int = 520, value_width: int = 90
+) -> Markup:
     """Horizontal bars, one pattern per bar, the value written after each."""
     if not bars:
         bars = [Bar("no data", 0, "0")]
     top = max((bar.value for bar in bars), default=0) or 1
-    span = width - LABEL_WIDTH - VALUE_WIDTH
+    span = width - LABEL_WIDTH - value_width
     rows = []
     for index, bar in enumerate(bars):
         y = 6 + index * ROW

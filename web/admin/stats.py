@@ -59,7 +59,7 @@ def split_chart(chart_id: str, title: str, rows: list[dict[str, Any]], key: str)
             f"{row['subscribe_clicks']} subscribed, {row['active']} active")
         for row in rows
     ]  # fmt: skip
-    return bar_chart(chart_id, title, bars, width=600)
+    return bar_chart(chart_id, title, bars, value_width=180)
 
 
 async def _figures(request: web.Request, scope: Scope) -> dict[str, Any]:
