@@ -90,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     user_create.add_argument("--workspace", required=True, help="workspace slug")
     user_create.add_argument("email")
     _option_flags(user_create)
+    imports = commands.add_parser(
+        "import", help="import events from an .ics or CSV file into a segment"
+    )
+    imports.add_argument("file", type=Path)
+    imports.add_argument("--segment", required=True, help="segment slug")
+    imports.add_argument("--workspace", help="workspace slug (needed when there are several)")
+    imports.add_argument(
+        "--valid-only",
+        action="store_true",
+        help="import the valid events even when others have errors (default: import nothing)",
+    )
+    _option_flags(imports)
     return parser
 
 
@@ -246,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = _cmd_workspace_create(config, args)
         elif args.command == "user":
             code = _cmd_user(config, args)
+        elif args.command == "import":
+            from calserver.cli_import import cmd_import
+
+            code = cmd_import(config, args, _with_store)
         else:
             code = _cmd_key(config, args)
     except (ConfigError, Conflict, NotFound) as error:

@@ -9,6 +9,7 @@ from aiohttp import web
 from web import feed, manage, metrics, pages, qr, subscribe
 from web.admin import auth as admin_auth
 from web.admin import events as admin_events
+from web.admin import imports as admin_imports
 from web.admin import segments as admin_segments
 from web.admin import stats as admin_stats
 from web.admin import subscribers as admin_subscribers
@@ -112,3 +113,5 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/admin/segments/{slug}/events/{event_id}/delete", admin_events.delete)
     r.add_get("/admin/stats", admin_stats.stats_page, name="admin_stats")
     r.add_get("/admin/subscribers", admin_subscribers.subscribers_page, name="admin_subscribers")
+    r.add_get("/admin/import", admin_imports.import_page, name="admin_import")
+    r.add_post("/admin/import", admin_imports.run_import)
