@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from calserver.appkeys import CLOCK, INGEST
@@ -21,7 +20,13 @@ from calserver.eventspec import EventSpec, apply_spec, parse_event
 from calserver.families import DROPS_ALARMS
 from calserver.ingest import RetryAlone, Submitted, in_event_pointer
 from calserver.validation import Checker, FieldErrors
-from storage.contacts import contact_for, get_trigger, touch_contact, trigger_by_key
+from storage.contacts import (
+    contact_for,
+    get_trigger,
+    touch_contact,
+    trigger_by_key,
+    trigger_timeline,
+)
 from storage.errors import Conflict
 from storage.models import Contact, Trigger, TriggerEvent
 from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
@@ -208,15 +213,7 @@ async def get(request: web.Request) -> web.Response:
     async with transaction(request) as session:
         trigger = await get_trigger(session, workspace_of(request).id, _trigger_id(request))
         contact = await session.get(Contact, trigger.contact_id)
-        timeline = list(
-            (
-                await session.scalars(
-                    select(TriggerEvent)
-                    .where(TriggerEvent.trigger_id == trigger.id)
-                    .order_by(TriggerEvent.id)
-                )
-            ).all()
-        )
+        timeline = await trigger_timeline(session, trigger.id)
         return json_response(
             trigger_json(trigger, contact.external_id if contact else "", timeline)
         )
