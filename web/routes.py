@@ -7,12 +7,15 @@ from pathlib import Path
 from aiohttp import web
 
 from web import feed, manage, metrics, pages, qr, subscribe
+from web.admin import access as admin_access
 from web.admin import auth as admin_auth
 from web.admin import events as admin_events
 from web.admin import imports as admin_imports
 from web.admin import segments as admin_segments
 from web.admin import stats as admin_stats
 from web.admin import subscribers as admin_subscribers
+from web.admin import triggers as admin_triggers
+from web.admin import webhooks as admin_webhooks
 from web.api import (
     contacts,
     events,
@@ -115,3 +118,12 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_get("/admin/subscribers", admin_subscribers.subscribers_page, name="admin_subscribers")
     r.add_get("/admin/import", admin_imports.import_page, name="admin_import")
     r.add_post("/admin/import", admin_imports.run_import)
+    r.add_get("/admin/triggers", admin_triggers.triggers_page, name="admin_triggers")
+    r.add_get("/admin/triggers/{trigger_id}", admin_triggers.trigger_page, name="admin_trigger")
+    r.add_get("/admin/webhooks", admin_webhooks.webhooks_page, name="admin_webhooks")
+    r.add_post("/admin/webhooks", admin_webhooks.create)
+    r.add_post("/admin/webhooks/{webhook_id}/delete", admin_webhooks.delete)
+    r.add_get("/admin/access", admin_access.access_page, name="admin_access")
+    r.add_post("/admin/access/keys", admin_access.create_key)
+    r.add_post("/admin/access/keys/revoke", admin_access.revoke)
+    r.add_post("/admin/access/users", admin_access.add_user)
