@@ -173,3 +173,15 @@ def test_user_create_command_reads_the_password_from_stdin(env: dict[str, str]) 
     missing = run(["user", "create", "--workspace", "nowhere", "x@acme.test"], env,
                   stdin=PASSWORD + "\n")  # fmt: skip
     assert missing.returncode == 2 and "no workspace" in missing.stderr
+
+
+async def test_the_cookie_is_secure_when_reached_by_the_public_https_host(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    # A TLS proxy in front forwards the public Host; the browser only has HTTPS to send on.
+    headers = {"Host": "cal.example.test"}
+    async with client.get("/admin/sign-in", headers=headers) as behind_proxy:
+        assert behind_proxy.cookies["calserver_admin"]["secure"]
+    async with client.get("/admin/sign-in") as direct:  # plain HTTP on 127.0.0.1
+        assert not direct.cookies["calserver_admin"]["secure"]

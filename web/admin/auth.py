@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from itsdangerous import BadSignature
@@ -64,8 +65,15 @@ def _write_cookie(
         path="/admin",
         httponly=True,
         samesite="Lax",
-        secure=request.secure,
+        secure=_secure(request),
     )
+
+
+def _secure(request: web.Request) -> bool:
+    """Mark the cookie Secure on HTTPS, including behind a TLS proxy that keeps the Host of
+    public_url (a browser then only ever sends it over HTTPS)."""
+    public = urlsplit(request.app[CONFIG].base_url)
+    return request.secure or (public.scheme == "https" and request.host == public.netloc)
 
 
 async def _resolve(request: web.Request, state: dict[str, Any]) -> AdminSession | None:
