@@ -17,7 +17,7 @@ from playwright.async_api import Page
 
 from tests.conftest import Tenant
 from tests.support.admin import PASSWORD, add_user
-from tests.support.agents import AGENTS
+from tests.support.agents import AGENTS, BROWSERS
 from tests.support.feeds import poll, read
 from tests.support.telemetry import settle
 from tests.test_browser import (  # noqa: F401 (browser and visit are fixtures)
@@ -102,7 +102,20 @@ async def create_segment_and_event(page: Page, tmp_path: Path) -> str:
     return await decode_qr(png)
 
 
-async def test_shop_owner_creates_a_segment_and_sees_a_subscriber_arrive(
+async def subscribe_from_the_site_then_leave(client: TestClient) -> None:  # type: ignore[type-arg]
+    """Two people open the link from the shop's site; one subscribes, polls, unsubscribes."""
+    for agent in BROWSERS[:2]:
+        async with client.get("/s/acme/webinars?src=site", headers={"User-Agent": agent}):
+            pass
+    async with client.post("/s/acme/webinars?src=site", data={"client": "google"},
+                           allow_redirects=False) as answer:  # fmt: skip
+        token = answer.headers["Location"].split("/")[2].split("?")[0]
+    await poll(client, f"/f/{token}.ics", {"User-Agent": AGENTS["google"][0]})
+    async with client.post(f"/u/{token}") as left:
+        assert left.status == 200
+
+
+async def test_shop_owner_creates_a_segment_and_sees_subscribers_arrive(
     client: TestClient,  # type: ignore[type-arg]
     tenant: Tenant,
     visit: OpenVisit,  # noqa: F811 (the fixture imported above)
@@ -122,21 +135,38 @@ async def test_shop_owner_creates_a_segment_and_sees_a_subscriber_arrive(
         "activated": "0",
         "active": "0",
     }
+    await subscribe_from_the_site_then_leave(client)
     feed_url = await subscribe_by_phone(visit, scanned)
     polled = await poll(client, feed_url, {"User-Agent": AGENTS["apple-ios"][0]})
     feed = read(polled)  # the phone's calendar app reads the event made in the form
     assert [e["summary"] for e in feed["events"]] == ["Monthly webinar"]
     assert len(feed["events"][0]["occurrences"]) == 3
-    await settle(client)  # the phone's page view and the calendar's poll are written
+    await settle(client)  # page views and polls are written
     after = await funnel(page, desktop.base)
-    assert after == {"landing_views": "1", "subscribe_clicks": "1", "activated": "1", "active": "1"}
+    assert after == {"landing_views": "3", "subscribe_clicks": "2", "activated": "2", "active": "1"}
     assert (
         await page.get_attribute("#funnel g[data-label='Active at the end']", "data-value") == "1"
     )
+    rates = {name: (await page.text_content(f"#r-{name}") or "").strip()
+             for name in ("subscribe_conversion", "activation_rate", "unsubscribe_rate", "lapse_rate")}  # fmt: skip
+    assert rates == {"subscribe_conversion": "66.7 %", "activation_rate": "100.0 %",
+                     "unsubscribe_rate": "50.0 %", "lapse_rate": "0.0 %"}  # fmt: skip
+    assert (
+        await page.inner_text("#table-src tbody")
+        == "qr\t1\t1\t1\t1\t0.0 %\t0.0 %\nsite\t2\t1\t1\t0\t100.0 %\t0.0 %"
+    )
     await shot(page, "stats")
     await page.goto(desktop.base + "admin/subscribers?status=active")
-    row = await page.inner_text("#subscribers tbody tr")
-    assert re.search(r"active\s+apple-ios\s+qr\s+webinars\s+Asia/Vladivostok", row), row
+    rows = await page.eval_on_selector_all(
+        "#subscribers tbody tr", "rows => rows.map(r => r.innerText)"
+    )
+    assert len(rows) == 1 and re.search(
+        r"active\s+apple-ios\s+qr\s+webinars\s+Asia/Vladivostok", rows[0]
+    )
+    await page.select_option("#f-status", "unsubscribed")
+    async with page.expect_navigation():
+        await page.click("button:has-text('Filter')")
+    assert re.search(r"unsubscribed\s+google\s+site", await page.inner_text("#subscribers tbody"))
     await shot(page, "subscribers")
     desktop.assert_first_party_only()
 
@@ -178,20 +208,80 @@ async def test_embed_snippet_copies_and_a_forged_post_is_refused(
     desktop.assert_first_party_only()
 
 
-async def test_pages_fit_a_phone_and_screenshots_are_kept(
+UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+  .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.name || e.id)"""
+EVERY_PAGE = ("segments", "segments/news", "segments/news/events/new", "segments/news/preview",
+              "import", "stats", "subscribers", "triggers", "triggers/{trigger}", "webhooks",
+              "access")  # fmt: skip
+
+
+async def _seed_pages(tenant: Tenant) -> int:
+    """A segment, an event, a trigger and a webhook, so that no page is empty."""
+    api = tenant.api
+    assert (await api.post("/api/v1/segments", {"slug": "news", "name": "News"})).status == 201
+    await api.post(
+        "/api/v1/segments/news/events", {"title": "Sale", "start": "2026-03-06T10:00:00"}
+    )
+    await api.post(
+        "/api/v1/webhooks", {"url": "https://8.8.8.8/hook", "events": ["trigger.delivered"]}
+    )
+    trigger = await api.post("/api/v1/triggers", {
+        "external_id": "client-7", "idempotency_key": "visit-1", "create_contact": True,
+        "event": {"title": "Dentist visit", "start": "2026-03-05T10:00:00"}})  # fmt: skip
+    return int(trigger.body["id"])
+
+
+async def test_every_page_is_labelled_fits_a_phone_and_is_kept_as_screenshots(
     client: TestClient,  # type: ignore[type-arg]
     tenant: Tenant,
     visit: OpenVisit,  # noqa: F811 (the fixture imported above)
 ) -> None:
     await add_user(client, "acme")
+    trigger = await _seed_pages(tenant)
+    for device, profile, width in (("desktop", DESKTOP, 1280), ("phone", IPHONE, 390)):
+        browser_context = await visit(profile)
+        page = await browser_context.page()
+        await sign_in_with_the_keyboard(page, browser_context.base)
+        for name in EVERY_PAGE:
+            path = name.format(trigger=trigger)
+            response = await page.goto(browser_context.base + "admin/" + path)
+            assert response is not None and response.status == 200, path
+            assert await page.evaluate(UNLABELLED) == [], path
+            assert await page.evaluate("document.documentElement.scrollWidth") <= width, path
+            assert await page.get_attribute("meta[name=viewport]", "content"), path
+            await shot(page, f"{device}-{path.replace('/', '-')}")
+        # Keyboard: the first Tab reaches the skip link, drawn with a visible focus ring.
+        await page.goto(browser_context.base + "admin/stats")
+        await page.keyboard.press("Tab")
+        ring = await page.evaluate(
+            "(() => { const s = getComputedStyle(document.activeElement);"
+            " return [document.activeElement.className, s.outlineStyle, s.outlineWidth]; })()"
+        )
+        assert ring == ["skip", "solid", "3px"], ring
+        browser_context.assert_first_party_only()
+
+
+async def test_import_a_file_through_the_page(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+    visit: OpenVisit,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    await add_user(client, "acme")
     await tenant.api.post("/api/v1/segments", {"slug": "news", "name": "News"})
-    phone = await visit({**IPHONE, "timezone_id": "Europe/Moscow"})
-    page = await phone.page()
-    await sign_in_with_the_keyboard(page, phone.base)
-    for name in (*PAGES, "segments/news", "segments/news/events/new", "segments/news/preview"):
-        response = await page.goto(phone.base + "admin/" + name)
-        assert response is not None and response.status == 200, name
-        width = await page.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390, (name, width)
-        await shot(page, "phone-" + name.replace("/", "-"))
-    phone.assert_first_party_only()
+    csv_file = tmp_path / "events.csv"
+    csv_file.write_text("title,start,alarms\nSale,2026-03-06T10:00:00,PT1H\nBroken,tomorrow,\n")
+    desktop = await visit(DESKTOP)
+    page = await desktop.page()
+    await sign_in_with_the_keyboard(page, desktop.base)
+    await page.goto(desktop.base + "admin/import?segment=news")
+    await page.set_input_files("#f-file", str(csv_file))
+    await page.check("#m-valid")
+    await page.click("button:has-text('Check and import')")
+    result = await page.inner_text("#import-result")
+    assert "2 event(s) read, 1 with errors." in result and "1 imported" in result
+    assert "start: must be an ISO 8601 date-time" in await page.inner_text("#import-rows tr.bad")
+    await shot(page, "import-report")
+    events = (await tenant.api.get("/api/v1/segments/news/events")).body["items"]
+    assert [e["title"] for e in events] == ["Sale"]
+    desktop.assert_first_party_only()
