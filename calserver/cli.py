@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "revoke":
             sub.add_argument("prefix", help="the key's first 12 characters, as `key list` shows")
         _option_flags(sub)
+    _dashboard_parsers(commands)
+    return parser
+
+
+def _dashboard_parsers(commands: Any) -> None:
+    """`user create` and `import`: what the /admin dashboard also does."""
     user = commands.add_parser("user", help="manage dashboard users").add_subparsers(
         dest="action", required=True
     )
@@ -102,7 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="import the valid events even when others have errors (default: import nothing)",
     )
     _option_flags(imports)
-    return parser
 
 
 def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Config:
