@@ -196,3 +196,21 @@ async def test_import_command_shows_progress_and_the_report(
 TRIGGER_LATE = (
     "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Late\r\nTRIGGER:PT5M\r\nEND:VALARM\r\n"
 )
+
+
+async def test_a_file_too_slow_to_check_is_not_imported(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+    api: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from web.admin import imports
+
+    monkeypatch.setattr(imports, "IMPORT_DEADLINE", 0.0)
+    await make_segment(api, "news", timezone="Europe/Moscow")
+    await add_user(client, "acme")
+    await sign_in(client)
+    status, page = await _upload(client, "events.csv", CSV, "valid_only")
+    assert status == 200 and "5 event(s) read, 5 with errors." in page and "0 imported" in page
+    assert page.count("row: not checked: the file took too long") == 5
+    assert (await api.get("/api/v1/segments/news/events")).body["items"] == []

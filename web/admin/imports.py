@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from calserver.appkeys import CLOCK, SESSIONS
@@ -20,6 +22,11 @@ from storage import segments as store
 from web.admin.render import page
 from web.api.common import run_cpu_check, workspace_of
 
+# Each row has the API's 2-second budget; a whole file gets this much, so that one upload
+# of hostile rules cannot keep the CPU pool busy for an hour.
+IMPORT_DEADLINE = 30.0
+TOO_LONG = "not checked: the file took too long to check; split it into smaller files"
+
 
 async def _segments_and_page(
     request: web.Request, status: int = 200, **context: object
@@ -37,7 +44,13 @@ async def import_page(request: web.Request) -> web.Response:
 
 
 async def _checked(request: web.Request, rows: list[Row], zone: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + IMPORT_DEADLINE
     for row in rows:
+        if loop.time() >= deadline:
+            row.errors.append(("/", TOO_LONG))
+            row.spec = None
+            continue
         try:
             await run_cpu_check(request, check_row, row, zone)
         except FieldErrors as error:  # the recurrence took too long to expand
