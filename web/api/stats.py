@@ -36,7 +36,7 @@ def _date(request: web.Request, name: str, default: date) -> date:
         raise BadQuery(name, "use a date such as 2026-03-31") from None
 
 
-async def scope_of(request: web.Request) -> Scope:
+async def scope_from_query(request: web.Request) -> Scope:
     workspace = workspace_of(request)
     today = to_wall(request.app[CLOCK].now(), workspace.timezone).date()
     last = _date(request, "to", today)
@@ -92,7 +92,7 @@ def _period(scope: Scope) -> dict[str, Any]:
 async def summary(request: web.Request) -> web.StreamResponse:
     refuse_csv(request)
     try:
-        scope = await scope_of(request)
+        scope = await scope_from_query(request)
     except BadQuery as error:
         return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
     async with transaction(request) as session:
@@ -136,7 +136,7 @@ def daily_rows(
 
 async def daily(request: web.Request) -> web.StreamResponse:
     try:
-        scope, group = await scope_of(request), _group(request)
+        scope, group = await scope_from_query(request), _group(request)
     except BadQuery as error:
         return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
     async with transaction(request) as session:
