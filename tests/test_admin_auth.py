@@ -145,14 +145,14 @@ async def test_a_post_without_the_csrf_token_is_refused(
     await add_user(client, "acme")
     await sign_in(client)
     form = {"slug": "csrf", "name": "Forged", "timezone": "UTC"}
-    async with client.post("/admin/segments/new", data=form) as missing:
+    async with client.post("/admin/new-segment", data=form) as missing:
         assert missing.status == 403 and "did not come from this dashboard" in await missing.text()
-    async with client.post("/admin/segments/new", data={**form, "csrf": "x" * 43}) as wrong:
+    async with client.post("/admin/new-segment", data={**form, "csrf": "x" * 43}) as wrong:
         assert wrong.status == 403
     assert (await api.get("/api/v1/segments")).body["items"] == []
     # The token of the page works; so does the header a script would send.
-    token = await form_token(client, "/admin/segments/new")
-    async with client.post("/admin/segments/new", data=form, headers={"X-CSRF-Token": token}) as ok:
+    token = await form_token(client, "/admin/new-segment")
+    async with client.post("/admin/new-segment", data=form, headers={"X-CSRF-Token": token}) as ok:
         assert ok.status == 200 and str(ok.url.path) == "/admin/segments/csrf"
     # Signing in again without a token is refused as well (login CSRF).
     async with client.post("/admin/sign-in", data={"key": tenant.key}) as login:

@@ -199,7 +199,7 @@ async def test_embed_snippet_copies_and_a_forged_post_is_refused(
     assert copied.startswith(f'<a href="{PUBLIC}/s/acme/news?src=button"')
     # The page's own script posts a form without the token: the session cookie goes with it.
     status = await page.evaluate(
-        """async () => (await fetch('/admin/segments/new', {method: 'POST',
+        """async () => (await fetch('/admin/new-segment', {method: 'POST',
              body: new URLSearchParams({slug: 'forged', name: 'Forged'})})).status"""
     )
     assert status == 403

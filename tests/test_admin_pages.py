@@ -47,7 +47,7 @@ def typed_value(page: str, name: str) -> str | None:
 async def test_create_and_edit_a_segment(admin: TestClient, api: Any) -> None:  # type: ignore[type-arg]
     fields = {"name": "Webinars", "slug": "webinars", "timezone": "Europe/Moscow",
               "description": "Monthly talks", "color": "#1e88e5"}  # fmt: skip
-    status, path, page = await post_form(admin, "/admin/segments/new", fields)
+    status, path, page = await post_form(admin, "/admin/new-segment", fields)
     assert (status, path) == (200, "/admin/segments/webinars") and "Saved." in page
     stored = (await api.get("/api/v1/segments/webinars")).body
     assert (stored["name"], stored["timezone"], stored["color"]) == (
@@ -71,7 +71,7 @@ async def test_segment_form_shows_each_error_next_to_its_field(
 ) -> None:
     await make_segment(api, "taken")
     bad = {"name": " ", "slug": "Bad Slug!", "timezone": "Mars/Olympus", "color": "blue"}
-    status, _, page = await post_form(admin, "/admin/segments/new", bad)
+    status, _, page = await post_form(admin, "/admin/new-segment", bad)
     assert status == 422
     assert field_errors(page, "name") == ["must not be empty"]
     assert field_errors(page, "slug") == ["use 1-64 lowercase letters, digits and inner hyphens"]
@@ -79,7 +79,7 @@ async def test_segment_form_shows_each_error_next_to_its_field(
     assert field_errors(page, "color") == ["use a hex colour such as #1E88E5"]
     assert typed_value(page, "slug") == "Bad Slug!" and typed_value(page, "color") == "blue"
     assert "<option selected>Mars/Olympus</option>" in page  # the typed zone is kept too
-    status, _, page = await post_form(admin, "/admin/segments/new", {"name": "X", "slug": "taken"})
+    status, _, page = await post_form(admin, "/admin/new-segment", {"name": "X", "slug": "taken"})
     assert status == 409 and "already exists" in field_errors(page, "slug")[0]
     assert [s["slug"] for s in (await api.get("/api/v1/segments")).body["items"]] == ["taken"]
 
@@ -197,3 +197,9 @@ async def test_quiet_hours_warning_names_the_subscribers_zone(
     warnings = re.findall(r'<p class="warning" role="status">(.*?)</p>', page, re.S)
     assert len(warnings) == 1, warnings
     assert "PT12H" in warnings[0] and "05:00 in Asia/Vladivostok" in warnings[0]
+
+
+async def test_a_segment_named_new_has_its_own_page(admin: TestClient, api: Any) -> None:  # type: ignore[type-arg]
+    await make_segment(api, "new", name="New arrivals")
+    async with admin.get("/admin/segments/new") as response:
+        assert response.status == 200 and "<h1>New arrivals</h1>" in await response.text()
