@@ -40,6 +40,8 @@ from storage.engine import create_engine, session_factory
 from storage.lookup import load as load_lookup
 from storage.migrate import upgrade
 from storage.telemetry import timestamp_for
+from web.admin.auth import admin_middleware
+from web.admin.keys import SIGN_IN_LIMITER
 from web.api.common import api_auth_middleware, body_limit_middleware
 from web.problems import error_middleware
 from web.routes import setup_routes
@@ -89,7 +91,12 @@ async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
     app = web.Application(
         client_max_size=config.max_body_bytes,
-        middlewares=[error_middleware, body_limit_middleware, api_auth_middleware],
+        middlewares=[
+            error_middleware,
+            body_limit_middleware,
+            api_auth_middleware,
+            admin_middleware,
+        ],
     )
     app[CONFIG] = config
     app[CLOCK] = clock or Clock()
@@ -97,6 +104,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[FEED_CACHE] = FeedCache(config.feed_cache_entries)
     app[SUBSCRIBE_LIMITER] = RateLimiter(config.subscribe_rate_limit)
     app[CHANNELS] = load_registry(config)
+    app[SIGN_IN_LIMITER] = RateLimiter(config.admin_sign_in_rate_limit)
     app[RECORDER] = Recorder(
         timestamp_for(make_url(config.resolved_database_url).get_dialect().name)
     )

@@ -1,4 +1,5 @@
-"""The `calserver` command: serve, worker, migrate, workspace create, key create/list/revoke.
+"""The `calserver` command: serve, worker, migrate, workspace create, key create/list/revoke,
+user create, import.
 
 Only this module reads files, environment and flags; everything else gets a Config.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import signal
@@ -24,10 +26,12 @@ from calserver.channels import ChannelError
 from calserver.clock import Clock
 from calserver.config import Config, ConfigError, load_config
 from calserver.options import OPTIONS
+from calserver.passwords import hash_password, password_problem
 from calserver.validation import SLUG_RE
 from storage.engine import create_engine, session_factory
 from storage.errors import Conflict, NotFound
 from storage.migrate import upgrade
+from storage.users import create_user
 from storage.workspaces import add_key, create_workspace, list_keys, revoke_key, workspace_by_slug
 
 log = logging.getLogger("calserver")
@@ -83,7 +87,33 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "revoke":
             sub.add_argument("prefix", help="the key's first 12 characters, as `key list` shows")
         _option_flags(sub)
+    _dashboard_parsers(commands)
     return parser
+
+
+def _dashboard_parsers(commands: Any) -> None:
+    """`user create` and `import`: what the /admin dashboard also does."""
+    user = commands.add_parser("user", help="manage dashboard users").add_subparsers(
+        dest="action", required=True
+    )
+    user_create = user.add_parser(
+        "create", help="add a user who signs in to /admin (password prompted, or read from stdin)"
+    )
+    user_create.add_argument("--workspace", required=True, help="workspace slug")
+    user_create.add_argument("email")
+    _option_flags(user_create)
+    imports = commands.add_parser(
+        "import", help="import events from an .ics or CSV file into a segment"
+    )
+    imports.add_argument("file", type=Path)
+    imports.add_argument("--segment", required=True, help="segment slug")
+    imports.add_argument("--workspace", help="workspace slug (needed when there are several)")
+    imports.add_argument(
+        "--valid-only",
+        action="store_true",
+        help="import the valid events even when others have errors (default: import nothing)",
+    )
+    _option_flags(imports)
 
 
 def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Config:
@@ -142,6 +172,40 @@ def _cmd_key(config: Config, args: argparse.Namespace) -> int:
     if args.action == "create":
         print(f"New admin API key for {args.workspace!r} (shown once):")
     print("\n".join(lines))
+    return 0
+
+
+def _read_password() -> str:
+    """Prompted twice on a terminal; else the first line of stdin (for scripts)."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise ValueError("the two passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _cmd_user(config: Config, args: argparse.Namespace) -> int:
+    email = args.email.strip()
+    if "@" not in email or len(email) > 254:
+        print("error: give the user's e-mail address", file=sys.stderr)
+        return 2
+    try:
+        password = _read_password()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if problem := password_problem(password):
+        print(f"error: password: {problem}", file=sys.stderr)
+        return 2
+    password_hash = hash_password(password)
+
+    async def work(session: Any) -> None:
+        workspace = await workspace_by_slug(session, args.workspace)
+        await create_user(session, workspace.id, email, password_hash, Clock().now())
+
+    asyncio.run(_with_store(config, work))
+    print(f"User {email.lower()!r} can now sign in to /admin of {args.workspace!r}.")
     return 0
 
 
@@ -230,6 +294,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = _cmd_worker(config)
         elif args.command == "workspace":
             code = _cmd_workspace_create(config, args)
+        elif args.command == "user":
+            code = _cmd_user(config, args)
+        elif args.command == "import":
+            from calserver.cli_import import cmd_import
+
+            code = cmd_import(config, args, _with_store)
         else:
             code = _cmd_key(config, args)
     except (ConfigError, ChannelError, Conflict, NotFound) as error:

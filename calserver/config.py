@@ -134,6 +134,8 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         ("feed_retention_days", 0, 3650),
         ("feed_cache_entries", 1, 1_000_000),
         ("subscribe_rate_limit", 0, 1_000_000),
+        ("admin_session_hours", 1, 24 * 31),
+        ("admin_sign_in_rate_limit", 0, 1_000_000),
         ("poll_flush_seconds", 0.05, 3600),
         ("poll_retention_days", 1, 3650),
         ("webhook_poll_seconds", 0.05, 3600),

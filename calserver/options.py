@@ -104,6 +104,21 @@ OPTIONS: tuple[Option, ...] = (
         "security",
     ),
     Option(
+        "admin_session_hours",
+        12,
+        "int",
+        "Hours a sign-in to the /admin dashboard lasts before the password or key is asked again.",
+        "security",
+    ),
+    Option(
+        "admin_sign_in_rate_limit",
+        10,
+        "int",
+        "Dashboard sign-in attempts allowed per minute, per client address and per account; "
+        "more get 429. 0 turns it off.",
+        "security",
+    ),
+    Option(
         "feed_refresh_minutes",
         60,
         "int",

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from calserver.config import Config, ConfigError
 
@@ -96,3 +96,7 @@ class TokenSigner:
         if len(self._verified) > VERIFIED_CACHE:
             self._verified.popitem(last=False)
         return payload
+
+    def timed(self, purpose: str) -> URLSafeTimedSerializer:
+        """A serializer whose tokens carry their signing time (dashboard sessions expire)."""
+        return URLSafeTimedSerializer(self._keys, salt=f"calserver.{purpose}")

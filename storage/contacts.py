@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
-from storage.models import Contact, Trigger
+from storage.models import Contact, Trigger, TriggerEvent
 
 
 async def get_contact(session: AsyncSession, workspace_id: int, external_id: str) -> Contact:
@@ -112,3 +112,23 @@ async def personal_events(
         .order_by(Trigger.starts_at, Trigger.id)
     )
     return list((await session.scalars(query)).all())
+
+
+async def trigger_timeline(session: AsyncSession, trigger_id: int) -> list[TriggerEvent]:
+    query = select(TriggerEvent).where(TriggerEvent.trigger_id == trigger_id)
+    return list((await session.scalars(query.order_by(TriggerEvent.id))).all())
+
+
+async def latest_triggers(
+    session: AsyncSession, workspace_id: int, status: str | None, limit: int, offset: int
+) -> list[tuple[Trigger, str]]:
+    """The newest triggers first, with their contact's external id."""
+    query = (
+        select(Trigger, Contact.external_id)
+        .join(Contact, Contact.id == Trigger.contact_id)
+        .where(Trigger.workspace_id == workspace_id)
+    )
+    if status is not None:
+        query = query.where(Trigger.status == status)
+    rows = await session.execute(query.order_by(Trigger.id.desc()).limit(limit).offset(offset))
+    return [(trigger, external_id) for trigger, external_id in rows.all()]

@@ -400,3 +400,19 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str] = mapped_column(String(500), default="")
+
+
+class User(Base):
+    """A person who signs in to the admin dashboard of one workspace."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("workspace_id", "email", name="uq_users_workspace_email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # Kept lower-case: one person, one account, however they type their address.
+    email: Mapped[str] = mapped_column(String(254))
+    # "scrypt$N$r$p$salt$hash" (calserver/passwords.py); never the password itself.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(nullable=True)

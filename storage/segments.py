@@ -114,3 +114,9 @@ async def add_event(session: AsyncSession, event: Event) -> Event:
     session.add(event)
     await session.flush()
     return event
+
+
+async def event_uids(session: AsyncSession, segment_id: int) -> set[str]:
+    return set(
+        (await session.scalars(select(Event.uid).where(Event.segment_id == segment_id))).all()
+    )

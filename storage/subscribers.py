@@ -18,6 +18,9 @@ async def list_subscribers(
     status: str | None,
     limit: int,
     offset: int,
+    *,
+    family: str | None = None,
+    src: str | None = None,
 ) -> tuple[list[Subscription], dict[int, list[str]]]:
     """A page of subscriptions and, in one more query, the slugs of their segments."""
     query = select(Subscription).where(Subscription.workspace_id == workspace_id)
@@ -27,6 +30,10 @@ async def list_subscribers(
         ).where(SubscriptionSegment.segment_id == segment_id)
     if status is not None:
         query = query.where(Subscription.status == status)
+    if family is not None:
+        query = query.where(Subscription.family == family)
+    if src is not None:
+        query = query.where(Subscription.src == src)
     rows = list(
         (await session.scalars(query.order_by(Subscription.id).limit(limit).offset(offset))).all()
     )

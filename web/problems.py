@@ -59,7 +59,7 @@ def _reason(status: int) -> str:
         return "Error"
 
 
-PAGE_PREFIXES = ("/s/", "/p/", "/u/", "/m/", "/subscribed/")
+PAGE_PREFIXES = ("/s/", "/p/", "/u/", "/m/", "/subscribed/", "/admin")
 
 
 def wants_page(request: web.Request) -> bool:

@@ -7,6 +7,15 @@ from pathlib import Path
 from aiohttp import web
 
 from web import feed, manage, metrics, pages, qr, subscribe
+from web.admin import access as admin_access
+from web.admin import auth as admin_auth
+from web.admin import events as admin_events
+from web.admin import imports as admin_imports
+from web.admin import segments as admin_segments
+from web.admin import stats as admin_stats
+from web.admin import subscribers as admin_subscribers
+from web.admin import triggers as admin_triggers
+from web.admin import webhooks as admin_webhooks
 from web.api import (
     cascade,
     contacts,
@@ -86,3 +95,41 @@ def setup_routes(app: web.Application) -> None:
     r.add_delete(
         "/api/v1/segments/{slug}/events/{event_id}", events.delete_event, name="event_delete"
     )
+    _admin_routes(r)
+
+
+def _admin_routes(r: web.UrlDispatcher) -> None:
+    """The dashboard (web/admin/): pages answer GET, forms POST to the same path."""
+    r.add_get("/admin", admin_auth.home, name="admin")
+    r.add_get("/admin/sign-in", admin_auth.sign_in_page, name="admin_sign_in")
+    r.add_post("/admin/sign-in", admin_auth.sign_in)
+    r.add_post("/admin/sign-out", admin_auth.sign_out, name="admin_sign_out")
+    r.add_get("/admin/segments", admin_segments.list_page, name="admin_segments")
+    r.add_get("/admin/new-segment", admin_segments.new_page, name="admin_segment_new")
+    r.add_post("/admin/new-segment", admin_segments.create)
+    r.add_get("/admin/segments/{slug}", admin_segments.edit_page, name="admin_segment")
+    r.add_post("/admin/segments/{slug}", admin_segments.update)
+    r.add_get("/admin/segments/{slug}/preview", admin_segments.preview, name="admin_preview")
+    r.add_get(
+        "/admin/segments/{slug}/qr.{kind:svg|png}", admin_segments.qr_download, name="admin_qr"
+    )
+    r.add_get("/admin/segments/{slug}/events/new", admin_events.new_page, name="admin_event_new")
+    r.add_post("/admin/segments/{slug}/events/new", admin_events.save)
+    r.add_get(
+        "/admin/segments/{slug}/events/{event_id}", admin_events.edit_page, name="admin_event"
+    )
+    r.add_post("/admin/segments/{slug}/events/{event_id}", admin_events.save)
+    r.add_post("/admin/segments/{slug}/events/{event_id}/delete", admin_events.delete)
+    r.add_get("/admin/stats", admin_stats.stats_page, name="admin_stats")
+    r.add_get("/admin/subscribers", admin_subscribers.subscribers_page, name="admin_subscribers")
+    r.add_get("/admin/import", admin_imports.import_page, name="admin_import")
+    r.add_post("/admin/import", admin_imports.run_import)
+    r.add_get("/admin/triggers", admin_triggers.triggers_page, name="admin_triggers")
+    r.add_get("/admin/triggers/{trigger_id}", admin_triggers.trigger_page, name="admin_trigger")
+    r.add_get("/admin/webhooks", admin_webhooks.webhooks_page, name="admin_webhooks")
+    r.add_post("/admin/webhooks", admin_webhooks.create)
+    r.add_post("/admin/webhooks/{webhook_id}/delete", admin_webhooks.delete)
+    r.add_get("/admin/access", admin_access.access_page, name="admin_access")
+    r.add_post("/admin/access/keys", admin_access.create_key)
+    r.add_post("/admin/access/keys/revoke", admin_access.revoke)
+    r.add_post("/admin/access/users", admin_access.add_user)

@@ -17,10 +17,13 @@ CALSERVER = [sys.executable, "-m", "calserver"]
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
-def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*CALSERVER, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+        [*CALSERVER, *args], env=env, input=stdin if stdin is not None else "",
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
 
 
 @contextmanager

@@ -56,7 +56,7 @@ def segment_json(
     }
 
 
-def _parse_segment(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+def parse_segment(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     c = Checker(body)
     c.unknown_fields(SEGMENT_FIELDS)
     fields: dict[str, Any] = {}
@@ -83,7 +83,7 @@ async def list_segments(request: web.Request) -> web.Response:
 
 async def create_segment(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
-    fields = _parse_segment(await read_json_object(request), partial=False)
+    fields = parse_segment(await read_json_object(request), partial=False)
     fields.setdefault("description", "")
     # A segment keeps the zone it was created with, even if the workspace default changes.
     fields.setdefault("timezone", workspace.timezone)
@@ -106,7 +106,7 @@ async def get_segment(request: web.Request) -> web.Response:
 
 async def patch_segment(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
-    fields = _parse_segment(await read_json_object(request), partial=True)
+    fields = parse_segment(await read_json_object(request), partial=True)
     async with transaction(request) as session:
         segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
         await store.update_segment(session, segment, fields, request.app[CLOCK].now())

@@ -109,7 +109,7 @@ async def summary(request: web.Request) -> web.StreamResponse:
     return json_response(answer)
 
 
-def _series(
+def daily_rows(
     scope: Scope, days: dict[date | None, Tally], polls: dict[date, int] | None
 ) -> list[dict[str, Any]]:
     rows, active = [], days[None].active_before if None in days else 0
@@ -148,13 +148,13 @@ async def daily(request: web.Request) -> web.StreamResponse:
             else None
         )
     if group is None:
-        days = _series(scope, table.get("", {None: Tally()}), polls)
+        days = daily_rows(scope, table.get("", {None: Tally()}), polls)
         if wants_csv(request):
             return csv_response(days, "daily.csv")
         return json_response(
             {**_period(scope), "segment": request.query.get("segment"), "days": days}
         )
-    series = {key: _series(scope, table[key], None) for key in sorted(table)}
+    series = {key: daily_rows(scope, table[key], None) for key in sorted(table)}
     if wants_csv(request):
         return csv_response(
             [{group: key, **row} for key, rows in series.items() for row in rows], "daily.csv"

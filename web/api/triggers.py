@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, INGEST
@@ -22,7 +21,13 @@ from calserver.eventspec import EventSpec, apply_spec, parse_event
 from calserver.families import DROPS_ALARMS
 from calserver.ingest import RetryAlone, Submitted, default_deliver_by, in_event_pointer
 from calserver.validation import Checker, FieldErrors
-from storage.contacts import contact_for, get_trigger, touch_contact, trigger_by_key
+from storage.contacts import (
+    contact_for,
+    get_trigger,
+    touch_contact,
+    trigger_by_key,
+    trigger_timeline,
+)
 from storage.errors import Conflict
 from storage.models import Contact, Trigger, TriggerEvent
 from web.api.cascade import trigger_steps
@@ -228,15 +233,7 @@ async def get(request: web.Request) -> web.Response:
     async with transaction(request) as session:
         trigger = await get_trigger(session, workspace_of(request).id, _trigger_id(request))
         contact = await session.get(Contact, trigger.contact_id)
-        timeline = list(
-            (
-                await session.scalars(
-                    select(TriggerEvent)
-                    .where(TriggerEvent.trigger_id == trigger.id)
-                    .order_by(TriggerEvent.id)
-                )
-            ).all()
-        )
+        timeline = await trigger_timeline(session, trigger.id)
         answer = trigger_json(trigger, contact.external_id if contact else "", timeline)
         answer["cascade"] = await trigger_steps(session, trigger.id)
         return json_response(answer)

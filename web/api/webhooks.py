@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CLOCK
 from calserver.targets import check_target
 from calserver.validation import Checker
 from calserver.webhooks import NEVER, allow_private
-from storage.errors import NotFound
+from storage import webhooks as store
 from storage.models import OutboxMessage, WebhookEndpoint
 from storage.outbox import EVENT_TYPES
 from web.api.common import json_response, read_json_object, transaction, workspace_of
 
 WEBHOOK_FIELDS = {"url", "events"}
 MAX_URL = 2000
-SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 DELIVERIES_LIMIT = 100
 
 
@@ -66,7 +62,7 @@ def _events(c: Checker, value: Any) -> list[str] | None:
     return [event for event in EVENT_TYPES if event in value] if ok else None
 
 
-async def _parse_webhook(request: web.Request, body: dict[str, Any]) -> tuple[str, list[str]]:
+async def parse_webhook(request: web.Request, body: dict[str, Any]) -> tuple[str, list[str]]:
     c = Checker(body)
     c.unknown_fields(WEBHOOK_FIELDS)
     url = c.text("url", max_length=MAX_URL, required=True)
@@ -87,67 +83,33 @@ def _webhook_id(request: web.Request) -> int:
     return int(raw)
 
 
-async def _endpoint(session: AsyncSession, workspace_id: int, webhook_id: int) -> WebhookEndpoint:
-    endpoint = await session.scalar(
-        select(WebhookEndpoint).where(
-            WebhookEndpoint.id == webhook_id, WebhookEndpoint.workspace_id == workspace_id
-        )
-    )
-    if endpoint is None:
-        raise NotFound(f"no webhook {webhook_id} in this workspace")
-    return endpoint
-
-
 async def list_webhooks(request: web.Request) -> web.Response:
-    workspace = workspace_of(request)
     async with transaction(request) as session:
-        endpoints = (
-            await session.scalars(
-                select(WebhookEndpoint)
-                .where(WebhookEndpoint.workspace_id == workspace.id)
-                .order_by(WebhookEndpoint.id)
-            )
-        ).all()
+        endpoints = await store.list_endpoints(session, workspace_of(request).id)
     return json_response({"items": [webhook_json(endpoint) for endpoint in endpoints]})
 
 
 async def create_webhook(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
-    url, events = await _parse_webhook(request, await read_json_object(request))
-    # Shown once, in this answer; kept in clear because it signs every delivery.
-    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    url, events = await parse_webhook(request, await read_json_object(request))
     async with transaction(request) as session:
-        endpoint = WebhookEndpoint(
-            workspace_id=workspace.id, url=url, secret=secret, events=events, active=True,
-            created_at=request.app[CLOCK].now(),
-        )  # fmt: skip
-        session.add(endpoint)
-        await session.flush()
-    return json_response({**webhook_json(endpoint), "secret": secret}, status=201)
+        endpoint = await store.add_endpoint(
+            session, workspace.id, url, events, request.app[CLOCK].now()
+        )
+    # The secret is shown once, in this answer.
+    return json_response({**webhook_json(endpoint), "secret": endpoint.secret}, status=201)
 
 
 async def delete_webhook(request: web.Request) -> web.Response:
-    workspace = workspace_of(request)
     webhook_id = _webhook_id(request)
     async with transaction(request) as session:
-        endpoint = await _endpoint(session, workspace.id, webhook_id)
-        # Its undelivered messages go with it (the foreign key cascades too).
-        await session.execute(delete(OutboxMessage).where(OutboxMessage.endpoint_id == endpoint.id))
-        await session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint.id))
+        await store.delete_endpoint(session, workspace_of(request).id, webhook_id)
     return web.Response(status=204)
 
 
 async def list_deliveries(request: web.Request) -> web.Response:
-    workspace = workspace_of(request)
     webhook_id = _webhook_id(request)
     async with transaction(request) as session:
-        endpoint = await _endpoint(session, workspace.id, webhook_id)
-        messages = (
-            await session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.endpoint_id == endpoint.id)
-                .order_by(OutboxMessage.id.desc())
-                .limit(DELIVERIES_LIMIT)
-            )
-        ).all()
+        endpoint = await store.get_endpoint(session, workspace_of(request).id, webhook_id)
+        messages = await store.latest_deliveries(session, endpoint.id, DELIVERIES_LIMIT)
     return json_response({"items": [delivery_json(message) for message in messages]})
