@@ -131,8 +131,11 @@ async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
     # A last worker, left alone, finishes what is left (leases run out after a second).
     worker = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "calserver", "worker", env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
+    assert worker.stdout is not None
+    started = await asyncio.wait_for(worker.stdout.readline(), 60)  # its SIGTERM handler is set
+    assert b"cascade worker running" in started
     for _ in range(600):
         if (await _sms_states(client)).get("sent", 0) == TRIGGERS:
             break
