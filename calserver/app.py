@@ -37,6 +37,7 @@ from storage.lookup import load as load_lookup
 from storage.migrate import upgrade
 from storage.telemetry import timestamp_for
 from web.api.common import api_auth_middleware, body_limit_middleware
+from web.dav.bridge import dav_server
 from web.problems import error_middleware
 from web.routes import setup_routes
 
@@ -98,5 +99,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_cpu_pool)
     app.cleanup_ctx.append(_telemetry)
     app.cleanup_ctx.append(webhook_sender)
+    app.cleanup_ctx.append(dav_server)
     setup_routes(app)
     return app

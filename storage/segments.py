@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, NotFound
-from storage.models import Event, Segment
+from storage.models import DeletedEvent, Event, Segment
 
 
 async def list_segments(session: AsyncSession, workspace_id: int) -> list[Segment]:
@@ -70,6 +70,11 @@ async def touch_segment(session: AsyncSession, segment_id: int, now: datetime) -
         .where(Segment.id == segment_id)
         .values(version=Segment.version + 1, updated_at=now)
     )
+
+
+async def bury_event(session: AsyncSession, segment_id: int, event_id: int, now: datetime) -> None:
+    """Keep a tombstone so CalDAV clients syncing incrementally learn of the deletion."""
+    session.add(DeletedEvent(segment_id=segment_id, event_id=event_id, deleted_at=now))
 
 
 async def delete_segment(session: AsyncSession, segment: Segment) -> None:
