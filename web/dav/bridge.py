@@ -42,6 +42,16 @@ REALM = "calserver CalDAV"
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 # Signed tokens look like PAYLOAD.SIGNATURE; they are cut out of Radicale's log lines.
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16,}")
+# The REPORTs Radicale answers for a calendar; any other gets RFC 3253's 403 supported-report.
+REPORTS = frozenset({
+    "calendar-query", "calendar-multiget", "sync-collection", "free-busy-query",
+    "expand-property", "principal-property-search", "principal-search-property-set",
+})  # fmt: skip
+_ROOT = re.compile(rb"^\s*(?:<\?.*?\?>\s*)?(?:<!--.*?-->\s*)*<(?:[\w.-]+:)?([\w.-]+)", re.S)
+_UNSUPPORTED_REPORT = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n'
+    b'<D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
+)
 _HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
 
 
@@ -187,6 +197,13 @@ class DavHandler:
             return web.Response(status=413, text="Request body too large.")
         if _DOCTYPE.search(body):
             return web.Response(status=400, text="XML with a DOCTYPE or entities is refused.")
+        if request.method == "REPORT":
+            root = _ROOT.match(body)
+            if root is None or root.group(1).decode() not in REPORTS:
+                return web.Response(
+                    status=403, body=_UNSUPPORTED_REPORT,
+                    content_type="application/xml", charset="utf-8",
+                )  # fmt: skip
         return body
 
     def _who(self, request: web.Request, server: DavServer, path: str) -> tuple[plugin.DavRequest | None, str] | web.Response:  # fmt: skip

@@ -1,0 +1,222 @@
+"""Raw WebDAV requests for what real clients rarely send: writes, bad tokens, traversal,
+XML bombs, oversized bodies, unsupported reports, and sync tokens on the wire."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from calserver.appkeys import CONFIG, SESSIONS
+from calserver.clock import FrozenClock
+from storage.models import Event, Segment
+from tests.conftest import Tenant
+from tests.support.dav import SYNC_REPORT, basic, calendar_path, dav
+from tests.support.feeds import add_event, make_segment, subscribe
+
+PROPFIND = """<?xml version="1.0" encoding="utf-8"?>
+<D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
+  <D:prop><D:getetag/><CS:getctag/><D:sync-token/><D:displayname/></D:prop>
+</D:propfind>"""
+
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:x@y\r\n"
+    "DTSTAMP:20260301T000000Z\r\nDTSTART:20260310T100000Z\r\nSUMMARY:Mine\r\n"
+    "END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+async def _setup(tenant: Tenant) -> tuple[dict[str, str], dict[str, object]]:
+    await make_segment(tenant.api, timezone="Europe/Berlin")
+    event = await add_event(tenant.api, "news", title="Opening", start="2026-03-10T10:00:00")
+    links = await subscribe(tenant.api, tenant.slug, "news", "Europe/Berlin")
+    return links, event
+
+
+async def _counts(client: TestClient) -> tuple[int, int, int]:  # type: ignore[type-arg]
+    async with client.app[SESSIONS]() as session:
+        events = await session.scalar(select(func.count()).select_from(Event))
+        segments = await session.scalar(select(func.count()).select_from(Segment))
+        version = await session.scalar(select(func.sum(Segment.version)))
+    return int(events or 0), int(segments or 0), int(version or 0)
+
+
+async def test_writes_are_refused_and_nothing_changes(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    links, event = await _setup(tenant)
+    before = await _counts(client)
+    path = calendar_path(links)
+    auth = basic(links)
+    put = await dav(client, "PUT", path + "new.ics", ICS, {**auth, "Content-Type": "text/calendar"})
+    delete = await dav(client, "DELETE", path + f"e{event['id']}.ics", headers=auth)
+    delete_all = await dav(client, "DELETE", path, headers=auth)
+    mkcalendar = await dav(
+        client, "MKCALENDAR", f"/dav/{links['caldav_password']}/more/", headers=auth
+    )
+    proppatch = await dav(client, "PROPPATCH", path, (
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:"><D:set><D:prop>'
+        "<D:displayname>Mine</D:displayname></D:prop></D:set></D:propertyupdate>"
+    ), auth)  # fmt: skip
+    assert [put[0], delete[0], delete_all[0], mkcalendar[0], proppatch[0]] == [403] * 5
+    assert await _counts(client) == before
+    status, body, _ = await dav(client, "GET", path + f"e{event['id']}.ics", headers=auth)
+    assert status == 200 and "SUMMARY:Opening" in body
+
+
+async def test_a_tampered_token_gets_401_at_once(client: TestClient, tenant: Tenant) -> None:  # type: ignore[type-arg]
+    links, _ = await _setup(tenant)
+    token = links["caldav_password"]
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for headers, path in (
+        (basic(links, tampered), "/dav/"),
+        ({}, f"/dav/{tampered}/calendar/"),
+        (basic(links, "not-a-token"), "/dav/"),
+        ({"Authorization": "Basic %%%"}, "/dav/"),
+        ({}, "/dav/"),
+    ):
+        status, body, answer = await dav(
+            client, "PROPFIND", path, PROPFIND, {"Depth": "0", **headers}
+        )
+        assert status == 401, (path, headers)
+        assert answer["WWW-Authenticate"].startswith("Basic ")
+        assert "token" in body
+
+
+async def test_one_token_cannot_read_another_subscription(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    links, event = await _setup(tenant)
+    other = await subscribe(tenant.api, tenant.slug, "news", "Europe/Berlin")
+    path = calendar_path(links) + f"e{event['id']}.ics"
+    status, body, _ = await dav(client, "GET", path, headers=basic(other))
+    assert status in (403, 404) and "Opening" not in body
+    listing = await dav(client, "PROPFIND", f"/dav/{links['caldav_password']}/", PROPFIND,
+                        {"Depth": "1", **basic(other)})  # fmt: skip
+    assert listing[0] in (403, 404) and links["caldav_password"] not in listing[1]
+
+
+async def test_path_traversal_is_refused(client: TestClient, tenant: Tenant) -> None:  # type: ignore[type-arg]
+    links, _ = await _setup(tenant)
+    other = await subscribe(tenant.api, tenant.slug, "news", "Europe/Berlin")
+    token = links["caldav_password"]
+    for path in (
+        f"/dav/{token}/../{other['caldav_password']}/calendar/",
+        f"/dav/{token}/%2e%2e/{other['caldav_password']}/calendar/",
+        f"/dav/{token}/calendar/..%2f..%2f",
+        f"/dav/{token}/calendar/%5c..%5c",
+    ):
+        status, body, _ = await dav(
+            client, "PROPFIND", path, PROPFIND, {"Depth": "1", **basic(links)}
+        )
+        assert status in (400, 403, 404), path
+        assert "Opening" not in body and other["caldav_password"] not in body
+
+
+BOMB = """<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<D:propfind xmlns:D="DAV:"><D:prop><D:displayname>&lol3;</D:displayname></D:prop></D:propfind>"""
+
+
+async def test_xml_bombs_and_oversized_bodies_are_refused_unparsed(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    links, _ = await _setup(tenant)
+    path, auth = calendar_path(links), basic(links)
+    status, body, _ = await dav(client, "PROPFIND", path, BOMB, {"Depth": "0", **auth})
+    assert status == 400 and "DOCTYPE" in body
+    limit = client.app[CONFIG].caldav_max_body_bytes
+    huge = PROPFIND.replace("<D:prop>", "<D:prop>" + " " * limit)
+    assert (await dav(client, "PROPFIND", path, huge, {"Depth": "0", **auth}))[0] == 413
+
+    async def chunks():  # no Content-Length: refused while it is read
+        yield PROPFIND[:40].encode()
+        for _ in range(limit // 4096 + 2):
+            yield b" " * 4096
+
+    async with client.request("PROPFIND", path, data=chunks(), headers={"Depth": "0", **auth}) as r:
+        assert r.status == 413
+
+
+async def test_unsupported_report_is_refused_per_rfc(client: TestClient, tenant: Tenant) -> None:  # type: ignore[type-arg]
+    links, _ = await _setup(tenant)
+    report = """<?xml version="1.0"?><D:acl-principal-prop-set xmlns:D="DAV:">
+      <D:prop><D:displayname/></D:prop></D:acl-principal-prop-set>"""
+    status, body, _ = await dav(client, "REPORT", calendar_path(links), report,
+                                {"Depth": "0", **basic(links)})  # fmt: skip
+    assert status in (403, 501)
+    if status == 403:
+        assert "supported-report" in body
+
+
+def _tokens(body: str) -> list[str]:
+    return [str(e.text) for e in ET.fromstring(body).iter("{DAV:}sync-token")]
+
+
+def _hrefs(body: str) -> dict[str, str]:
+    """Each response's item name and its HTTP status (of the response or its propstat)."""
+    found = {}
+    for response in ET.fromstring(body).iter("{DAV:}response"):
+        href = response.findtext("{DAV:}href") or ""
+        status = response.findtext("{DAV:}status") or response.findtext(
+            "{DAV:}propstat/{DAV:}status"
+        )
+        assert status, ET.tostring(response)
+        found[href.rstrip("/").rsplit("/", 1)[-1]] = status.split()[1]
+    return found
+
+
+async def test_sync_tokens_on_the_wire(
+    client: TestClient,
+    tenant: Tenant,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    links, event = await _setup(tenant)
+    other = await add_event(tenant.api, "news", title="Second", start="2026-03-11T10:00:00")
+    clock.advance(timedelta(hours=1))
+    path, auth = calendar_path(links), {"Depth": "1", **basic(links)}
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=""), auth)
+    assert status == 207
+    [token] = _tokens(body)
+    assert _hrefs(body) == {f"e{event['id']}.ics": "200", f"e{other['id']}.ics": "200"}
+    # No change: the same token back and no response at all (the ctag did not move either).
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
+    assert status == 207 and _tokens(body) == [token] and _hrefs(body) == {}
+    deleted = await tenant.api.delete(f"/api/v1/segments/news/events/{event['id']}")
+    assert deleted.status == 204
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
+    assert _hrefs(body) == {f"e{event['id']}.ics": "404"}  # only the deletion, not "Second"
+    # A token from nowhere: the client is told to start over (RFC 6578 valid-sync-token).
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token="urn:x:1"), auth)
+    assert status == 403 and "valid-sync-token" in body
+
+
+async def test_ctag_moves_only_when_the_calendar_changes(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    links, event = await _setup(tenant)
+    path, auth = calendar_path(links), {"Depth": "0", **basic(links)}
+
+    async def ctag() -> str:
+        status, body, _ = await dav(client, "PROPFIND", path, PROPFIND, auth)
+        assert status == 207
+        found = ET.fromstring(body).findtext(".//{http://calendarserver.org/ns/}getctag")
+        assert found, body
+        return found
+
+    first = await ctag()
+    assert await ctag() == first
+    await tenant.api.patch(f"/api/v1/segments/news/events/{event['id']}", {"title": "Moved"})
+    assert await ctag() != first
+
+
+async def test_well_known_redirects_to_the_dav_root(client: TestClient) -> None:  # type: ignore[type-arg]
+    async with client.get("/.well-known/caldav", allow_redirects=False) as answer:
+        assert answer.status == 301 and answer.headers["Location"] == "/dav/"
