@@ -3,9 +3,11 @@ XML bombs, oversized bodies, unsupported reports, and sync tokens on the wire.""
 
 from __future__ import annotations
 
+import logging
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
@@ -220,3 +222,19 @@ async def test_ctag_moves_only_when_the_calendar_changes(
 async def test_well_known_redirects_to_the_dav_root(client: TestClient) -> None:  # type: ignore[type-arg]
     async with client.get("/.well-known/caldav", allow_redirects=False) as answer:
         assert answer.status == 301 and answer.headers["Location"] == "/dav/"
+
+
+async def test_tokens_never_reach_the_logs(
+    client: TestClient,
+    tenant: Tenant,
+    caplog: pytest.LogCaptureFixture,  # type: ignore[type-arg]
+) -> None:
+    links, _ = await _setup(tenant)
+    caplog.set_level(logging.DEBUG)
+    token = links["caldav_password"]
+    await dav(client, "PROPFIND", calendar_path(links), PROPFIND, {"Depth": "1", **basic(links)})
+    await dav(client, "REPORT", calendar_path(links), SYNC_REPORT.format(token="urn:bad:1"),
+              {"Depth": "1", **basic(links)})  # fmt: skip
+    await dav(client, "PROPFIND", f"/dav/{token[:-3]}xyz/calendar/", PROPFIND, {"Depth": "1"})
+    assert [r for r in caplog.records if r.name == "radicale" and "[token]" in r.getMessage()]
+    assert not [r for r in caplog.records if token[-20:] in r.getMessage()]
