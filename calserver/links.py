@@ -10,7 +10,7 @@ FEED_PURPOSE = "feed"
 LINK_PURPOSE = "link"  # personalized subscribe links
 
 # Buttons on the landing page, keyed by what the subscribe form posts as `client`.
-CLIENTS = ("apple", "google", "outlook", "office365", "android", "copy")
+CLIENTS = ("apple", "google", "outlook", "office365", "android", "copy", "caldav")
 # The likeliest first, by platform (see ../shared/reference/clients.md).
 BUTTON_ORDER = {
     "ios": ("apple", "google", "outlook", "copy", "office365", "android"),
