@@ -52,7 +52,8 @@ def sync_engine(config: Config, pool_size: int) -> Engine:
 
 @dataclass(frozen=True)
 class DavState:
-    """What a request needs before any event is read."""
+    """Names, descriptions and change times: read only when a request needs them (the
+    versions that ETags and sync tokens come from are in the poll lookup's PollView)."""
 
     view: FeedView
     contact_id: int | None
@@ -102,20 +103,20 @@ def dav_state(session: Session, subscription_id: int) -> DavState | None:
 
 
 def calendar_events(
-    session: Session, state: DavState, retained: datetime
+    session: Session, segment_ids: Sequence[int], contact_id: int | None, retained: datetime
 ) -> tuple[list[Event], list[Trigger]]:
     """The feed's events, as web/feed.py reads them (same retention, same order)."""
     events = session.scalars(
         select(Event)
-        .where(Event.segment_id.in_([s.id for s in state.view.segments]))
+        .where(Event.segment_id.in_(segment_ids))
         .where(or_(Event.ends_at.is_(None), Event.ends_at >= retained))
         .order_by(Event.starts_at, Event.id)
     ).all()
     personal: Sequence[Trigger] = []
-    if state.contact_id is not None:
+    if contact_id is not None:
         personal = session.scalars(
             select(Trigger)
-            .where(Trigger.contact_id == state.contact_id)
+            .where(Trigger.contact_id == contact_id)
             .where(or_(Trigger.ends_at.is_(None), Trigger.ends_at >= retained))
             .order_by(Trigger.starts_at, Trigger.id)
         ).all()
@@ -124,22 +125,23 @@ def calendar_events(
 
 
 def in_range(
-    session: Session, state: DavState, start: datetime, end: datetime
-) -> tuple[set[int], set[int]]:
+    session: Session, segment_ids: Sequence[int], contact_id: int | None, start: datetime,
+    end: datetime,
+) -> tuple[set[int], set[int]]:  # fmt: skip
     """Ids of events and triggers that may occur between start and end (a superset: Radicale
     still applies the exact filter to what is returned)."""
     low, high = start - ZONE_SLACK, end + ZONE_SLACK
     events = session.scalars(
         select(Event.id)
-        .where(Event.segment_id.in_([s.id for s in state.view.segments]))
+        .where(Event.segment_id.in_(segment_ids))
         .where(Event.starts_at < high)
         .where(or_(Event.ends_at.is_(None), Event.ends_at > low))
     ).all()
     triggers: Sequence[int] = []
-    if state.contact_id is not None:
+    if contact_id is not None:
         triggers = session.scalars(
             select(Trigger.id)
-            .where(Trigger.contact_id == state.contact_id)
+            .where(Trigger.contact_id == contact_id)
             .where(Trigger.starts_at < high)
             .where(or_(Trigger.ends_at.is_(None), Trigger.ends_at > low))
         ).all()
@@ -153,12 +155,11 @@ class Delta:
 
 
 def changes_since(
-    session: Session, state: DavState, since: datetime, retained_then: datetime,
-    retained_now: datetime,
+    session: Session, segment_ids: Sequence[int], contact_id: int | None, since: datetime,
+    retained_then: datetime, retained_now: datetime,
 ) -> Delta:  # fmt: skip
     """Everything that may differ since ``since``: changed rows, tombstones, and events
     that ended before the retention cutoff moved past them."""
-    segment_ids = [s.id for s in state.view.segments]
     changed = session.scalars(
         select(Event.id)
         .where(Event.segment_id.in_(segment_ids))
@@ -175,10 +176,10 @@ def changes_since(
         .where(DeletedEvent.deleted_at >= since)
     ).all()
     triggers: Sequence[int] = []
-    if state.contact_id is not None:
+    if contact_id is not None:
         triggers = session.scalars(
             select(Trigger.id)
-            .where(Trigger.contact_id == state.contact_id)
+            .where(Trigger.contact_id == contact_id)
             .where(
                 or_(
                     Trigger.updated_at >= since,

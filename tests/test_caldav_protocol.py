@@ -238,3 +238,48 @@ async def test_tokens_never_reach_the_logs(
     await dav(client, "PROPFIND", f"/dav/{token[:-3]}xyz/calendar/", PROPFIND, {"Depth": "1"})
     assert [r for r in caplog.records if r.name == "radicale" and "[token]" in r.getMessage()]
     assert not [r for r in caplog.records if token[-20:] in r.getMessage()]
+
+
+QUERY = """<?xml version="1.0" encoding="utf-8"?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR">
+<C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/>{extra}
+</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"""
+# A second condition makes the filter "not simple": Radicale then parses every candidate and
+# decides itself, which is what the server's own time-range answer must agree with.
+ANY_UID = '<C:prop-filter name="UID"/>'
+
+
+async def test_time_range_answers_agree_with_radicales_own_filter(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    await make_segment(tenant.api, timezone="Europe/Berlin")
+    await add_event(tenant.api, "news", title="Weekly", start="2026-03-19T10:00:00",
+                    rrule="FREQ=WEEKLY;COUNT=6")  # fmt: skip
+    await add_event(tenant.api, "news", title="Local", start="2026-03-28T23:30:00",
+                    local_time=True, duration="PT2H")  # fmt: skip
+    await add_event(tenant.api, "news", title="NY", start="2026-03-29T01:00:00",
+                    timezone="America/New_York")  # fmt: skip
+    await add_event(tenant.api, "news", title="Day", start="2026-03-30", all_day=True)
+    links = await subscribe(tenant.api, tenant.slug, "news", "Asia/Tokyo")
+    path, auth = calendar_path(links), {"Depth": "1", **basic(links)}
+    windows = [
+        ("20260326T090000Z", "20260326T100000Z"),  # exactly the first CET occurrence
+        ("20260326T100000Z", "20260402T080000Z"),  # from its end to the next one's start
+        ("20260402T075959Z", "20260402T080001Z"),
+        ("20260328T140000Z", "20260328T143000Z"),  # the local event: 23:30 in Tokyo
+        ("20260329T040000Z", "20260329T060000Z"),  # 01:00 in New York (EDT) is 05:00Z
+        ("20260329T000000Z", "20260331T000000Z"),
+        ("20270101T000000Z", "20270201T000000Z"),  # nothing
+    ]
+    for start, end in windows:
+        ours = await dav(client, "REPORT", path, QUERY.format(start=start, end=end, extra=""), auth)
+        radicale = await dav(
+            client, "REPORT", path, QUERY.format(start=start, end=end, extra=ANY_UID), auth
+        )
+        assert ours[0] == radicale[0] == 207
+        assert _hrefs(ours[1]) == _hrefs(radicale[1]), (start, end)
+    found = _hrefs((await dav(client, "REPORT", path, QUERY.format(
+        start="20260326T090000Z", end="20260326T100000Z", extra=""), auth))[1])  # fmt: skip
+    assert len(found) == 1

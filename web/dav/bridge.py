@@ -26,7 +26,7 @@ import radicale.config
 from aiohttp import web
 from radicale.app import Application
 
-from calserver.appkeys import CLOCK, CONFIG, RECORDER, SIGNER
+from calserver.appkeys import CLOCK, CONFIG, LOOKUP, RECORDER, SIGNER
 from calserver.families import family_of
 from calserver.links import FEED_PURPOSE, dav_username, manage_path
 from calserver.ratelimit import RateLimiter
@@ -91,6 +91,7 @@ class DavServer:
     def __init__(self, app: web.Application) -> None:
         config = app[CONFIG]
         self.signer, self.clock, self.recorder = app[SIGNER], app[CLOCK], app[RECORDER]
+        self.lookup = app[LOOKUP]
         self.base_url = config.base_url
         self.max_body = config.caldav_max_body_bytes
         self.limiter = RateLimiter(config.caldav_rate_limit)
@@ -206,7 +207,7 @@ class DavHandler:
                 )  # fmt: skip
         return body
 
-    def _who(self, request: web.Request, server: DavServer, path: str) -> tuple[plugin.DavRequest | None, str] | web.Response:  # fmt: skip
+    async def _who(self, request: web.Request, server: DavServer, path: str) -> tuple[plugin.DavRequest | None, str] | web.Response:  # fmt: skip
         """The verified token (from Basic auth, or the first path segment)."""
         header = request.headers.get("Authorization", "")
         credentials = _basic(header) if header else None
@@ -223,10 +224,14 @@ class DavHandler:
         payload = server.signer.verify(FEED_PURPOSE, token)
         if type(payload) is not int:
             return _unauthorized()
+        poll = await server.lookup.view(payload)
+        if poll is None:  # a validly signed token of a deleted subscription
+            return _unauthorized()
         authorization = header or "Basic " + base64.b64encode(f"{token}:{token}".encode()).decode()
         dav = plugin.DavRequest(
-            server.context, token, dav_username(token), payload, _link(server.base_url, token)
-        )
+            server.context, token, dav_username(token), _link(server.base_url, token), poll,
+            server.clock.now(),
+        )  # fmt: skip
         return dav, authorization
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -239,7 +244,7 @@ class DavHandler:
         path = unquote(raw) or "/"
         if any(part in ("..", ".") or "\\" in part for part in path.split("/")):
             return web.Response(status=400, text="Bad path.")
-        who = self._who(request, server, path)
+        who = await self._who(request, server, path)
         if isinstance(who, web.Response):
             return who
         dav, authorization = who
@@ -251,23 +256,22 @@ class DavHandler:
         status, headers, answer = await loop.run_in_executor(
             server.pool, _run, server, environ, dav
         )
-        if dav is not None and dav.state is not None:
+        if dav is not None:
             self._record(request, server, dav, status)
         out = {name: value for name, value in headers if name.lower() not in _HOP_BY_HOP}
         return web.Response(status=status, body=answer, headers=out)
 
     def _record(self, request: web.Request, server: DavServer, dav: plugin.DavRequest, status: int) -> None:  # fmt: skip
         """A CalDAV request is a poll; personal events it sent are delivered."""
-        state = dav.state
-        assert state is not None
+        poll = dav.poll
         if status >= 400:
             return
         family = family_of(request.headers.get("User-Agent", ""))
         now = dav.now
-        day = local_day(now, state.view.workspace_timezone)
+        day = local_day(now, poll.workspace_timezone)
         polled = 200 if dav.served_items else 304
         server.recorder.poll(
-            dav.subscription_id, state.view.workspace_id, day, now, polled, family, "caldav"
+            poll.subscription_id, poll.workspace_id, day, now, polled, family, "caldav"
         )
         if dav.personal:
             server.recorder.receipts(tuple(sorted(dav.personal)), now, family)

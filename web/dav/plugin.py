@@ -29,6 +29,7 @@ from calserver.clock import Clock
 from feeds.feed import FeedSettings, calendar_name
 from storage.davsync import DavState, changes_since, dav_state, in_range
 from storage.lifecycle import ENDED
+from storage.lookup import PollView
 from web.dav.calendar import (
     CalendarCache,
     DavCalendar,
@@ -64,10 +65,10 @@ class DavRequest:
     context: DavContext
     token: str
     username: str
-    subscription_id: int
     link: str
-    state: DavState | None = None
-    now: datetime = EPOCH
+    poll: PollView  # versions and settings, read on the event loop by the poll lookup
+    now: datetime
+    details: DavState | None = None
     served_items: int = 0
     personal: set[tuple[int, int]] = field(default_factory=set)
 
@@ -89,12 +90,14 @@ def serving(request: DavRequest) -> Iterator[DavRequest]:
         _local.request = None
 
 
-def _state(request: DavRequest) -> DavState | None:
-    if request.state is None:
-        request.now = request.context.clock.now()
+def _details(request: DavRequest) -> DavState:
+    """Names and change times, read once per request and only when asked for."""
+    if request.details is None:
         with Session(request.context.engine) as session:
-            request.state = dav_state(session, request.subscription_id)
-    return request.state
+            request.details = dav_state(session, request.poll.subscription_id)
+        if request.details is None:
+            raise ValueError("the subscription was deleted during the request")
+    return request.details
 
 
 def _http_date(moment: datetime) -> str:
@@ -132,12 +135,13 @@ class _Plain(storage.BaseCollection):
 class Calendar(storage.BaseCollection):
     """The subscription's calendar: the ICS feed's events, one item each."""
 
-    def __init__(self, request: DavRequest, state: DavState) -> None:
+    def __init__(self, request: DavRequest) -> None:
         self._request = request
-        self._state = state
+        self._poll = request.poll
+        self._segment_ids = [s for s, _ in request.poll.segments]
         self._path = f"{request.token}/{CALENDAR}"
         self._calendar: DavCalendar | None = None
-        self._key = render_key(state, request.now.date())
+        self._key = render_key(request.poll, request.now.date())
         self._link_tag = hashlib.blake2b(request.link.encode(), digest_size=4).hexdigest()
 
     @property
@@ -152,11 +156,13 @@ class Calendar(storage.BaseCollection):
 
     def _items(self) -> DavCalendar:
         if self._calendar is None:
-            context, state, now = self._request.context, self._state, self._request.now
+            request = self._request
+            context, poll, now = request.context, request.poll, request.now
 
             def build() -> DavCalendar:
+                details = _details(request)
                 with Session(context.engine) as session:
-                    return build_calendar(session, state, context.settings, now)
+                    return build_calendar(session, poll, details, context.settings, now)
 
             self._calendar = context.cache.get(self._key, build)
         return self._calendar
@@ -187,7 +193,7 @@ class Calendar(storage.BaseCollection):
         self, filters: Iterable[ET.Element]
     ) -> Iterable[tuple[radicale_item.Item, bool]]:
         """Time ranges go to SQL; Radicale still applies the exact filter to each item."""
-        tag, start, end, _ = radicale_filter.simplify_prefilters(filters, "VCALENDAR")
+        tag, start, end, simple = radicale_filter.simplify_prefilters(filters, "VCALENDAR")
         if tag not in (None, "VEVENT"):
             return []
         items = self._items().items
@@ -196,17 +202,27 @@ class Calendar(storage.BaseCollection):
         low = datetime.fromtimestamp(max(start, 0), UTC)
         high = datetime.fromtimestamp(min(end, 2**33), UTC)
         with Session(self._request.context.engine) as session:
-            events, triggers = in_range(session, self._state, low, high)
+            events, triggers = in_range(
+                session, self._segment_ids, self._poll.contact_id, low, high
+            )
         wanted = {f"e{i}.ics" for i in events} | {f"p{i}.ics" for i in triggers}
-        return [(self._item(item), False) for href, item in items.items() if href in wanted]
+        found = []
+        for href, item in items.items():
+            if href not in wanted:
+                continue
+            # A bare time range on VEVENTs is decided here; anything else by Radicale.
+            verdict = item.timing.overlaps(low, high) if simple else None
+            if verdict is not False:
+                found.append((self._item(item), verdict is True))
+        return found
 
     def has_uid(self, uid: str) -> bool:
         return any(item.uid == uid for item in self._items().items.values())
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
-        state, now = self._state, self._request.now
+        poll, now = self._poll, self._request.now
         versions = hashlib.blake2b(repr(self._key).encode(), digest_size=8).hexdigest()
-        token = f"{SYNC_PREFIX}{lineage(state)}:{versions}:{int(now.timestamp())}"
+        token = f"{SYNC_PREFIX}{lineage(poll)}:{versions}:{int(now.timestamp())}"
         if not old_token:
             return token, (href for href in self._items().items)
         try:
@@ -214,22 +230,24 @@ class Calendar(storage.BaseCollection):
             since = datetime.fromtimestamp(int(stamp), UTC)
         except ValueError:
             raise ValueError("not a calserver sync token") from None
-        if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(state) or since > now:
+        if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(poll) or since > now:
             raise ValueError("sync token from another calendar state")
         if old_versions == versions:
             return old_token, ()
         retention = timedelta(days=self._request.context.settings.retention_days)
         with Session(self._request.context.engine) as session:
             delta = changes_since(
-                session, state, since - SYNC_MARGIN, since - SYNC_MARGIN - retention,
-                now - retention,
+                session, self._segment_ids, poll.contact_id, since - SYNC_MARGIN,
+                since - SYNC_MARGIN - retention, now - retention,
             )  # fmt: skip
         hrefs = [f"e{i}.ics" for i in sorted(delta.events)]
         hrefs += [f"p{i}.ics" for i in sorted(delta.triggers)]
         return token, hrefs
 
     def get_meta(self, key: str | None = None) -> Any:
-        view = self._state.view
+        if key == "tag":
+            return "VCALENDAR"  # asked on every request: no need to read names for it
+        view = _details(self._request).view
         name = calendar_name(view) if view.segments else view.workspace_name
         meta = {
             "tag": "VCALENDAR",
@@ -245,7 +263,7 @@ class Calendar(storage.BaseCollection):
 
     @property
     def last_modified(self) -> str:
-        state = self._state
+        state = _details(self._request)
         moments = [state.view.subscription_updated_at, *(s.updated_at for s in state.view.segments)]
         if state.contact_updated_at is not None:
             moments.append(state.contact_updated_at)
@@ -286,10 +304,7 @@ class Storage(storage.BaseStorage):
                 return
         elif parts[1] != CALENDAR:
             return
-        state = _state(request)
-        if state is None:
-            return
-        calendar = Calendar(request, state)
+        calendar = Calendar(request)
         if len(parts) == 3:
             yield from (item for _, item in calendar.get_multi([parts[2]]) if item is not None)
             return
