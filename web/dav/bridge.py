@@ -52,6 +52,7 @@ _UNSUPPORTED_REPORT = (
     b'<?xml version="1.0" encoding="utf-8"?>\n'
     b'<D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
 )
+_COMPRESS_MIN_BYTES = 1024
 _HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
 
 
@@ -70,7 +71,8 @@ def _radicale_configuration(context: plugin.DavContext, max_body: int) -> Any:
 
     configuration.update(
         {
-            "server": {"max_content_length": str(max_body), "delay_on_error": "0"},
+            "server": {"max_content_length": str(max_body), "delay_on_error": "0",
+                       "max_resource_size": str(max_body * 8 // 10)},
             "auth": {"type": bound(plugin.Auth), "delay": "0", "cache_logins": "False",
                      "realm": REALM},
             "rights": {"type": bound(plugin.Rights), "permit_delete_collection": "False",
@@ -166,7 +168,9 @@ def _environ(request: web.Request, path: str, body: bytes, authorization: str) -
     }
     for name, value in request.headers.items():
         key = "HTTP_" + name.upper().replace("-", "_")
-        if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_AUTHORIZATION"):
+        # Compression is aiohttp's (large answers only): Radicale would gzip every answer.
+        if key not in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_AUTHORIZATION",
+                       "HTTP_ACCEPT_ENCODING"):  # fmt: skip
             environ[key] = value
     if authorization:
         environ["HTTP_AUTHORIZATION"] = authorization
@@ -259,7 +263,10 @@ class DavHandler:
         if dav is not None:
             self._record(request, server, dav, status)
         out = {name: value for name, value in headers if name.lower() not in _HOP_BY_HOP}
-        return web.Response(status=status, body=answer, headers=out)
+        response = web.Response(status=status, body=answer, headers=out)
+        if len(answer) >= _COMPRESS_MIN_BYTES:
+            response.enable_compression()  # only if the client accepts an encoding
+        return response
 
     def _record(self, request: web.Request, server: DavServer, dav: plugin.DavRequest, status: int) -> None:  # fmt: skip
         """A CalDAV request is a poll; personal events it sent are delivered."""
