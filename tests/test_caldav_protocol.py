@@ -3,20 +3,25 @@ XML bombs, oversized bodies, unsupported reports, and sync tokens on the wire.""
 
 from __future__ import annotations
 
+import base64
 import logging
 import xml.etree.ElementTree as ET
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from calserver.appkeys import CONFIG, SESSIONS
+from calserver.app import create_app
+from calserver.appkeys import CONFIG, SESSIONS, SIGNER
 from calserver.clock import FrozenClock
+from calserver.config import Config
 from storage.models import Event, Segment
 from tests.conftest import Tenant
 from tests.support.dav import SYNC_REPORT, basic, calendar_path, dav
-from tests.support.feeds import add_event, make_segment, subscribe
+from tests.support.feeds import add_event, make_segment, path_of, subscribe
+from web.dav.bridge import DAV
 
 PROPFIND = """<?xml version="1.0" encoding="utf-8"?>
 <D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/">
@@ -283,3 +288,44 @@ async def test_time_range_answers_agree_with_radicales_own_filter(
     found = _hrefs((await dav(client, "REPORT", path, QUERY.format(
         start="20260326T090000Z", end="20260326T100000Z", extra=""), auth))[1])  # fmt: skip
     assert len(found) == 1
+
+
+async def test_bad_tokens_never_reach_radicales_pool(
+    aiohttp_client: Any, config: Config, clock: FrozenClock
+) -> None:
+    client = await aiohttp_client(create_app(config, clock=clock))
+    other = create_app(config.replace(secrets=["another-secret-0123456789"]), clock=clock)
+    forged = other[SIGNER].sign("feed", 1)  # well formed, signed with a foreign secret
+    for attempt in range(30):
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(f"u:{forged}{attempt}".encode()).decode()
+        }
+        assert (await dav(client, "PROPFIND", "/dav/", PROPFIND, headers))[0] == 401
+        assert (await dav(client, "PROPFIND", f"/dav/{forged}/calendar/", PROPFIND))[0] == 401
+    assert client.app[DAV].pool._threads == set()  # no worker was ever started
+
+
+async def test_rate_limit_per_address(
+    aiohttp_client: Any, config: Config, clock: FrozenClock
+) -> None:
+    client = await aiohttp_client(create_app(config.replace(caldav_rate_limit=5), clock=clock))
+    statuses = [(await dav(client, "PROPFIND", "/dav/", PROPFIND))[0] for _ in range(8)]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 3
+
+
+async def test_an_unsubscribed_calendar_empties_and_says_so(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    links, _ = await _setup(tenant)
+    path, auth = calendar_path(links), {"Depth": "1", **basic(links)}
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=""), auth)
+    [token] = _tokens(body)
+    async with client.post(path_of(links["unsubscribe_url"])) as answer:
+        assert answer.status == 200
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
+    assert status == 403 and "valid-sync-token" in body  # start over...
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=""), auth)
+    assert status == 207 and _hrefs(body) == {}  # ...with an empty calendar
+    status, body, _ = await dav(client, "PROPFIND", path, PROPFIND, {**auth, "Depth": "0"})
+    assert "Shop news (unsubscribed)" in body
