@@ -15,8 +15,6 @@ from calserver.clock import FrozenClock
 from tests.conftest import Tenant
 from tests.support.feeds import add_event, make_segment, poll, subscribe
 
-VDIRSYNCER = Path(sys.executable).with_name("vdirsyncer")
-
 CONFIG = """[general]
 status_path = "{status}"
 
@@ -42,7 +40,7 @@ fileext = ".ics"
 
 async def _run(config: Path, command: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        str(VDIRSYNCER), "-c", str(config), command, stdin=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "vdirsyncer", "-c", str(config), command, stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     # discover asks before it creates the local folder of each calendar it finds.
