@@ -122,3 +122,29 @@ async def test_syncs_count_as_polls_and_receipts(
         s == 304 for s, _, at in polls if at == clock.now()
     )
     assert subscription.status == "active" and subscription.family == "davx5"
+
+
+async def test_a_cancelled_personal_event_arrives_in_the_sync_delta(
+    client: TestClient,
+    tenant: Tenant,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    await _catalogue(tenant.api)
+    links = await _personal_subscription(client, tenant.api)
+    trigger = (
+        await tenant.api.post(
+            "/api/v1/triggers", {"external_id": "c-1", "idempotency_key": "o42", "event": ORDER}
+        )
+    ).body
+    dav = dav_client(client, links)
+    calendar = (await in_thread(lambda: dav.principal().calendars()))[0]
+    snapshot = await in_thread(lambda: calendar.get_objects_by_sync_token(load_objects=True))
+    clock.advance(timedelta(hours=1))
+    cancelled = await tenant.api.delete(f"/api/v1/triggers/{trigger['id']}")
+    assert cancelled.status == 200, cancelled.text
+    updated, removed = await in_thread(lambda: snapshot.sync())
+    dav.close()
+    assert removed == [] and len(updated) == 1  # only the personal event, now cancelled
+    [event] = Calendar.from_ical(updated[0].data).walk("VEVENT")
+    assert str(event["UID"]) == trigger["event"]["uid"]
+    assert str(event["STATUS"]) == "CANCELLED" and int(event["SEQUENCE"]) == 1

@@ -151,7 +151,9 @@ class Calendar(storage.BaseCollection):
     @property
     def etag(self) -> str:
         """The CTag: from versions only, O(1)."""
-        digest = hashlib.blake2b(repr((self._key, self._link_tag)).encode(), digest_size=12)
+        # The workspace's name is the calendar's name when several segments are followed.
+        state = (self._key, self._poll.workspace_name, self._link_tag)
+        digest = hashlib.blake2b(repr(state).encode(), digest_size=12)
         return '"' + digest.hexdigest() + '"'
 
     def _items(self) -> DavCalendar:
