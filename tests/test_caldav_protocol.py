@@ -3,6 +3,7 @@ XML bombs, oversized bodies, unsupported reports, and sync tokens on the wire.""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import xml.etree.ElementTree as ET
@@ -329,3 +330,24 @@ async def test_an_unsubscribed_calendar_empties_and_says_so(
     assert status == 207 and _hrefs(body) == {}  # ...with an empty calendar
     status, body, _ = await dav(client, "PROPFIND", path, PROPFIND, {**auth, "Depth": "0"})
     assert "Shop news (unsubscribed)" in body
+
+
+async def test_a_body_sent_in_many_chunks_arrives_whole(client: TestClient, tenant: Tenant) -> None:  # type: ignore[type-arg]
+    links, event = await _setup(tenant)
+    hrefs = "".join(f"<D:href>{calendar_path(links)}e{i}.ics</D:href>" for i in range(1, 400))
+    multiget = (
+        '<?xml version="1.0" encoding="utf-8"?><C:calendar-multiget xmlns:D="DAV:" '
+        'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>'
+        f"{hrefs}</C:calendar-multiget>"
+    ).encode()
+
+    async def chunks():  # slowly: the server sees the body arrive piece by piece
+        for start in range(0, len(multiget), 4000):
+            yield multiget[start : start + 4000]
+            await asyncio.sleep(0.02)
+
+    async with client.request("REPORT", calendar_path(links), data=chunks(),
+                              headers={"Depth": "1", **basic(links)}) as answer:  # fmt: skip
+        assert answer.status == 207
+        found = _hrefs(await answer.text())
+    assert found[f"e{event['id']}.ics"] == "200" and len(found) == 399

@@ -197,9 +197,14 @@ class DavHandler:
     async def _body(self, request: web.Request, server: DavServer) -> bytes | web.Response:
         if (request.content_length or 0) > server.max_body:
             return web.Response(status=413, text="Request body too large.")
-        body = await request.content.read(server.max_body + 1)
-        if len(body) > server.max_body:
-            return web.Response(status=413, text="Request body too large.")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.read(server.max_body + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > server.max_body:  # a body without a length, longer than allowed
+                return web.Response(status=413, text="Request body too large.")
+        body = b"".join(chunks)
         if _DOCTYPE.search(body):
             return web.Response(status=400, text="XML with a DOCTYPE or entities is refused.")
         if request.method == "REPORT":
