@@ -201,8 +201,10 @@ async def test_sync_tokens_on_the_wire(
     status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
     assert _hrefs(body) == {f"e{event['id']}.ics": "404"}  # only the deletion, not "Second"
     # A token from nowhere: the client is told to start over (RFC 6578 valid-sync-token).
-    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token="urn:x:1"), auth)
-    assert status == 403 and "valid-sync-token" in body
+    lineage = token.rsplit(":", 3)[0]
+    for bad in ("urn:x:1", f"{lineage}:abc:99999999999999999999", f"{lineage}:abc:x", "a:b:c:d:e"):
+        status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=bad), auth)
+        assert status == 403 and "valid-sync-token" in body, bad
 
 
 async def test_ctag_moves_only_when_the_calendar_changes(

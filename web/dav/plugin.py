@@ -230,9 +230,11 @@ class Calendar(storage.BaseCollection):
         try:
             prefix, old_lineage, old_versions, stamp = old_token.rsplit(":", 3)
             since = datetime.fromtimestamp(int(stamp), UTC)
-        except ValueError:
+        except (ValueError, OverflowError, OSError):
             raise ValueError("not a calserver sync token") from None
-        if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(poll) or since > now:
+        # Another lineage, or a time ahead of every clock: the client must start over.
+        ahead = since > now + SYNC_MARGIN
+        if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(poll) or ahead:
             raise ValueError("sync token from another calendar state")
         if old_versions == versions:
             return old_token, ()
