@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from calserver.config import Config
-from storage.engine import _sqlite_pragmas
+from storage.engine import sqlite_pragmas
 from storage.models import (
     Contact,
     DeletedEvent,
@@ -40,7 +40,7 @@ def sync_engine(config: Config, pool_size: int) -> Engine:
     url = make_url(config.resolved_database_url)
     if url.drivername.startswith("sqlite"):
         engine = create_engine(url.set(drivername="sqlite"), pool_size=pool_size)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", sqlite_pragmas)
         return engine
     return create_engine(
         url.set(drivername="postgresql+psycopg"),
