@@ -42,8 +42,13 @@ def sync_engine(config: Config, pool_size: int) -> Engine:
         engine = create_engine(url.set(drivername="sqlite"), pool_size=pool_size)
         event.listen(engine, "connect", sqlite_pragmas)
         return engine
+    # asyncpg's ?ssl=… is libpq's sslmode for psycopg.
+    query = dict(url.query)
+    if "ssl" in query and "sslmode" not in query:
+        mode = query.pop("ssl")
+        query["sslmode"] = "require" if mode in ("true", "True", "1") else mode
     return create_engine(
-        url.set(drivername="postgresql+psycopg"),
+        url.set(drivername="postgresql+psycopg", query=query),
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=True,
