@@ -139,6 +139,9 @@ async def test_xml_bombs_and_oversized_bodies_are_refused_unparsed(
     path, auth = calendar_path(links), basic(links)
     status, body, _ = await dav(client, "PROPFIND", path, BOMB, {"Depth": "0", **auth})
     assert status == 400 and "DOCTYPE" in body
+    wide = BOMB.replace('encoding="utf-8"', "").encode("utf-16")  # the same bomb, in UTF-16
+    headers = {"Depth": "0", "Content-Type": "application/xml; charset=utf-16", **auth}
+    assert (await dav(client, "PROPFIND", path, wide, headers))[0] == 400
     limit = client.app[CONFIG].caldav_max_body_bytes
     huge = PROPFIND.replace("<D:prop>", "<D:prop>" + " " * limit)
     assert (await dav(client, "PROPFIND", path, huge, {"Depth": "0", **auth}))[0] == 413

@@ -205,6 +205,8 @@ class DavHandler:
             if size > server.max_body:  # a body without a length, longer than allowed
                 return web.Response(status=413, text="Request body too large.")
         body = b"".join(chunks)
+        if b"\x00" in body:  # UTF-16 or -32: the DOCTYPE check below would not see one
+            return web.Response(status=400, text="Request bodies must be UTF-8.")
         if _DOCTYPE.search(body):
             return web.Response(status=400, text="XML with a DOCTYPE or entities is refused.")
         if request.method == "REPORT":
