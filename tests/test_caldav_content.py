@@ -14,7 +14,8 @@ from calserver.clock import FrozenClock
 from storage.models import Poll, Subscription
 from tests.conftest import Tenant
 from tests.support.agents import AGENTS
-from tests.support.dav import dav_client, in_thread
+from tests.support.dav import SYNC_REPORT, basic, calendar_path, dav_client, in_thread
+from tests.support.dav import dav as dav_raw
 from tests.support.feeds import add_event, make_segment, path_of, poll
 from tests.support.openapi import ApiClient
 from tests.support.telemetry import settle
@@ -102,6 +103,12 @@ async def test_syncs_count_as_polls_and_receipts(
     ).body
     await settle(client)
     assert (await tenant.api.get(f"/api/v1/triggers/{trigger['id']}")).body["status"] == "pending"
+    # A listing of ETags is not a delivery: the client has not got the event yet.
+    listing = await dav_raw(client, "REPORT", calendar_path(links), SYNC_REPORT.format(token=""),
+                            {"Depth": "1", **basic(links)})  # fmt: skip
+    assert listing[0] == 207 and f"p{trigger['id']}.ics" in listing[1]
+    await settle(client)
+    assert (await tenant.api.get(f"/api/v1/triggers/{trigger['id']}")).body["status"] == "pending"
     dav = dav_client(client, links, headers={"User-Agent": AGENTS["davx5"][0]})
     calendar = (await in_thread(lambda: dav.principal().calendars()))[0]
     snapshot = await in_thread(lambda: calendar.get_objects_by_sync_token(load_objects=True))
@@ -116,7 +123,7 @@ async def test_syncs_count_as_polls_and_receipts(
     async with client.app[SESSIONS]() as session:
         polls = (await session.execute(select(Poll.status, Poll.family, Poll.at))).all()
         subscription = (await session.scalars(select(Subscription))).one()
-    assert {(status, family) for status, family, _ in polls} == {(200, "davx5"), (304, "davx5")}
+    assert {(s, f) for s, f, _ in polls} == {(200, "davx5"), (304, "davx5"), (200, "other")}
     # The quiet sync an hour later is a 304, as an unchanged ICS poll is.
     assert [s for s, _, at in polls if at == clock.now()] and all(
         s == 304 for s, _, at in polls if at == clock.now()

@@ -268,15 +268,16 @@ class DavHandler:
             server.pool, _run, server, environ, dav
         )
         if dav is not None:
-            self._record(request, server, dav, status)
+            self._record(request, server, dav, status, _sends_data(request.method, body))
         out = {name: value for name, value in headers if name.lower() not in _HOP_BY_HOP}
         response = web.Response(status=status, body=answer, headers=out)
         if len(answer) >= _COMPRESS_MIN_BYTES:
             response.enable_compression()  # only if the client accepts an encoding
         return response
 
-    def _record(self, request: web.Request, server: DavServer, dav: plugin.DavRequest, status: int) -> None:  # fmt: skip
-        """A CalDAV request is a poll; personal events it sent are delivered."""
+    def _record(self, request: web.Request, server: DavServer, dav: plugin.DavRequest, status: int,
+                sent_data: bool) -> None:  # fmt: skip
+        """A CalDAV request is a poll; personal events whose data it sent are delivered."""
         poll = dav.poll
         if status >= 400:
             return
@@ -287,8 +288,13 @@ class DavHandler:
         server.recorder.poll(
             poll.subscription_id, poll.workspace_id, day, now, polled, family, "caldav"
         )
-        if dav.personal:
+        if dav.personal and sent_data:
             server.recorder.receipts(tuple(sorted(dav.personal)), now, family)
+
+
+def _sends_data(method: str, body: bytes) -> bool:
+    """A GET, or a REPORT asking for calendar-data: an ETag listing is not a delivery."""
+    return method == "GET" or (method == "REPORT" and b"calendar-data" in body)
 
 
 async def well_known(request: web.Request) -> web.Response:
