@@ -18,7 +18,7 @@ from calserver.app import create_app
 from calserver.appkeys import CONFIG, SESSIONS, SIGNER
 from calserver.clock import FrozenClock
 from calserver.config import Config
-from storage.models import Event, Segment
+from storage.models import DeletedEvent, Event, Segment
 from tests.conftest import Tenant
 from tests.support.dav import SYNC_REPORT, basic, calendar_path, dav
 from tests.support.feeds import add_event, make_segment, path_of, subscribe
@@ -356,3 +356,28 @@ async def test_a_body_sent_in_many_chunks_arrives_whole(client: TestClient, tena
         assert answer.status == 207
         found = _hrefs(await answer.text())
     assert found[f"e{event['id']}.ics"] == "200" and len(found) == 399
+
+
+async def test_old_tokens_are_refused_and_old_tombstones_dropped(
+    client: TestClient,
+    tenant: Tenant,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    links, event = await _setup(tenant)
+    second = await add_event(tenant.api, "news", title="Second", start="2027-03-11T10:00:00")
+    third = await add_event(tenant.api, "news", title="Third", start="2027-03-12T10:00:00")
+    path, auth = calendar_path(links), {"Depth": "1", **basic(links)}
+    await tenant.api.delete(f"/api/v1/segments/news/events/{event['id']}")
+    clock.advance(timedelta(hours=1))
+    [token] = _tokens((await dav(client, "REPORT", path, SYNC_REPORT.format(token=""), auth))[1])
+    clock.advance(timedelta(days=59))
+    await tenant.api.delete(f"/api/v1/segments/news/events/{second['id']}")
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
+    assert status == 207 and _hrefs(body) == {f"e{second['id']}.ics": "404"}
+    clock.advance(timedelta(days=2))
+    await tenant.api.delete(f"/api/v1/segments/news/events/{third['id']}")
+    status, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
+    assert status == 403 and "valid-sync-token" in body  # 61 days old: start over
+    async with client.app[SESSIONS]() as session:
+        kept = (await session.scalars(select(DeletedEvent.event_id))).all()
+    assert sorted(kept) == [second["id"], third["id"]]  # the first one's tombstone is gone

@@ -30,6 +30,7 @@ from feeds.feed import FeedSettings, calendar_name
 from storage.davsync import DavState, changes_since, dav_state, in_range
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
+from storage.segments import TOMBSTONE_DAYS
 from web.dav.calendar import (
     CalendarCache,
     DavCalendar,
@@ -232,9 +233,11 @@ class Calendar(storage.BaseCollection):
             since = datetime.fromtimestamp(int(stamp), UTC)
         except (ValueError, OverflowError, OSError):
             raise ValueError("not a calserver sync token") from None
-        # Another lineage, or a time ahead of every clock: the client must start over.
+        # Another lineage, a time ahead of every clock, or older than the tombstones kept:
+        # the client must start over.
         ahead = since > now + SYNC_MARGIN
-        if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(poll) or ahead:
+        stale = since < now - timedelta(days=TOMBSTONE_DAYS) + SYNC_MARGIN
+        if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(poll) or ahead or stale:
             raise ValueError("sync token from another calendar state")
         if old_versions == versions:
             return old_token, ()
