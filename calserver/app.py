@@ -43,6 +43,7 @@ from storage.telemetry import timestamp_for
 from web.admin.auth import admin_middleware
 from web.admin.keys import SIGN_IN_LIMITER
 from web.api.common import api_auth_middleware, body_limit_middleware
+from web.dav.bridge import dav_server
 from web.problems import error_middleware
 from web.routes import setup_routes
 
@@ -113,5 +114,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_telemetry)
     app.cleanup_ctx.append(webhook_sender)
     app.cleanup_ctx.append(cascade_worker)
+    app.cleanup_ctx.append(dav_server)
     setup_routes(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -9,7 +10,7 @@ FEED_PURPOSE = "feed"
 LINK_PURPOSE = "link"  # personalized subscribe links
 
 # Buttons on the landing page, keyed by what the subscribe form posts as `client`.
-CLIENTS = ("apple", "google", "outlook", "office365", "android", "copy")
+CLIENTS = ("apple", "google", "outlook", "office365", "android", "copy", "caldav")
 # The likeliest first, by platform (see ../shared/reference/clients.md).
 BUTTON_ORDER = {
     "ios": ("apple", "google", "outlook", "copy", "office365", "android"),
@@ -41,6 +42,9 @@ class SubscriptionLinks:
     office365_url: str
     unsubscribe_url: str
     manage_url: str
+    caldav_url: str
+    caldav_username: str
+    caldav_password: str
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
@@ -58,6 +62,17 @@ def manage_path(token: str) -> str:
     return f"/m/{token}"
 
 
+def dav_username(token: str) -> str:
+    """The CalDAV user name shown for account set-up: distinct per subscription (clients
+    keep one account per server and user) and revealing nothing; the token is the password."""
+    return "sub-" + hashlib.blake2b(token.encode(), digest_size=5).hexdigest()
+
+
+def dav_calendar_path(token: str) -> str:
+    """The calendar's own URL, for clients that take a URL and no password."""
+    return f"/dav/{token}/calendar/"
+
+
 def subscription_links(base_url: str, token: str, name: str) -> SubscriptionLinks:
     feed = base_url + feed_path(token)
     webcal = "webcal://" + feed.split("://", 1)[1]
@@ -72,4 +87,7 @@ def subscription_links(base_url: str, token: str, name: str) -> SubscriptionLink
         office365_url="https://outlook.office.com/calendar/0/addfromweb?" + add_from_web,
         unsubscribe_url=base_url + unsubscribe_path(token),
         manage_url=base_url + manage_path(token),
+        caldav_url=base_url + "/dav/",
+        caldav_username=dav_username(token),
+        caldav_password=token,
     )

@@ -257,6 +257,27 @@ OPTIONS: tuple[Option, ...] = (
         "cascade",
     ),
     Option(
+        "caldav_threads",
+        4,
+        "int",
+        "Worker threads running the CalDAV server (Radicale) under /dav/; more requests wait.",
+        "feeds",
+    ),
+    Option(
+        "caldav_max_body_bytes",
+        262_144,
+        "int",
+        "Largest CalDAV request body (PROPFIND/REPORT XML); larger bodies get 413 unparsed.",
+        "feeds",
+    ),
+    Option(
+        "caldav_rate_limit",
+        600,
+        "int",
+        "CalDAV requests per minute from one client address; 0 turns the limit off.",
+        "feeds",
+    ),
+    Option(
         "trust_forwarded_for",
         False,
         "bool",

@@ -10,7 +10,7 @@ from calserver import __version__
 from feeds.alarms import QuietHours
 from feeds.colors import css3_name
 from feeds.ics import CRLF, linked_text_prop, prop, text_prop, vtimezone
-from feeds.render import LINK_LABEL, AnyEvent, Window, render_event
+from feeds.render import LINK_LABEL, AnyEvent, Rendered, Window, render_event
 from storage.subscriptions import FeedView
 
 PRODID = f"-//calserver//calserver {__version__}//EN"
@@ -67,29 +67,49 @@ def unsubscribed_body(view: FeedView, settings: FeedSettings) -> str:
     )
 
 
-def active_body(
+@dataclass(frozen=True)
+class RenderedCalendar:
+    """A calendar's parts before they are joined: the feed joins them all, CalDAV serves
+    one item per event with the same VEVENT and VTIMEZONE text."""
+
+    header: str
+    timezones: dict[str, str]  # zone -> VTIMEZONE text
+    events: list[tuple[AnyEvent, Rendered]]
+
+
+def render_calendar(
     view: FeedView, events: Sequence[AnyEvent], settings: FeedSettings, now: datetime
-) -> str:
+) -> RenderedCalendar:
     """Header, one VTIMEZONE per zone used, every event; LINK_PLACEHOLDER marks the links."""
     quiet = QuietHours.parse(view.quiet_start, view.quiet_end)
     window = Window(
         now - timedelta(days=settings.retention_days), now + timedelta(days=settings.horizon_days)
     )
-    rendered = [render_event(event, view.timezone, quiet, window) for event in events]
+    rendered = [(event, render_event(event, view.timezone, quiet, window)) for event in events]
     first_year: dict[str, int] = {}
-    for item in rendered:
+    for _, item in rendered:
         for zone in item.zones:
             first_year[zone] = min(first_year.get(zone, item.first_wall_year), item.first_wall_year)
     description = " ".join(s.description for s in view.segments if s.description)
     description = (description + "\n\n" if description else "") + LINK_LABEL
+    timezones = {
+        zone: vtimezone(zone, min(year, now.year - 1)) for zone, year in sorted(first_year.items())
+    }
+    return RenderedCalendar(
+        _header(view, settings, calendar_name(view), description), timezones, rendered
+    )
+
+
+def active_body(
+    view: FeedView, events: Sequence[AnyEvent], settings: FeedSettings, now: datetime
+) -> str:
+    """The whole feed: header, one VTIMEZONE per zone used, every event."""
+    calendar = render_calendar(view, events, settings, now)
     return "".join(
         [
-            _header(view, settings, calendar_name(view), description),
-            *(
-                vtimezone(zone, min(year, now.year - 1))
-                for zone, year in sorted(first_year.items())
-            ),
-            *(item.text for item in rendered),
+            calendar.header,
+            *calendar.timezones.values(),
+            *(item.text for _, item in calendar.events),
             "END:VCALENDAR" + CRLF,
         ]
     )

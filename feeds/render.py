@@ -62,6 +62,12 @@ def _start_wall(event: AnyEvent, zone: str) -> datetime:
     return wall
 
 
+def event_start(event: AnyEvent, subscriber_zone: str) -> tuple[str, datetime]:
+    """The zone an event is written in for this subscriber, and its first wall-clock start."""
+    zone = _zone(event, subscriber_zone)
+    return zone, _start_wall(event, zone)
+
+
 def _occurrences(
     event: AnyEvent, start_wall: datetime, zone: str, window: Window
 ) -> list[datetime]:

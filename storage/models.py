@@ -416,3 +416,16 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     last_sign_in_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class DeletedEvent(Base):
+    """A tombstone of a deleted segment event: CalDAV sync-collection reports it as removed
+    to clients whose sync token is older (triggers are never deleted, only cancelled)."""
+
+    __tablename__ = "deleted_events"
+    __table_args__ = (Index("ix_deleted_events_segment_at", "segment_id", "deleted_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("segments.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(Integer)
+    deleted_at: Mapped[datetime]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import Conflict, NotFound
-from storage.models import Event, Segment
+from storage.models import DeletedEvent, Event, Segment
 
 
 async def list_segments(session: AsyncSession, workspace_id: int) -> list[Segment]:
@@ -70,6 +70,23 @@ async def touch_segment(session: AsyncSession, segment_id: int, now: datetime) -
         .where(Segment.id == segment_id)
         .values(version=Segment.version + 1, updated_at=now)
     )
+
+
+# CalDAV sync tokens older than this are refused (the client resyncs in full), so older
+# tombstones are never read again.
+TOMBSTONE_DAYS = 60
+
+
+async def bury_event(session: AsyncSession, segment_id: int, event_id: int, now: datetime) -> None:
+    """Keep a tombstone so CalDAV clients syncing incrementally learn of the deletion, and
+    drop the segment's tombstones no valid sync token can need any more."""
+    await session.execute(
+        delete(DeletedEvent).where(
+            DeletedEvent.segment_id == segment_id,
+            DeletedEvent.deleted_at < now - timedelta(days=TOMBSTONE_DAYS),
+        )
+    )
+    session.add(DeletedEvent(segment_id=segment_id, event_id=event_id, deleted_at=now))
 
 
 async def delete_segment(session: AsyncSession, segment: Segment) -> None:

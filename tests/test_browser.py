@@ -255,7 +255,8 @@ async def test_iphone_landing_and_subscribe(
         ["apple", "google", "outlook", "office365", "android", "copy"]
     )
     assert all("primary" not in b["cls"].split() for b in buttons[1:])
-    assert await _tz_values(page) == ["Asia/Vladivostok"] * len(buttons)
+    # Every form gets the zone: the buttons and the "Add as CalDAV account" form.
+    assert await _tz_values(page) == ["Asia/Vladivostok"] * (len(buttons) + 1)
     scroll_width = await page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 390, scroll_width
     # "Open day" is 15:00 in Moscow: the script shows it at 22:00, the visitor's own time.
@@ -281,7 +282,7 @@ async def test_android_sees_google_first(
     assert response is not None and response.status == 200
     buttons = await _buttons(page)
     assert buttons[0]["client"] == "google" and "primary" in buttons[0]["cls"].split()
-    assert await _tz_values(page) == ["Europe/Berlin"] * len(buttons)
+    assert await _tz_values(page) == ["Europe/Berlin"] * (len(buttons) + 1)  # + CalDAV form
     assert await page.evaluate("document.documentElement.scrollWidth") <= 412
     android.assert_first_party_only()
 
@@ -298,7 +299,7 @@ async def test_desktop_without_javascript_falls_back_to_the_segment_zone(
     assert response is not None and response.status == 200
     buttons = await _buttons(page)
     assert buttons[0]["client"] == "google"
-    assert await _tz_values(page) == [""] * len(buttons)  # nothing filled them in
+    assert await _tz_values(page) == [""] * (len(buttons) + 1)  # nothing filled them in
     feed_url = await _subscribe_with(page, "google")
     assert await _subscriptions(client) == [("Europe/Moscow", "", "google")]
     events = await _feed_events(client, feed_url)
@@ -336,9 +337,9 @@ async def test_qr_code_scanned_by_a_phone(
     assert response is not None and response.status == 200
     assert (
         await page.eval_on_selector_all("input[name=src]", "els => els.map(i => i.value)")
-        == ["qr"] * 6
+        == ["qr"] * 7  # six buttons and the CalDAV account form
     )
-    assert await _tz_values(page) == ["Asia/Vladivostok"] * 6
+    assert await _tz_values(page) == ["Asia/Vladivostok"] * 7
     feed_url = await _subscribe_with(page, "apple")
     webcal = "webcal://" + feed_url.removeprefix("https://")
     assert await page.get_attribute("[data-autoopen]", "href") == webcal

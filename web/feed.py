@@ -100,7 +100,7 @@ async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedF
 
 
 @lru_cache(maxsize=1024)  # "now" has a one-second resolution: most polls hit
-def _local_day(now: datetime, zone: str) -> date:
+def local_day(now: datetime, zone: str) -> date:
     return to_wall(now, zone).date()
 
 
@@ -169,7 +169,7 @@ class FeedHandler:
         }
         status = 304 if _not_modified(request, etag, entry.last_modified) else 200
         family = family_of(request.headers.get("User-Agent", ""))
-        day = _local_day(now, view.workspace_timezone)
+        day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
         if entry.personal and not entry.receipts_recorded:
             # A 200, or a 304 for this very body: the client has these events.

@@ -28,6 +28,7 @@ from web.api import (
     webhooks,
     workspace,
 )
+from web.dav import bridge as dav
 
 STATIC = Path(__file__).parent / "static"
 
@@ -42,6 +43,9 @@ def setup_routes(app: web.Application) -> None:
     feed_handler = feed.FeedHandler()
     app.on_startup.append(feed_handler.bind)
     r.add_get("/f/{token}.ics", feed_handler.handle, name="feed")
+    dav_handler = dav.DavHandler()
+    r.add_route("*", "/dav{tail:(/.*)?}", dav_handler.handle, name="dav")
+    r.add_route("*", "/.well-known/caldav", dav.well_known, name="caldav_well_known")
     r.add_get("/s/{workspace}/{segment}", subscribe.landing, name="landing")
     r.add_post("/s/{workspace}/{segment}", subscribe.subscribe, name="subscribe")
     r.add_get("/s/{workspace}/{segment}/qr.{kind:svg|png}", qr.qr, name="qr")

@@ -89,11 +89,17 @@ SCHEMAS: dict[str, Any] = {
     "SubscriptionLinks": {
         "type": "object", "additionalProperties": False,
         "required": ["feed_url", "webcal_url", "google_url", "outlook_url", "office365_url",
-                     "unsubscribe_url", "manage_url"],
+                     "unsubscribe_url", "manage_url", "caldav_url", "caldav_username",
+                     "caldav_password"],
         "properties": {
             "feed_url": {"type": "string", "format": "uri", "maxLength": 200},
             "webcal_url": STR, "google_url": STR, "outlook_url": STR, "office365_url": STR,
             "unsubscribe_url": STR, "manage_url": STR,
+            "caldav_url": {"type": "string", "format": "uri",
+                           "description": "CalDAV server for an account (with the user name and password below)."},
+            "caldav_username": STR,
+            "caldav_password": {"type": "string",
+                                "description": "The subscription's token: keep it private."},
         },
     },
     "SegmentInput": {

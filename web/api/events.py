@@ -138,6 +138,8 @@ async def delete_event(request: web.Request) -> web.Response:
             session, workspace_of(request).id, request.match_info["slug"]
         )
         event = await store.get_event(session, segment.id, _event_id(request))
+        now = request.app[CLOCK].now()
         await session.delete(event)
-        await store.touch_segment(session, segment.id, request.app[CLOCK].now())
+        await store.bury_event(session, segment.id, event.id, now)
+        await store.touch_segment(session, segment.id, now)
     return web.Response(status=204)
