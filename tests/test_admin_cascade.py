@@ -253,3 +253,16 @@ async def test_trigger_page_shows_its_cascade_steps(
         START.isoformat(),
         "—",
     ]  # due = sent
+
+
+HOOK_ONLY = {"hook": {"type": "webhook", "price": "0.50", "url": "https://8.8.8.8/hook",
+                      "secret": "whsec_test"}}  # fmt: skip
+
+
+@pytest.mark.parametrize("tables", [HOOK_ONLY])
+async def test_without_an_sms_price_there_is_no_saving_to_claim(admin: TestClient) -> None:  # type: ignore[type-arg]
+    page = await get(admin, f"/admin/cascade?{PERIOD}")
+    assert "No SMS price is known" in html.unescape(page)
+    assert figures(page)["all_sms_cost"] == "—" and figures(page)["saving"] == "—"
+    assert bars(page, "messages") == {"hook": "0"}
+    assert bars(page, "saving") == {"With the cascade": "0"}

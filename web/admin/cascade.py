@@ -36,8 +36,10 @@ def channel_lines(reported: list[dict[str, Any]], configured: list[str]) -> list
 def saving_text(data: dict[str, Any]) -> str:
     currency = data["currency"]
     if data["all_sms_cost"] is None:
-        return "No SMS price is known (no SMS channel and no workspace SMS price), so there is "\
-            "nothing to compare the cascade's cost with."  # fmt: skip
+        return (
+            "No SMS price is known (no SMS channel and no workspace SMS price), so there is "
+            "nothing to compare the cascade's cost with."
+        )
     spent, all_sms, saving = data["cost_total"], data["all_sms_cost"], data["saving"]
     base = (f"The cascade cost {money(spent, currency)}; sending each of the "
             f"{data['triggers']} triggers by SMS at {money(data['sms_price'], currency)} would "
