@@ -211,8 +211,8 @@ async def test_embed_snippet_copies_and_a_forged_post_is_refused(
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
   .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.name || e.id)"""
 EVERY_PAGE = ("segments", "segments/news", "segments/news/events/new", "segments/news/preview",
-              "import", "stats", "subscribers", "triggers", "triggers/{trigger}", "webhooks",
-              "access")  # fmt: skip
+              "import", "stats", "subscribers", "triggers", "triggers/{trigger}", "cascade",
+              "channels", "webhooks", "access")  # fmt: skip
 
 
 async def _seed_pages(tenant: Tenant) -> int:

@@ -9,6 +9,8 @@ from aiohttp import web
 from web import feed, manage, metrics, pages, qr, subscribe
 from web.admin import access as admin_access
 from web.admin import auth as admin_auth
+from web.admin import cascade as admin_cascade
+from web.admin import channels as admin_channels
 from web.admin import events as admin_events
 from web.admin import imports as admin_imports
 from web.admin import segments as admin_segments
@@ -130,6 +132,10 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/admin/import", admin_imports.run_import)
     r.add_get("/admin/triggers", admin_triggers.triggers_page, name="admin_triggers")
     r.add_get("/admin/triggers/{trigger_id}", admin_triggers.trigger_page, name="admin_trigger")
+    r.add_get("/admin/cascade", admin_cascade.cascade_page, name="admin_cascade")
+    r.add_get("/admin/channels", admin_channels.channels_page, name="admin_channels")
+    r.add_post("/admin/channels", admin_channels.save)
+    r.add_post("/admin/channels/remove", admin_channels.remove)
     r.add_get("/admin/webhooks", admin_webhooks.webhooks_page, name="admin_webhooks")
     r.add_post("/admin/webhooks", admin_webhooks.create)
     r.add_post("/admin/webhooks/{webhook_id}/delete", admin_webhooks.delete)

@@ -10,12 +10,14 @@ from aiohttp import web
 from web.admin.keys import ADMIN, CSRF
 from web.pages import templates
 
-# (section, label, path): a new page (the cascade report, channels) is one more line.
+# (section, label, path): a new page is one more line.
 NAV: tuple[tuple[str, str, str], ...] = (
     ("segments", "Segments", "/admin/segments"),
     ("stats", "Statistics", "/admin/stats"),
     ("subscribers", "Subscribers", "/admin/subscribers"),
     ("triggers", "Triggers", "/admin/triggers"),
+    ("cascade", "Cascade", "/admin/cascade"),
+    ("channels", "Channels", "/admin/channels"),
     ("webhooks", "Webhooks", "/admin/webhooks"),
     ("access", "API keys & users", "/admin/access"),
 )

@@ -1,4 +1,5 @@
-"""Triggers page: the CRM's personal events, newest first, and one trigger's timeline."""
+"""Triggers page: the CRM's personal events, newest first, and one trigger's timeline
+and cascade steps."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from calserver.appkeys import SESSIONS
 from storage.contacts import get_trigger, latest_triggers, trigger_timeline
 from storage.models import Contact
 from web.admin.render import page
+from web.api.cascade import trigger_steps
 from web.api.common import workspace_of
 from web.api.triggers import trigger_json
 
@@ -33,5 +35,6 @@ async def trigger_page(request: web.Request) -> web.Response:
         trigger = await get_trigger(session, workspace_of(request).id, int(raw))
         contact = await session.get(Contact, trigger.contact_id)
         timeline = await trigger_timeline(session, trigger.id)
+        steps = await trigger_steps(session, trigger.id)
     item = trigger_json(trigger, contact.external_id if contact else "", timeline)
-    return page(request, "trigger.html", section="triggers", item=item)
+    return page(request, "trigger.html", section="triggers", item=item, steps=steps)

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, SIGNER
 from calserver.cascade.policy import Policy, parse_policy
-from calserver.cascade.registry import Registry
 from storage.cascade import record_report
 from storage.cascade_report import CENT, cascade_report
 from storage.models import CascadeStep, Workspace
+from storage.stats import Scope
 from web.api.common import json_response, read_json_object, transaction, workspace_of
 from web.api.stats import BadQuery, scope_from_query
 from web.problems import problem
@@ -56,40 +56,40 @@ def report_url(request: web.Request, channel: str) -> str:
     return f"{request.app[CONFIG].base_url}/dlr/{channel}/{token}"
 
 
-def _channels(request: web.Request, registry: Registry) -> list[dict[str, Any]]:
-    slug = workspace_of(request).slug
+def channels_json(request: web.Request) -> list[dict[str, Any]]:
+    """The workspace's channels as the API and the dashboard show them: never credentials."""
+    registry, slug = request.app[CHANNELS], workspace_of(request).slug
     return [
         {**registry.entries[name].describe(), "report_url": report_url(request, name)}
         for name in registry.names_for(slug)
     ]
 
 
-async def _stored_policy(request: web.Request) -> dict[str, Any] | None:
+async def stored_policy(request: web.Request) -> dict[str, Any] | None:
     async with transaction(request) as session:
         workspace = await session.get(Workspace, workspace_of(request).id)
         return workspace.cascade_policy if workspace else None
 
 
 async def get_cascade(request: web.Request) -> web.Response:
-    policy = await _stored_policy(request)
-    registry = request.app[CHANNELS]
-    return json_response({"policy": policy, "channels": _channels(request, registry)})
+    policy = await stored_policy(request)
+    return json_response({"policy": policy, "channels": channels_json(request)})
 
 
 async def put_policy(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     workspace = workspace_of(request)
     policy = parse_policy(body, request.app[CHANNELS], workspace.slug)
-    await _save(request, policy)
+    await save_policy(request, policy)
     return json_response(policy.to_json())
 
 
 async def delete_policy(request: web.Request) -> web.Response:
-    await _save(request, None)
+    await save_policy(request, None)
     return web.Response(status=204)
 
 
-async def _save(request: web.Request, policy: Policy | None) -> None:
+async def save_policy(request: web.Request, policy: Policy | None) -> None:
     async with transaction(request) as session:
         await session.execute(
             update(Workspace)
@@ -126,12 +126,17 @@ async def report(request: web.Request) -> web.Response:
         scope = await scope_from_query(request)
     except BadQuery as error:
         return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
-    policy = await _stored_policy(request)
+    return json_response(await report_json(request, scope))
+
+
+async def report_json(request: web.Request, scope: Scope) -> dict[str, Any]:
+    """GET /api/v1/reports/cascade's figures; the dashboard's Cascade page draws the same."""
+    policy = await stored_policy(request)
     async with transaction(request) as session:
         figures = await cascade_report(session, scope.workspace_id, scope.start, scope.end)
     sms_price = _sms_price(request, policy)
     all_sms = sms_price * figures.triggers if sms_price is not None else None
-    return json_response({
+    return {
         "from": scope.first.isoformat(), "to": scope.last.isoformat(),
         "currency": workspace_of(request).currency, "sms_price": _money(sms_price),
         "triggers": figures.triggers, "with_cascade": figures.with_cascade,
@@ -144,7 +149,7 @@ async def report(request: web.Request) -> web.Response:
         ],
         "cost_total": _money(figures.cost_total), "all_sms_cost": _money(all_sms),
         "saving": _money(all_sms - figures.cost_total) if all_sms is not None else None,
-    })  # fmt: skip
+    }  # fmt: skip
 
 
 async def delivery_report(request: web.Request) -> web.Response:
