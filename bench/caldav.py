@@ -19,20 +19,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import multiprocessing as mp
-import platform
-import resource
 import statistics
-import tempfile
 import xml.etree.ElementTree as ET
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
+from harness import bench_config, ok, run_with_server, serve_app
 
-SECRET = "bench-secret-0123456789abcdef"
 PHASES = ("ics-304", "dav-sync", "dav-ctag", "dav-week")
 SYNC = """<?xml version="1.0" encoding="utf-8"?>
 <D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>
@@ -50,60 +46,19 @@ WEEK = """<?xml version="1.0" encoding="utf-8"?>
 
 async def _serve(tmp: str, conn: Connection) -> None:
     from calserver.app import create_app
-    from calserver.appkeys import RECORDER, SESSIONS
-    from calserver.config import Config
-    from storage.workspaces import add_key, create_workspace
 
-    config = Config(
-        {
-            "data_dir": tmp,
-            "database_url": f"sqlite+aiosqlite:///{tmp}/b.db",
-            "secrets": [SECRET],
-            "demo": False,
-            "public_url": "https://cal.example.test",
-            "poll_flush_seconds": 3600,  # flushed by /__bench/cpu instead
-            "caldav_rate_limit": 0,
-        }
-    )
-    app = create_app(config)
-
-    async def cpu(request: web.Request) -> web.Response:
-        await app[RECORDER].flush(app[SESSIONS], datetime.now(UTC))
-        usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of the server process
-        return web.Response(text=repr(usage.ru_utime + usage.ru_stime))
-
-    app.router.add_get("/__bench/cpu", cpu)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    now = datetime.now(UTC)
-    async with app[SESSIONS].begin() as session:
-        workspace = await create_workspace(session, "bench", "Bench shop", now)
-        key = await add_key(session, workspace, "bench", now)
-    conn.send((runner.addresses[0][1], key))
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await runner.cleanup()
+    await serve_app(create_app(bench_config(tmp, caldav_rate_limit=0)), conn)
 
 
 def _server_main(tmp: str, conn: Connection) -> None:
     asyncio.run(_serve(tmp, conn))
 
 
-async def _ok(session: ClientSession, method: str, url: str, status: int, **kw: Any) -> Any:
-    async with session.request(method, url, **kw) as r:
-        if r.status != status:
-            raise RuntimeError(f"{method} {url}: {r.status} {await r.text()}")
-        return await r.json() if r.content_type == "application/json" else await r.read()
-
-
 async def _setup(session: ClientSession, base: str, key: str, events: int) -> dict[str, str]:
     """A segment of ``events`` events over 90 days (every tenth weekly) and a subscription."""
     auth = {"Authorization": f"Bearer {key}"}
     seg = {"slug": "news", "name": "Shop news", "timezone": "Europe/London"}
-    await _ok(session, "POST", f"{base}/api/v1/segments", 201, json=seg, headers=auth)
+    await ok(session, "POST", f"{base}/api/v1/segments", 201, json=seg, headers=auth)
     first = date.today() + timedelta(days=1)
     for i in range(events):
         event: dict[str, Any] = {
@@ -114,10 +69,10 @@ async def _setup(session: ClientSession, base: str, key: str, events: int) -> di
         }
         if i % 10 == 0:
             event["rrule"] = "FREQ=WEEKLY;COUNT=8"
-        await _ok(session, "POST", f"{base}/api/v1/segments/news/events", 201, json=event,
+        await ok(session, "POST", f"{base}/api/v1/segments/news/events", 201, json=event,
                   headers=auth)  # fmt: skip
     accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
-    return dict(await _ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept))
+    return dict(await ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept))
 
 
 async def _load(session: ClientSession, request: tuple[str, str, dict[str, str], str, int],
@@ -145,13 +100,13 @@ async def _requests(session: ClientSession, base: str, sub: dict[str, str]) -> d
     auth = {"Authorization": "Basic " + base64.b64encode(pair).decode(),
             "Content-Type": "application/xml; charset=utf-8"}  # fmt: skip
     calendar = f"{base}/dav/{sub['caldav_password']}/calendar/"
-    first = await _ok(session, "REPORT", calendar, 207, data=SYNC.format(token=""),
+    first = await ok(session, "REPORT", calendar, 207, data=SYNC.format(token=""),
                       headers={**auth, "Depth": "1"})  # fmt: skip
     token = ET.fromstring(first).findtext("{DAV:}sync-token")
     start = datetime.combine(date.today() + timedelta(days=14), datetime.min.time())
     week = WEEK.format(start=f"{start:%Y%m%dT%H%M%SZ}",
                        end=f"{start + timedelta(days=7):%Y%m%dT%H%M%SZ}")  # fmt: skip
-    found = await _ok(session, "REPORT", calendar, 207, data=week, headers={**auth, "Depth": "1"})
+    found = await ok(session, "REPORT", calendar, 207, data=week, headers={**auth, "Depth": "1"})
     in_week = len(ET.fromstring(found).findall("{DAV:}response"))
     print(f"feed {size} bytes; one week holds {in_week} items")
     return {
@@ -169,9 +124,9 @@ async def _run(args: argparse.Namespace, port: int, key: str) -> None:
         requests = await _requests(session, base, await _setup(session, base, key, args.events))
 
         async def phase(name: str, n: int) -> float:
-            before = float(await _ok(session, "GET", f"{base}/__bench/cpu", 200))
+            before = float(await ok(session, "GET", f"{base}/__bench/cpu", 200))
             await _load(session, requests[name], n, args.concurrency)
-            after = float(await _ok(session, "GET", f"{base}/__bench/cpu", 200))
+            after = float(await ok(session, "GET", f"{base}/__bench/cpu", 200))
             return (after - before) / n * 1e6
 
         counts = {name: args.requests // 10 if name == "dav-week" else args.requests
@@ -206,24 +161,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    print(f"python {platform.python_version()}, {mp.cpu_count()} CPUs, "
-          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC")  # fmt: skip
-    ctx = mp.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="calserver-bench-") as tmp:
-        parent, child = ctx.Pipe(duplex=False)
-        server = ctx.Process(target=_server_main, args=(tmp, child), daemon=True)
-        server.start()
-        try:
-            if not parent.poll(60):
-                raise RuntimeError("the server did not start within 60 s")
-            port, key = parent.recv()
-            asyncio.run(asyncio.wait_for(_run(args, port, key), timeout=3600))
-        finally:
-            server.terminate()
-            server.join(10)
-            if server.is_alive():
-                server.kill()
-                server.join()
+    run_with_server(_server_main, _run, args)
 
 
 if __name__ == "__main__":

@@ -15,41 +15,24 @@ import argparse
 import asyncio
 import cProfile
 import io
-import multiprocessing as mp
-import platform
 import pstats
-import resource
 import statistics
-import tempfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from harness import bench_config, ok, run_with_server, serve_app
 
-SECRET = "bench-secret-0123456789abcdef"
 PHASES = ("feed-200", "feed-304", "bare-200", "bare-304")
 IDENTITY = {"Accept-Encoding": "identity"}
 
 
 async def _serve(tmp: str, conn: Connection) -> None:
     from calserver.app import create_app
-    from calserver.appkeys import RECORDER, SESSIONS
-    from calserver.config import Config
-    from storage.workspaces import add_key, create_workspace
 
-    config = Config(
-        {
-            "data_dir": tmp,
-            "database_url": f"sqlite+aiosqlite:///{tmp}/b.db",
-            "secrets": [SECRET],
-            "demo": False,
-            "public_url": "https://cal.example.test",
-            "poll_flush_seconds": 3600,  # flushed by /__bench/cpu instead, see there
-        }
-    )
-    app = create_app(config)
+    app = create_app(bench_config(tmp))
     state: dict[str, Any] = {"body": b"", "etag": "", "profiler": None}
 
     async def bare_200(request: web.Request) -> web.Response:
@@ -61,12 +44,6 @@ async def _serve(tmp: str, conn: Connection) -> None:
     async def set_bare(request: web.Request) -> web.Response:
         state["body"], state["etag"] = await request.read(), request.headers["X-Bench-ETag"]
         return web.Response(text="ok")
-
-    async def cpu(request: web.Request) -> web.Response:
-        # Write the recorded polls now, so a phase pays for the batch its own polls make.
-        await app[RECORDER].flush(app[SESSIONS], datetime.now(UTC))
-        usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of the server process
-        return web.Response(text=repr(usage.ru_utime + usage.ru_stime))
 
     async def profile(request: web.Request) -> web.Response:
         if request.match_info["action"] == "start":
@@ -83,33 +60,12 @@ async def _serve(tmp: str, conn: Connection) -> None:
     app.router.add_get("/bare/200", bare_200)
     app.router.add_get("/bare/304", bare_304)
     app.router.add_post("/__bench/bare", set_bare)
-    app.router.add_get("/__bench/cpu", cpu)
     app.router.add_post("/__bench/profile/{action:start|stop}", profile)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()  # runs migrations
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    now = datetime.now(UTC)
-    async with app[SESSIONS].begin() as session:
-        workspace = await create_workspace(session, "bench", "Bench shop", now)
-        key = await add_key(session, workspace, "bench", now)
-    conn.send((port, key))
-    try:
-        await asyncio.Event().wait()  # until the parent terminates this process
-    finally:
-        await runner.cleanup()
+    await serve_app(app, conn)
 
 
 def _server_main(tmp: str, conn: Connection) -> None:
     asyncio.run(_serve(tmp, conn))
-
-
-async def _ok(session: ClientSession, method: str, url: str, status: int, **kw: Any) -> Any:
-    async with session.request(method, url, **kw) as r:
-        if r.status != status:
-            raise RuntimeError(f"{method} {url}: {r.status} {await r.text()}")
-        return await r.json() if r.content_type == "application/json" else await r.read()
 
 
 async def _personal_subscription(
@@ -117,8 +73,8 @@ async def _personal_subscription(
 ) -> str:
     """A contact with ``personal`` triggers, subscribed through its personal link: the feed's
     path. Its polls also record delivery receipts."""
-    await _ok(session, "PUT", f"{base}/api/v1/contacts/bench-1", 201, json={}, headers=auth)
-    link = await _ok(session, "POST", f"{base}/api/v1/links", 201,
+    await ok(session, "PUT", f"{base}/api/v1/contacts/bench-1", 201, json={}, headers=auth)
+    link = await ok(session, "POST", f"{base}/api/v1/links", 201,
                      json={"external_id": "bench-1", "segments": ["news"]}, headers=auth)  # fmt: skip
     first = date.today() + timedelta(days=2)
     for i in range(personal):
@@ -128,9 +84,9 @@ async def _personal_subscription(
             "event": {"title": f"Order {i} is ready", "start": f"{first + timedelta(days=i)}T12:00:00",
                       "duration": "PT2H", "alarms": [{"before": "PT1H"}]},
         }  # fmt: skip
-        await _ok(session, "POST", f"{base}/api/v1/triggers", 202, json=trigger, headers=auth)
+        await ok(session, "POST", f"{base}/api/v1/triggers", 202, json=trigger, headers=auth)
     accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
-    sub = await _ok(
+    sub = await ok(
         session, "POST", base + urlsplit(link["url"]).path, 201, json=zone, headers=accept
     )
     return str(urlsplit(sub["feed_url"]).path)
@@ -142,7 +98,7 @@ async def _setup(
     """Segment, events and a subscription through the API; returns (feed path, ETag, size)."""
     auth = {"Authorization": f"Bearer {key}"}
     seg = {"slug": "news", "name": "Shop news", "timezone": "Europe/London"}
-    await _ok(session, "POST", f"{base}/api/v1/segments", 201, json=seg, headers=auth)
+    await ok(session, "POST", f"{base}/api/v1/segments", 201, json=seg, headers=auth)
     first = date.today() + timedelta(days=1)
     for i in range(events):
         event: dict[str, Any] = {
@@ -153,19 +109,19 @@ async def _setup(
         }
         if i % 10 == 0:
             event["rrule"] = "FREQ=WEEKLY;COUNT=8"
-        await _ok(
+        await ok(
             session, "POST", f"{base}/api/v1/segments/news/events", 201, json=event, headers=auth
         )
     if personal:
         path = await _personal_subscription(session, base, auth, personal)
     else:
         accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
-        sub = await _ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept)
+        sub = await ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept)
         path = urlsplit(sub["feed_url"]).path
     async with session.get(base + path, headers=IDENTITY, auto_decompress=False) as r:
         body, etag = await r.read(), r.headers["ETag"]
         assert r.status == 200 and "Content-Encoding" not in r.headers, r.headers
-    await _ok(
+    await ok(
         session, "POST", f"{base}/__bench/bare", 200, data=body, headers={"X-Bench-ETag": etag}
     )
     return path, etag, len(body)
@@ -189,7 +145,7 @@ async def _load(
 
 
 async def _server_cpu(session: ClientSession, base: str) -> float:
-    return float(await _ok(session, "GET", f"{base}/__bench/cpu", 200))
+    return float(await ok(session, "GET", f"{base}/__bench/cpu", 200))
 
 
 async def _run(args: argparse.Namespace, port: int, key: str) -> None:
@@ -223,9 +179,9 @@ async def _run(args: argparse.Namespace, port: int, key: str) -> None:
         _report(results, size, args)
         if args.profile:
             for name in ("feed-200", "feed-304"):
-                await _ok(session, "POST", f"{base}/__bench/profile/start", 200)
+                await ok(session, "POST", f"{base}/__bench/profile/start", 200)
                 await phase(name, args.requests)
-                text = await _ok(session, "POST", f"{base}/__bench/profile/stop", 200)
+                text = await ok(session, "POST", f"{base}/__bench/profile/stop", 200)
                 print(f"\n=== cProfile of the server's event-loop thread, {name} ===")
                 print(text.decode())
 
@@ -259,24 +215,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--profile", action="store_true", help="cProfile feed-200/304 after")
     args = parser.parse_args()
-    now = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-    print(f"python {platform.python_version()}, {mp.cpu_count()} CPUs, {now}")
-    ctx = mp.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="calserver-bench-") as tmp:
-        parent, child = ctx.Pipe(duplex=False)
-        server = ctx.Process(target=_server_main, args=(tmp, child), daemon=True)
-        server.start()
-        try:
-            if not parent.poll(60):
-                raise RuntimeError("the server did not start within 60 s")
-            port, key = parent.recv()
-            asyncio.run(asyncio.wait_for(_run(args, port, key), timeout=3600))
-        finally:
-            server.terminate()
-            server.join(10)
-            if server.is_alive():
-                server.kill()
-                server.join()
+    run_with_server(_server_main, _run, args)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,10 @@ from storage.models import (
     Contact,
     DeletedEvent,
     Event,
-    Segment,
     Subscription,
-    SubscriptionSegment,
     Trigger,
-    Workspace,
 )
-from storage.subscriptions import FeedView, SegmentInfo
+from storage.subscriptions import FeedView, view_from_rows, view_query
 
 # A local event is shown at the subscriber's wall time, up to 26 hours away from the
 # instants stored in the event's own zone: time-range candidates are widened by that.
@@ -67,43 +64,15 @@ class DavState:
 
 
 def dav_state(session: Session, subscription_id: int) -> DavState | None:
-    rows = session.execute(
-        select(
-            Subscription.status,
-            Subscription.timezone,
-            Subscription.updated_at,
-            Workspace.id,
-            Workspace.timezone,
-            Workspace.name,
-            Workspace.quiet_start,
-            Workspace.quiet_end,
-            Subscription.contact_id,
-            Contact.version,
-            Contact.updated_at,
-            Segment.id,
-            Segment.slug,
-            Segment.version,
-            Segment.name,
-            Segment.description,
-            Segment.color,
-            Segment.updated_at,
-        )
-        .join(Workspace, Workspace.id == Subscription.workspace_id)
-        .outerjoin(Contact, Contact.id == Subscription.contact_id)
-        .outerjoin(SubscriptionSegment, SubscriptionSegment.subscription_id == Subscription.id)
-        .outerjoin(Segment, Segment.id == SubscriptionSegment.segment_id)
-        .where(Subscription.id == subscription_id)
-        .order_by(Segment.id)
-    ).all()
-    if not rows:
+    extra = (Subscription.contact_id, Contact.version, Contact.updated_at)
+    query = view_query(subscription_id, *extra).outerjoin(
+        Contact, Contact.id == Subscription.contact_id
+    )
+    rows = session.execute(query).all()
+    view = view_from_rows(subscription_id, rows, len(extra))
+    if view is None:
         return None
     first = rows[0]
-    segments = tuple(
-        SegmentInfo(row[11], row[12], row[13], row[14], row[15], row[16], row[17])
-        for row in rows
-        if row[11] is not None
-    )
-    view = FeedView(subscription_id, *first[0:8], segments)
     return DavState(view, first[8], first[9], first[10])
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import Select, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound
@@ -86,54 +87,44 @@ async def create_subscription(
     return subscription
 
 
-async def feed_view(session: AsyncSession, subscription_id: int) -> FeedView | None:
-    rows = (
-        await session.execute(
-            select(
-                Subscription.status,
-                Subscription.timezone,
-                Subscription.updated_at,
-                Workspace.id,
-                Workspace.timezone,
-                Workspace.name,
-                Workspace.quiet_start,
-                Workspace.quiet_end,
-                Segment.id,
-                Segment.slug,
-                Segment.version,
-                Segment.name,
-                Segment.description,
-                Segment.color,
-                Segment.updated_at,
-            )
-            .join(Workspace, Workspace.id == Subscription.workspace_id)
-            .outerjoin(SubscriptionSegment, SubscriptionSegment.subscription_id == Subscription.id)
-            .outerjoin(Segment, Segment.id == SubscriptionSegment.segment_id)
-            .where(Subscription.id == subscription_id)
-            .order_by(Segment.id)
-        )
-    ).all()
+_VIEW = (
+    Subscription.status, Subscription.timezone, Subscription.updated_at, Workspace.id,
+    Workspace.timezone, Workspace.name, Workspace.quiet_start, Workspace.quiet_end,
+)  # fmt: skip
+_SEGMENT = (
+    Segment.id, Segment.slug, Segment.version, Segment.name, Segment.description, Segment.color,
+    Segment.updated_at,
+)  # fmt: skip
+
+
+def view_query(subscription_id: int, *extra: Any) -> Select[Any]:
+    """A subscription's feed view, a row per followed segment; ``extra`` columns come between
+    the view's and the segment's (read them with ``view_from_rows(..., len(extra))``)."""
+    return (
+        select(*_VIEW, *extra, *_SEGMENT)
+        .join(Workspace, Workspace.id == Subscription.workspace_id)
+        .outerjoin(SubscriptionSegment, SubscriptionSegment.subscription_id == Subscription.id)
+        .outerjoin(Segment, Segment.id == SubscriptionSegment.segment_id)
+        .where(Subscription.id == subscription_id)
+        .order_by(Segment.id)
+    )
+
+
+def view_from_rows(subscription_id: int, rows: Sequence[Any], extra: int = 0) -> FeedView | None:
     if not rows:
         return None
-    first = rows[0]
-    segments = tuple(
-        SegmentInfo(row[8], row[9], row[10], row[11], row[12], row[13], row[14])
-        for row in rows
-        if row[8] is not None
-    )
-    status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end = first[:8]
+    at = len(_VIEW) + extra
+    segments = tuple(SegmentInfo(*row[at:]) for row in rows if row[at] is not None)
+    status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end = rows[0][: len(_VIEW)]
     return FeedView(
-        subscription_id,
-        status,
-        zone,
-        updated,
-        ws_id,
-        ws_zone,
-        ws_name,
-        quiet_start,
-        quiet_end,
+        subscription_id, status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end,
         segments,
-    )
+    )  # fmt: skip
+
+
+async def feed_view(session: AsyncSession, subscription_id: int) -> FeedView | None:
+    rows = (await session.execute(view_query(subscription_id))).all()
+    return view_from_rows(subscription_id, rows)
 
 
 async def get_subscription(session: AsyncSession, subscription_id: int) -> Subscription:
