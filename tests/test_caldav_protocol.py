@@ -381,3 +381,31 @@ async def test_old_tokens_are_refused_and_old_tombstones_dropped(
     async with client.app[SESSIONS]() as session:
         kept = (await session.scalars(select(DeletedEvent.event_id))).all()
     assert sorted(kept) == [second["id"], third["id"]]  # the first one's tombstone is gone
+
+
+async def test_an_unchanged_sync_is_answered_on_the_loop_exactly_as_radicale_would(
+    client: TestClient,
+    tenant: Tenant,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[type-arg]
+) -> None:
+    from web.dav import bridge
+
+    links, _ = await _setup(tenant)
+    path, auth = calendar_path(links), {"Depth": "1", **basic(links)}
+    _, body, _ = await dav(client, "REPORT", path, SYNC_REPORT.format(token=""), auth)
+    [token] = _tokens(body)
+    runs: list[int] = []
+    real_run = bridge._run
+
+    def counted(*args: Any) -> Any:
+        runs.append(1)
+        return real_run(*args)
+
+    monkeypatch.setattr(bridge, "_run", counted)
+    fast = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
+    assert runs == []  # no pool thread, no Radicale
+    monkeypatch.setattr(bridge, "_unchanged_sync", lambda *args: None)
+    radicale = await dav(client, "REPORT", path, SYNC_REPORT.format(token=token), auth)
+    assert runs == [1]
+    assert fast[0] == radicale[0] == 207 and fast[1] == radicale[1]
+    assert fast[2]["Content-Type"] == radicale[2]["Content-Type"]

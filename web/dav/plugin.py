@@ -91,6 +91,35 @@ def serving(request: DavRequest) -> Iterator[DavRequest]:
         _local.request = None
 
 
+def _versions(request: DavRequest) -> str:
+    key = render_key(request.poll, request.now.date())
+    return hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
+
+
+def sync_token(request: DavRequest) -> str:
+    """``urn:calserver:sync:LINEAGE:VERSIONS:TIME`` for the calendar as this request sees it."""
+    return (
+        f"{SYNC_PREFIX}{lineage(request.poll)}:{_versions(request)}:{int(request.now.timestamp())}"
+    )
+
+
+def read_sync_token(request: DavRequest, old_token: str) -> tuple[datetime, bool]:
+    """When a client's token was issued, and whether nothing changed since; ValueError when
+    the client must start over (another lineage, a time ahead of every clock, or older than
+    the tombstones kept)."""
+    now = request.now
+    try:
+        prefix, old_lineage, old_versions, stamp = old_token.rsplit(":", 3)
+        since = datetime.fromtimestamp(int(stamp), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError("not a calserver sync token") from None
+    ahead = since > now + SYNC_MARGIN
+    stale = since < now - timedelta(days=TOMBSTONE_DAYS) + SYNC_MARGIN
+    if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(request.poll) or ahead or stale:
+        raise ValueError("sync token from another calendar state")
+    return since, old_versions == _versions(request)
+
+
 def _details(request: DavRequest) -> DavState:
     """Names and change times, read once per request and only when asked for."""
     if request.details is None:
@@ -223,24 +252,13 @@ class Calendar(storage.BaseCollection):
         return any(item.uid == uid for item in self._items().items.values())
 
     def sync(self, old_token: str = "") -> tuple[str, Iterable[str]]:
-        poll, now = self._poll, self._request.now
-        versions = hashlib.blake2b(repr(self._key).encode(), digest_size=8).hexdigest()
-        token = f"{SYNC_PREFIX}{lineage(poll)}:{versions}:{int(now.timestamp())}"
+        token = sync_token(self._request)
         if not old_token:
             return token, (href for href in self._items().items)
-        try:
-            prefix, old_lineage, old_versions, stamp = old_token.rsplit(":", 3)
-            since = datetime.fromtimestamp(int(stamp), UTC)
-        except (ValueError, OverflowError, OSError):
-            raise ValueError("not a calserver sync token") from None
-        # Another lineage, a time ahead of every clock, or older than the tombstones kept:
-        # the client must start over.
-        ahead = since > now + SYNC_MARGIN
-        stale = since < now - timedelta(days=TOMBSTONE_DAYS) + SYNC_MARGIN
-        if prefix + ":" != SYNC_PREFIX or old_lineage != lineage(poll) or ahead or stale:
-            raise ValueError("sync token from another calendar state")
-        if old_versions == versions:
+        since, unchanged = read_sync_token(self._request, old_token)
+        if unchanged:
             return old_token, ()
+        poll, now = self._poll, self._request.now
         retention = timedelta(days=self._request.context.settings.retention_days)
         with Session(self._request.context.engine) as session:
             delta = changes_since(
