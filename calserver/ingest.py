@@ -54,6 +54,13 @@ class Submitted:
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
+    @property
+    def wants_cascade(self) -> bool:
+        """Its own steps, or the workspace's policy; unless turned off for this trigger."""
+        return not self.cascade_off and (
+            self.cascade_policy is not None or self.workspace.has_cascade
+        )
+
 
 def in_event_pointer(error: FieldErrors) -> FieldErrors:
     return FieldErrors([(f"/event{pointer}", message) for pointer, message in error.errors])
@@ -227,7 +234,7 @@ def _new_row(
         "uid": spec.uid or f"trigger-{uuid.uuid4()}@{item.workspace.slug}.calserver", "sequence": 0,
         "created_at": now, "updated_at": now, "stale_on_google": False, "cancelled_at": None,
         "delivered_at": None, "delivered_sequence": None, "delivered_family": None,
-        "cascade_at": None if item.cascade_off else now, "cascade_lease": None, "cascade_nudges": 0,
+        "cascade_at": now if item.wants_cascade else None, "cascade_lease": None, "cascade_nudges": 0,
         "cascade_policy": item.cascade_policy,
         **{column: getattr(spec, column) for column in SPEC_COLUMNS},
     }  # fmt: skip

@@ -449,3 +449,21 @@ def test_a_bad_channels_file_stops_the_worker_naming_the_setting(tmp_path: Path)
     env = {**os.environ, "CALSERVER_DATA_DIR": str(tmp_path), "CALSERVER_CHANNELS_FILE": str(path)}
     done = run(["worker"], env)
     assert done.returncode == 2 and "sms" in done.stderr and "url must be an http" in done.stderr
+
+
+async def test_without_a_policy_the_worker_never_sees_a_trigger(
+    client: TestClient, tenant: Tenant, peers: dict[str, Any]
+) -> None:  # type: ignore[type-arg]
+    api = tenant.api
+    await api.request("PUT", "/api/v1/contacts/c-1", json_body={"phone": "+4915100000001"})
+    before = await push(api, "o-1")
+    assert await tick(client) == 0 and await states(api, before) == {}
+    # A policy applies to the triggers created while it is set.
+    await api.request("PUT", "/api/v1/cascade/policy", json_body={"steps": [{"channel": "sms"}]})
+    after = await push(api, "o-2")
+    assert await tick(client) == 1
+    assert await states(api, before) == {} and await states(api, after) == {"sms": "sent:"}
+    await api.request("DELETE", "/api/v1/cascade/policy")
+    later = await push(api, "o-3")
+    assert await tick(client) == 0  # o-2 waits for its report; o-3 has no cascade
+    assert await states(api, later) == {}

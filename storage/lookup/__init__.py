@@ -39,7 +39,8 @@ ORDER BY ss.segment_id
 # An admin key's workspace, read on every API call (keys are looked up by their hash).
 KEY_SQL = """
 SELECT w.id, w.slug, w.name, w.timezone, w.quiet_start, w.quiet_end, w.sms_price, w.currency,
-       w.created_at, w.updated_at, k.id, k.last_used_at
+       w.created_at, w.updated_at, k.id, k.last_used_at,
+       w.cascade_policy IS NOT NULL AND CAST(w.cascade_policy AS TEXT) <> 'null'
 FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
 WHERE k.key_hash = {param} AND k.revoked_at IS NULL
 """
@@ -82,6 +83,8 @@ class WorkspaceRow(NamedTuple):
     currency: str
     created_at: datetime
     updated_at: datetime
+    # A cascade policy is set: new triggers get a cascade (the worker never sees the others).
+    has_cascade: bool = False
 
 
 class KeyOwner(NamedTuple):
@@ -103,7 +106,7 @@ def key_owner(row: Any) -> KeyOwner:
     workspace = WorkspaceRow(
         row[0], row[1], row[2], row[3], row[4], row[5],
         Decimal(str(price)).quantize(Decimal("0.0001")) if price is not None else None,
-        row[7], _instant(row[8]) or datetime.min, _instant(row[9]) or datetime.min,
+        row[7], _instant(row[8]) or datetime.min, _instant(row[9]) or datetime.min, bool(row[12]),
     )  # fmt: skip
     return KeyOwner(workspace, row[10], _instant(row[11]))
 

@@ -199,7 +199,7 @@ async def _create_alone(request: web.Request, item: Submitted) -> web.Response:
                 status="pending", critical=item.critical, deliver_by=item.deliver_by or default_deliver_by(spec, _margin(request)),
                 uid=spec.uid or f"trigger-{uuid.uuid4()}@{workspace.slug}.calserver", sequence=0,
                 created_at=now, updated_at=now, stale_on_google=False,
-                cascade_at=None if item.cascade_off else now, cascade_nudges=0,
+                cascade_at=now if item.wants_cascade else None, cascade_nudges=0,
                 cascade_policy=item.cascade_policy,
             )  # fmt: skip
             apply_spec(trigger, spec)
