@@ -212,7 +212,7 @@ UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), s
   .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.name || e.id)"""
 EVERY_PAGE = ("segments", "segments/news", "segments/news/events/new", "segments/news/preview",
               "import", "stats", "subscribers", "triggers", "triggers/{trigger}", "cascade",
-              "channels", "webhooks", "access")  # fmt: skip
+              "channels", "webhooks", "access", "settings")  # fmt: skip
 
 
 async def _seed_pages(tenant: Tenant) -> int:

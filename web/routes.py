@@ -14,6 +14,7 @@ from web.admin import channels as admin_channels
 from web.admin import events as admin_events
 from web.admin import imports as admin_imports
 from web.admin import segments as admin_segments
+from web.admin import settings as admin_settings
 from web.admin import stats as admin_stats
 from web.admin import subscribers as admin_subscribers
 from web.admin import triggers as admin_triggers
@@ -136,6 +137,8 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_get("/admin/channels", admin_channels.channels_page, name="admin_channels")
     r.add_post("/admin/channels", admin_channels.save)
     r.add_post("/admin/channels/remove", admin_channels.remove)
+    r.add_get("/admin/settings", admin_settings.settings_page, name="admin_settings")
+    r.add_post("/admin/settings", admin_settings.save)
     r.add_get("/admin/webhooks", admin_webhooks.webhooks_page, name="admin_webhooks")
     r.add_post("/admin/webhooks", admin_webhooks.create)
     r.add_post("/admin/webhooks/{webhook_id}/delete", admin_webhooks.delete)

@@ -20,6 +20,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("channels", "Channels", "/admin/channels"),
     ("webhooks", "Webhooks", "/admin/webhooks"),
     ("access", "API keys & users", "/admin/access"),
+    ("settings", "Settings", "/admin/settings"),
 )
 HEADERS = {
     "Cache-Control": "no-store",

@@ -6,6 +6,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CLOCK
 from calserver.validation import Checker
@@ -30,7 +31,7 @@ def workspace_json(workspace: Workspace | WorkspaceRow) -> dict[str, Any]:
     }
 
 
-def _parse_patch(body: dict[str, Any]) -> dict[str, Any]:
+def parse_workspace_patch(body: dict[str, Any]) -> dict[str, Any]:
     c = Checker(body)
     c.unknown_fields(WORKSPACE_FIELDS)
     changes: dict[str, Any] = {}
@@ -81,11 +82,19 @@ async def get_workspace(request: web.Request) -> web.Response:
 
 
 async def patch_workspace(request: web.Request) -> web.Response:
-    changes = _parse_patch(await read_json_object(request))
+    changes = parse_workspace_patch(await read_json_object(request))
     async with transaction(request) as session:
-        workspace = await workspace_by_slug(session, workspace_of(request).slug)
-        for name, value in changes.items():
-            setattr(workspace, name, value)
-        workspace.updated_at = request.app[CLOCK].now()
-        await session.flush()
+        workspace = await change_workspace(request, session, changes)
         return json_response(workspace_json(workspace))
+
+
+async def change_workspace(
+    request: web.Request, session: AsyncSession, changes: dict[str, Any]
+) -> Workspace:
+    """Apply checked changes (the API's PATCH and the dashboard's settings form)."""
+    workspace = await workspace_by_slug(session, workspace_of(request).slug)
+    for name, value in changes.items():
+        setattr(workspace, name, value)
+    workspace.updated_at = request.app[CLOCK].now()
+    await session.flush()
+    return workspace
