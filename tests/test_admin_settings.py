@@ -49,7 +49,11 @@ async def test_settings_save_what_the_api_reads(admin: TestClient, api: Any) -> 
     ],
 )
 async def test_settings_errors_show_next_to_the_field_and_nothing_is_stored(
-    admin: TestClient, api: Any, field: str, value: str, message: str  # type: ignore[type-arg]
+    admin: TestClient,  # type: ignore[type-arg]
+    api: Any,
+    field: str,
+    value: str,
+    message: str,
 ) -> None:
     before = (await api.get("/api/v1/workspace")).body
     status, _, page = await post_form(admin, "/admin/settings", {**GOOD, field: value})
