@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector
-from harness import bench_config, ok, run_with_server, serve_app
+from harness import bench_config, bench_segment, ok, run_with_server, serve_app
 
 PHASES = ("ics-304", "dav-sync", "dav-ctag", "dav-week")
 SYNC = """<?xml version="1.0" encoding="utf-8"?>
@@ -56,21 +56,7 @@ def _server_main(tmp: str, conn: Connection) -> None:
 
 async def _setup(session: ClientSession, base: str, key: str, events: int) -> dict[str, str]:
     """A segment of ``events`` events over 90 days (every tenth weekly) and a subscription."""
-    auth = {"Authorization": f"Bearer {key}"}
-    seg = {"slug": "news", "name": "Shop news", "timezone": "Europe/London"}
-    await ok(session, "POST", f"{base}/api/v1/segments", 201, json=seg, headers=auth)
-    first = date.today() + timedelta(days=1)
-    for i in range(events):
-        event: dict[str, Any] = {
-            "title": f"Event {i}",
-            "start": f"{first + timedelta(days=i % 90)}T{9 + i % 8:02d}:00:00",
-            "duration": "PT1H",
-            "alarms": [{"before": "PT15M"}],
-        }
-        if i % 10 == 0:
-            event["rrule"] = "FREQ=WEEKLY;COUNT=8"
-        await ok(session, "POST", f"{base}/api/v1/segments/news/events", 201, json=event,
-                  headers=auth)  # fmt: skip
+    await bench_segment(session, base, key, events)
     accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
     return dict(await ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept))
 

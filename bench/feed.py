@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
-from harness import bench_config, ok, run_with_server, serve_app
+from harness import bench_config, bench_segment, ok, run_with_server, serve_app
 
 PHASES = ("feed-200", "feed-304", "bare-200", "bare-304")
 IDENTITY = {"Accept-Encoding": "identity"}
@@ -96,23 +96,9 @@ async def _setup(
     session: ClientSession, base: str, key: str, events: int, personal: int = 0
 ) -> tuple[str, str, int]:
     """Segment, events and a subscription through the API; returns (feed path, ETag, size)."""
-    auth = {"Authorization": f"Bearer {key}"}
-    seg = {"slug": "news", "name": "Shop news", "timezone": "Europe/London"}
-    await ok(session, "POST", f"{base}/api/v1/segments", 201, json=seg, headers=auth)
-    first = date.today() + timedelta(days=1)
-    for i in range(events):
-        event: dict[str, Any] = {
-            "title": f"Event {i}",
-            "start": f"{first + timedelta(days=i % 90)}T{9 + i % 8:02d}:00:00",
-            "duration": "PT1H",
-            "alarms": [{"before": "PT15M"}],
-        }
-        if i % 10 == 0:
-            event["rrule"] = "FREQ=WEEKLY;COUNT=8"
-        await ok(
-            session, "POST", f"{base}/api/v1/segments/news/events", 201, json=event, headers=auth
-        )
+    await bench_segment(session, base, key, events)
     if personal:
+        auth = {"Authorization": f"Bearer {key}"}
         path = await _personal_subscription(session, base, auth, personal)
     else:
         accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}

@@ -10,7 +10,7 @@ import platform
 import resource
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -63,6 +63,25 @@ async def ok(session: ClientSession, method: str, url: str, status: int, **kw: A
         if r.status != status:
             raise RuntimeError(f"{method} {url}: {r.status} {await r.text()}")
         return await r.json() if r.content_type == "application/json" else await r.read()
+
+
+async def bench_segment(session: ClientSession, base: str, key: str, events: int) -> None:
+    """Segment "news" with ``events`` events over 90 days (every tenth weekly), by the API."""
+    auth = {"Authorization": f"Bearer {key}"}
+    seg = {"slug": "news", "name": "Shop news", "timezone": "Europe/London"}
+    await ok(session, "POST", f"{base}/api/v1/segments", 201, json=seg, headers=auth)
+    first = date.today() + timedelta(days=1)
+    for i in range(events):
+        event: dict[str, Any] = {
+            "title": f"Event {i}",
+            "start": f"{first + timedelta(days=i % 90)}T{9 + i % 8:02d}:00:00",
+            "duration": "PT1H",
+            "alarms": [{"before": "PT15M"}],
+        }
+        if i % 10 == 0:
+            event["rrule"] = "FREQ=WEEKLY;COUNT=8"
+        await ok(session, "POST", f"{base}/api/v1/segments/news/events", 201, json=event,
+                 headers=auth)  # fmt: skip
 
 
 def run_with_server(

@@ -161,10 +161,6 @@ def add_steps(
     return steps
 
 
-def timeline(session: AsyncSession, trigger_id: int, at: datetime, **detail: Any) -> None:
-    session.add(TriggerEvent(trigger_id=trigger_id, at=at, type="cascade", detail=detail))
-
-
 async def nudge(session: AsyncSession, trigger_ids: Iterable[int], now: datetime) -> None:
     """Have the worker look at these triggers now (a receipt, a change, a cancellation),
     unless their cascade is over (or never started)."""
@@ -203,7 +199,8 @@ async def record_report(
         step.state, step.reason, step.finished_at = outcome, "report", now
     if late:
         step.late_report = outcome
-    timeline(session, step.trigger_id, now, channel=channel, state=outcome, reason="report",
-             late=late)  # fmt: skip
+    row = timeline_row(step.trigger_id, now, channel=channel, state=outcome, reason="report",
+                       late=late)  # fmt: skip
+    await write_timeline(session, [row])
     await nudge(session, [step.trigger_id], now)
     return ReportOutcome(True, late)

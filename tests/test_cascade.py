@@ -467,3 +467,40 @@ async def test_without_a_policy_the_worker_never_sees_a_trigger(
     later = await push(api, "o-3")
     assert await tick(client) == 0  # o-2 waits for its report; o-3 has no cascade
     assert await states(api, later) == {}
+
+
+@pytest.mark.parametrize("dies", ["before_the_call", "after_the_call", "then_cancelled"])
+async def test_a_worker_dying_mid_send_is_reconciled_not_resent(
+    client: TestClient,
+    tenant: Tenant,
+    peers: dict[str, Any],
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    dies: str,
+) -> None:  # type: ignore[type-arg]
+    api = tenant.api
+    await _crm(api, [{"channel": "sms", "wait_seconds": 0}])
+    gateway: SmsGateway = peers["sms"]
+    worker = client.app[CASCADE]
+    trigger = await push(api, "o-1")
+
+    async def crash(*args: Any) -> None:
+        raise RuntimeError("killed")
+
+    spot = "_send_all" if dies != "after_the_call" else "_record"
+    with monkeypatch.context() as patch:
+        patch.setattr(worker, spot, crash)
+        with pytest.raises(RuntimeError):
+            await worker.run_once()
+    assert (await states(api, trigger)) == {"sms": "sending:"}
+    assert sum(gateway.submissions.values()) == (1 if dies == "after_the_call" else 0)
+    if dies == "then_cancelled":
+        assert (await api.request("DELETE", f"/api/v1/triggers/{trigger}")).status == 200
+    assert await tick(client) == 0  # the dead worker's lease still holds the trigger
+    clock.advance(timedelta(seconds=61))
+    await tick(client)
+    expected = {"before_the_call": "sent:", "after_the_call": "sent:",
+                "then_cancelled": "failed:trigger_cancelled"}  # fmt: skip
+    assert await states(api, trigger) == {"sms": expected[dies]}
+    assert gateway.lookups == {"acme:o-1:sms": 1}  # asked first
+    assert sum(gateway.submissions.values()) == (0 if dies == "then_cancelled" else 1)

@@ -65,6 +65,8 @@ class Job:
     channel: str
     message: Message
     reconcile: bool
+    # Cancelled while its message was in flight: reconcile what was sent, send nothing new.
+    cancelled: bool = False
     result: SendResult | None = None
     note: str = ""
 
@@ -191,7 +193,8 @@ class Worker:
             step.state, step.reason, step.sending_at = "sending", "", step.sending_at or now
             step.attempts += 1
             sends.append(now)
-        job = Job(trigger.id, step.id, step.channel, message, decision.reconcile)
+        cancelled = trigger.status == "cancelled"
+        job = Job(trigger.id, step.id, step.channel, message, decision.reconcile, cancelled)
         return job, None
 
     # --- (3) send -------------------------------------------------------------------------
@@ -224,8 +227,10 @@ class Worker:
                 found = await channel.lookup(job.message.idempotency_key)
                 if found is not None:
                     return found, "reconciled: the provider had it"
+                if job.cancelled:
+                    return SendResult("failed", error="trigger_cancelled"), "reconciled: not sent"
                 return await channel.send(job.message), "reconciled: the provider never got it"
-            if not channel.resend_safe:
+            if not channel.resend_safe or job.cancelled:
                 return SendResult("sent", error="outcome_unknown"), "reconciled: not resent"
             return await channel.send(job.message), "reconciled: resent under the same key"
         return await channel.send(job.message), ""
