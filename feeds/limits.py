@@ -1,0 +1,41 @@
+"""The range of instants and durations calserver stores and renders.
+
+Every value that reaches the database must stay renderable in every subscriber zone, in every
+calendar client, for the whole life of the row. So the edges (API, dashboard, import, triggers)
+refuse anything outside these bounds, and the renderer can rely on them. Offsets of real zones
+stay within ±26 hours, so a wall-clock time inside [EARLIEST_LOCAL, LATEST_LOCAL] is inside
+[EARLIEST_UTC, LATEST_UTC] after conversion to any zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+# Wall-clock (naive, any zone) and all-day values accepted at the edge.
+EARLIEST_LOCAL = datetime(1901, 1, 1)
+LATEST_LOCAL = datetime(2199, 12, 31, 23, 59, 59)
+EARLIEST_DATE = EARLIEST_LOCAL.date()
+LATEST_DATE = LATEST_LOCAL.date()
+
+# The same range as instants, with a day of margin on each side for any zone's offset.
+EARLIEST_UTC = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_UTC = datetime(2201, 1, 1, tzinfo=UTC)
+
+# Durations of an event and offsets of an alarm or a deadline.
+MAX_EVENT_DURATION = timedelta(days=366)
+MAX_ALARM_OFFSET = timedelta(days=28)
+
+
+def local_in_range(value: datetime | date) -> bool:
+    """True when a naive wall-clock datetime or a date lies in the accepted range."""
+    if isinstance(value, datetime):
+        return EARLIEST_LOCAL <= value.replace(tzinfo=None) <= LATEST_LOCAL
+    return EARLIEST_DATE <= value <= LATEST_DATE
+
+
+def instant_in_range(value: datetime) -> bool:
+    """True when an aware datetime lies in the accepted range of instants."""
+    return EARLIEST_UTC <= value <= LATEST_UTC
+
+
+RANGE_TEXT = f"between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
