@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from calserver.families import Thresholds, parse_thresholds
 from calserver.options import OPTIONS, OPTIONS_BY_NAME, SECTIONS, Option
+from storage.families import Thresholds, parse_thresholds
 
 log = logging.getLogger(__name__)
 

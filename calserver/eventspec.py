@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from calserver.recurrence import RecurrenceError, check_rrule
 from calserver.validation import Checker, format_duration, parse_duration
+from feeds.recurrence import RecurrenceError, check_rrule
 from storage.models import EventColumns
 
 MAX_ALARMS = 10

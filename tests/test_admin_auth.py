@@ -98,9 +98,9 @@ async def test_sign_in_attempts_are_rate_limited_per_account(
     clock: Any,
     tmp_path: Any,
 ) -> None:
-    from calserver.app import create_app
     from storage.workspaces import create_workspace
     from tests.conftest import START
+    from web.app import create_app
 
     client = await aiohttp_client(
         create_app(config.replace(admin_sign_in_rate_limit=3), clock=clock)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from calserver.cli import build_parser, config_from_args
 from calserver.config import Config, ConfigError, load_config
 from calserver.options import OPTIONS, render_example_toml, render_markdown_table
+from web.cli import build_parser, config_from_args
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
-from calserver.families import is_person
 from calserver.links import (
     BUTTON_ORDER,
     CLIENTS,
@@ -26,6 +25,7 @@ from calserver.links import (
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name
+from storage.families import is_person
 from storage.lifecycle import ENDED, end
 from storage.models import Contact, Segment, Workspace
 from storage.subscriptions import (

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-CALSERVER = [sys.executable, "-m", "calserver"]
+CALSERVER = [sys.executable, "-m", "web"]
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, INGEST
 from calserver.cascade.policy import parse_policy
 from calserver.eventspec import EventSpec, apply_spec, parse_event
-from calserver.families import DROPS_ALARMS
 from calserver.ingest import RetryAlone, Submitted, default_deliver_by, in_event_pointer
 from calserver.validation import Checker, FieldErrors
 from storage.contacts import (
@@ -29,6 +28,7 @@ from storage.contacts import (
     trigger_timeline,
 )
 from storage.errors import Conflict
+from storage.families import DROPS_ALARMS
 from storage.models import Contact, Trigger, TriggerEvent
 from web.api.cascade import trigger_steps
 from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of

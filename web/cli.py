@@ -29,7 +29,7 @@ from calserver.options import OPTIONS
 from calserver.passwords import hash_password, password_problem
 from calserver.validation import SLUG_RE
 from storage.engine import create_engine, session_factory
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict, NotFound, UnsupportedDatabase
 from storage.migrate import upgrade
 from storage.users import create_user
 from storage.workspaces import add_key, create_workspace, list_keys, revoke_key, workspace_by_slug
@@ -224,8 +224,8 @@ def _cmd_migrate(config: Config) -> int:
 
 
 def _cmd_serve(config: Config) -> int:
-    from calserver.app import create_app
     from calserver.demo import ensure_demo
+    from web.app import create_app
 
     for line in config.describe():
         log.info("config: %s", line)
@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = cmd_import(config, args, _with_store)
         else:
             code = _cmd_key(config, args)
-    except (ConfigError, ChannelError, Conflict, NotFound) as error:
+    except (ConfigError, UnsupportedDatabase, ChannelError, Conflict, NotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         code = 2
     sys.exit(code)
