@@ -27,6 +27,7 @@ from storage.models import CascadeStep, TriggerEvent
 from tests.conftest import TEST_SECRET, Tenant
 from tests.support.cascade import write_channels
 from tests.support.peers import SmsGateway
+from tests.support.processes import LISTENING
 from web.app import create_app
 
 TRIGGERS = 500
@@ -75,6 +76,14 @@ async def _push_triggers(tenant: Tenant) -> None:
         assert (await api.post("/api/v1/triggers", body)).status == 202
 
     await asyncio.gather(*(push(n) for n in range(TRIGGERS)))
+
+
+async def _listening_url(stdout: asyncio.StreamReader) -> str:
+    """The server's address, from the line that says it listens (after the start-up box)."""
+    while line := (await asyncio.wait_for(stdout.readline(), 30)).decode():
+        if match := LISTENING.search(line):
+            return match.group(1)
+    raise AssertionError("the server stopped before it listened")
 
 
 def _worker_env(config: Config, channels: Path, tmp_path: Path) -> dict[str, str]:
@@ -190,8 +199,7 @@ async def test_serve_runs_the_worker_in_process(
     )  # fmt: skip
     try:
         assert server.stdout is not None
-        line = (await asyncio.wait_for(server.stdout.readline(), 30)).decode()
-        base = line.rsplit(" ", 1)[1].strip()
+        base = await _listening_url(server.stdout)
         headers = {"Authorization": f"Bearer {tenant.key}"}
         body = {"external_id": "c1", "idempotency_key": "live-1", "event": EVENT}
         async with (
