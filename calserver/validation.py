@@ -15,11 +15,13 @@ from typing import Any
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
-CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-# Years and months are left out on purpose: their length depends on the date.
+CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+# Years and months are left out on purpose: their length depends on the date. ASCII digits,
+# at most eight a part, so no value overflows a timedelta before its bounds are checked.
 DURATION_RE = re.compile(
-    r"^(?P<sign>[+-])?P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+    r"^(?P<sign>[+-])?P(?!$)(?:(?P<weeks>[0-9]{1,8})W)?(?:(?P<days>[0-9]{1,8})D)?"
+    r"(?:T(?=[0-9])(?:(?P<hours>[0-9]{1,8})H)?(?:(?P<minutes>[0-9]{1,8})M)?"
+    r"(?:(?P<seconds>[0-9]{1,8})S)?)?$"
 )
 
 
