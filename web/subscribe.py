@@ -7,7 +7,6 @@ GET. Subscribing and unsubscribing are POSTs.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from calserver.links import (
     platform,
     subscription_links,
 )
+from calserver.shapes.fields import SRC_RE
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name
@@ -40,7 +40,6 @@ from web.feed import subscription_id
 from web.pages import templates
 from web.upcoming import summarize
 
-SRC_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 PAGE_HEADERS = {
     # The links page carries the feed token: never send it on to Google or Microsoft.
     "Referrer-Policy": "no-referrer",
@@ -56,7 +55,7 @@ def render(template: str, status: int = 200, **context: Any) -> web.Response:
 
 
 def clean_src(value: Any) -> str:
-    return value if isinstance(value, str) and SRC_RE.match(value) else ""
+    return value if isinstance(value, str) and SRC_RE.fullmatch(value) else ""
 
 
 def client_address(request: web.Request) -> str:

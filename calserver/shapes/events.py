@@ -13,6 +13,7 @@ from calserver.shapes.fields import (
     NoNul,
     NotBlank,
     Shape,
+    Timestamp,
     Zone,
     duration_in,
     matches,
@@ -130,8 +131,8 @@ class EventFields(Answer):
 class Event(EventFields):
     id: int
     sequence: int = Field(ge=0)
-    created_at: str = Field(json_schema_extra={"format": "date-time"})
-    updated_at: str = Field(json_schema_extra={"format": "date-time"})
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class EventList(Answer):

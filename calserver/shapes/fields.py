@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from calserver.validation import (
@@ -31,6 +31,12 @@ SRC_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 CHANNEL_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 NO_NUL = "^[^\\x00]*$"
 NOT_BLANK = "^[^\\x00]*[^\\x00\\s][^\\x00]*$"
+
+
+# The default of a field that may be left out but not sent as null (a PATCH of a segment's
+# slug): typed Any so that the field keeps its own type.
+ABSENT: Any = None
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 class Shape(BaseModel):
@@ -139,6 +145,22 @@ ChannelName = Annotated[
 ]
 
 
+def bounds(low: int, high: int) -> Any:
+    """Field() showing a whole number's bounds in the document (checked by ``whole``)."""
+    return Field(json_schema_extra={"minimum": low, "maximum": high})
+
+
+def whole(low: int, high: int) -> BeforeValidator:
+    """Refuses anything but a whole number from ``low`` to ``high``, in one sentence."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise fail(f"must be a whole number from {low} to {high}")
+        return value
+
+    return BeforeValidator(check)
+
+
 def duration_in(low: timedelta, high: timedelta, too_low: str, too_high: str) -> AfterValidator:
     """Refuses what is not an ISO 8601 duration (PT15M, P1D) between ``low`` and ``high``."""
 
@@ -170,33 +192,46 @@ _MESSAGES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "dict_type": lambda ctx: "must be an object",
     "string_too_long": lambda ctx: f"must be at most {ctx['max_length']} characters",
     "string_too_short": lambda ctx: "must not be empty",
-    "too_long": lambda ctx: f"must have at most {ctx['max_length']} items",
-    "too_short": lambda ctx: f"must have at least {ctx['min_length']} item(s)",
+    "too_long": lambda ctx: f"must have at most {_items(ctx['max_length'])}",
+    "too_short": lambda ctx: f"must have at least {_items(ctx['min_length'])}",
     "greater_than_equal": lambda ctx: f"must be at least {ctx['ge']}",
     "less_than_equal": lambda ctx: f"must be at most {ctx['le']}",
     "greater_than": lambda ctx: f"must be more than {ctx['gt']}",
-    "literal_error": lambda ctx: f"must be {ctx['expected']}",
+    "literal_error": lambda ctx: "must be " + _json_words(ctx["expected"]),
     "enum": lambda ctx: f"must be {ctx['expected']}",
 }
+
+
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
+def _json_words(expected: str) -> str:
+    """pydantic's "'defer' or 'drop'" and "False" as JSON writes them."""
+    return expected.replace("False", "false").replace("True", "true").replace("'", '"')
+
+
 _TYPE_ERRORS = {"string_type", "bool_type", "int_type", "float_type", "list_type", "model_type",
                 "model_attributes_type", "dict_type", "literal_error"}  # fmt: skip
 
 
-def _pointer(location: tuple[int | str, ...], models: frozenset[str]) -> str:
-    # A union's branches add their own names to the location; the person wrote none of them.
+_FIELD_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+_TYPE_NAMES = {"str", "int", "float", "bool", "list", "dict", "none"}
+
+
+def _pointer(location: tuple[int | str, ...]) -> str:
+    # A union's branches add their own names (str, constrained-int, a model's class name) to
+    # the location; the person wrote none of them. Our field names are lowercase words.
     parts = [
         str(part)
         for part in location
-        if not (
-            isinstance(part, str) and (part in models or part.startswith(("literal[", "function-")))
-        )
+        if isinstance(part, int) or (_FIELD_NAME.match(part) and part not in _TYPE_NAMES)
     ]
     return "/" + "/".join(parts)
 
 
 def field_errors(error: ValidationError, prefix: str = "") -> FieldErrors:
     """Every error of ``error`` as (JSON pointer, sentence), under ``prefix``."""
-    models = frozenset(_model_names(error))
     found: list[tuple[str, str, bool]] = []
     for item in error.errors(include_url=False):
         kind, ctx = item["type"], item.get("ctx") or {}
@@ -204,24 +239,26 @@ def field_errors(error: ValidationError, prefix: str = "") -> FieldErrors:
         if message is None:
             make = _MESSAGES.get(kind)
             message = make(ctx) if make else str(item["msg"])
-        found.append((prefix + _pointer(item["loc"], models), message, kind in _TYPE_ERRORS))
-    # Of a union, keep what the branch that fits the input said (the deepest errors).
-    errors: list[tuple[str, str]] = []
+        found.append((prefix + _pointer(item["loc"]), message, kind in _TYPE_ERRORS))
+    errors: dict[str, list[str]] = {}
     for pointer, message, is_type in found:
-        deeper = any(p != pointer and p.startswith(pointer + "/") for p, _, _ in found)
-        if (is_type and deeper) or (pointer, message) in errors:
+        # Of a union, keep what the branch that fits the input's type said: the deeper
+        # errors, or the rule it broke at the same place.
+        if is_type and any(
+            p.startswith(pointer + "/") or (p == pointer and not t) for p, _, t in found
+        ):
             continue
-        errors.append((pointer, message))
-    return FieldErrors(errors)
+        said = errors.setdefault(pointer, [])
+        if message not in said:
+            said.append(message)
+    return FieldErrors([(pointer, _one_sentence(said)) for pointer, said in errors.items()])
 
 
-def _model_names(error: ValidationError) -> list[str]:
-    return [
-        str(part)
-        for item in error.errors()
-        for part in item["loc"]
-        if isinstance(part, str) and part[:1].isupper()
-    ]
+def _one_sentence(messages: list[str]) -> str:
+    """ "must be a string", "must be a whole number" -> "must be a string or a whole number"."""
+    if len(messages) > 1 and all(m.startswith("must be ") for m in messages):
+        return "must be " + " or ".join(m.removeprefix("must be ") for m in messages)
+    return "; ".join(messages)
 
 
 def check_body(model: type[M], body: Any, prefix: str = "") -> M:
