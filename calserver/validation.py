@@ -46,6 +46,11 @@ def zone_names() -> list[str]:
     )
 
 
+def zone_names_all() -> list[str]:
+    """Every zone name the API accepts, sorted (the document's list)."""
+    return sorted(name for name in _zone_names() if is_timezone(name))
+
+
 def is_timezone(name: str) -> bool:
     """True for IANA zone names this machine knows (paths and oddities are refused)."""
     return name in _zone_names() and name not in ("Factory", "localtime")

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from calserver.shapes.events import EventFields, EventInput, EventPatch
+from calserver.shapes.events import YEAR, EventFields, EventInput, EventPatch
 from calserver.shapes.fields import (
     Answer,
     ChannelName,
@@ -37,7 +37,7 @@ EMAIL_RE = re.compile(
 )
 TELEGRAM_CHAT_RE = re.compile(r"^-?[0-9]{1,20}$")
 INSTANT_RE = re.compile(
-    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
+    rf"^{YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
     r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 DECIMAL_RE = re.compile(r"^[0-9]{1,8}(\.[0-9]{1,4})?$")

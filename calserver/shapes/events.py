@@ -26,9 +26,9 @@ from feeds.limits import MAX_ALARM_OFFSET, MAX_EVENT_DURATION
 
 MAX_ALARMS = 10
 # Years 1901-2199 (feeds/limits.py), a day and an optional time, offset and fraction.
-_YEAR = r"(190[1-9]|19[1-9][0-9]|2[01][0-9][0-9])"
+YEAR = r"(190[1-9]|19[1-9][0-9]|2[01][0-9][0-9])"
 WHEN_RE = re.compile(
-    rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    rf"^{YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
     r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
     r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$"
 )

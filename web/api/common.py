@@ -12,12 +12,15 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, LOOKUP, SESSIONS, WORKSPACE
+from calserver.shapes.fields import check_body
+from calserver.shapes.queries import Query, id_in_path
 from calserver.validation import FieldErrors
 from storage.lookup import WorkspaceRow
 from storage.workspaces import KEY_PREFIX, LAST_USED_RESOLUTION, hash_key, touch_key
 from web.problems import Handler
 
 T = TypeVar("T")
+Q = TypeVar("Q", bound=Query)
 # Expanding a hostile recurrence rule may take seconds in dateutil; give up well before.
 CPU_CHECK_TIMEOUT = 2.0
 PUBLIC_API_PATHS = {"/api/v1/openapi.json"}
@@ -66,6 +69,34 @@ async def run_cpu_check(request: web.Request, func: Callable[..., T], *args: Any
         return await asyncio.wait_for(future, CPU_CHECK_TIMEOUT)
     except TimeoutError:
         raise FieldErrors([("/rrule", "the rule takes too long to expand; simplify it")]) from None
+
+
+def id_of(request: web.Request, name: str, what: str) -> int:
+    """The id in the path, or 404: ids are ASCII digits within 64 bits (a "²" or a number
+    past 2**63 is no id, not an error of the server)."""
+    raw = request.match_info[name]
+    value = id_in_path(raw)
+    if value is None:
+        raise web.HTTPNotFound(text=f"no {what} {raw[:40]!r}")
+    return value
+
+
+class BadQuery(FieldErrors):
+    """A bad query string: 400, every error named; ``pointer`` and ``message`` are the
+    first one's (the dashboard shows it next to its field)."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__(errors, status=400)
+        self.pointer, self.message = errors[0][0].lstrip("/"), errors[0][1]
+
+
+def query_of(request: web.Request, model: type[Q], *, form: bool = False) -> Q:
+    """The query string as ``model``; a dashboard form's empty fields count as left out."""
+    raw = {k: v for k, v in request.query.items() if not (form and v == "")}
+    try:
+        return check_body(model, raw)
+    except FieldErrors as error:
+        raise BadQuery(error.errors) from None
 
 
 def _bearer(request: web.Request) -> str | None:

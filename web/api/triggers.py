@@ -33,7 +33,14 @@ from storage.contacts import (
 from storage.errors import Conflict
 from storage.models import Contact, Trigger, TriggerEvent
 from web.api.cascade import trigger_steps
-from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
+from web.api.common import (
+    id_of,
+    json_response,
+    read_json_object,
+    run_cpu_check,
+    transaction,
+    workspace_of,
+)
 from web.api.events import event_json, merge_patch
 
 
@@ -179,10 +186,7 @@ def _margin(request: web.Request) -> timedelta:
 
 
 def _trigger_id(request: web.Request) -> int:
-    raw = request.match_info["trigger_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no trigger {raw!r}")
-    return int(raw)
+    return id_of(request, "trigger_id", "trigger")
 
 
 async def get(request: web.Request) -> web.Response:

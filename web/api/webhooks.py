@@ -15,7 +15,7 @@ from calserver.webhooks import NEVER, allow_private
 from storage import webhooks as store
 from storage.models import OutboxMessage, WebhookEndpoint
 from storage.outbox import EVENT_TYPES
-from web.api.common import json_response, read_json_object, transaction, workspace_of
+from web.api.common import id_of, json_response, read_json_object, transaction, workspace_of
 
 DELIVERIES_LIMIT = 100
 
@@ -53,10 +53,7 @@ async def parse_webhook(request: web.Request, body: Any) -> tuple[str, list[str]
 
 
 def _webhook_id(request: web.Request) -> int:
-    raw = request.match_info["webhook_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no webhook {raw!r} in this workspace")
-    return int(raw)
+    return id_of(request, "webhook_id", "webhook in this workspace")
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
