@@ -6,7 +6,6 @@ GET. Subscribing and unsubscribing are POSTs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
+from web.api.common import parse_json_object
 from web.feed import subscription_id
 from web.pages import templates
 from web.upcoming import summarize
@@ -146,12 +146,7 @@ def _wants_json(request: web.Request) -> bool:
 async def _subscribe_fields(request: web.Request, segment: Segment) -> tuple[str, str, str]:
     """(time zone, src, client) from a form or a JSON body; a bad zone falls back quietly."""
     if request.content_type == "application/json":
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text="The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="The request body must be a JSON object.")
+        body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
     else:
         form = await request.post()
