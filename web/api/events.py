@@ -10,6 +10,7 @@ from aiohttp import web
 from calserver.appkeys import CLOCK
 from calserver.eventspec import EventSpec, apply_spec, event_fields, parse_event
 from calserver.validation import FieldErrors, format_duration
+from feeds.poison import each_rendered
 from storage import segments as store
 from storage.errors import Conflict
 from storage.models import Event, EventColumns
@@ -70,7 +71,7 @@ async def list_events(request: web.Request) -> web.Response:
             session, workspace_of(request).id, request.match_info["slug"]
         )
         events = await store.list_events(session, segment.id, limit, offset)
-    items = [event_json(e) for e in events]
+    items = [item for _, item in each_rendered("api", events, event_json)]
     return json_response({"items": items, "limit": limit, "offset": offset})
 
 

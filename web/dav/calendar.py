@@ -121,7 +121,7 @@ def build_calendar(
     retained = now - timedelta(days=settings.retention_days)
     segment_ids = [s for s, _ in poll.segments]
     events, personal = calendar_events(session, segment_ids, poll.contact_id, retained)
-    calendar = render_calendar(details.view, [*events, *personal], settings, now)
+    calendar = render_calendar(details.view, [*events, *personal], settings, now, "caldav")
     fingerprint = lineage(poll)
     items: dict[str, DavItem] = {}
     for event, rendered in calendar.events:
