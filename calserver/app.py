@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from calserver.appkeys import (
     CHANNELS,
+    CHECK_POOL,
     CLOCK,
     CONFIG,
     CPU_POOL,
@@ -84,9 +85,11 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
 
 async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="calserver-cpu")
-    app[CPU_POOL] = pool
+    checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="calserver-check")
+    app[CPU_POOL], app[CHECK_POOL] = pool, checks
     yield
     pool.shutdown(wait=False, cancel_futures=True)
+    checks.shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:

@@ -9,12 +9,18 @@ occurrences overall.
 from __future__ import annotations
 
 import calendar
+import datetime as datetime_module
 import re
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import dateutil.rrule
 from dateutil.rrule import rrule, rrulestr
+
+from feeds.limits import LATEST_LOCAL
 
 MAX_ENDLESS_IN_FIVE_YEARS = 1000
 MAX_OCCURRENCES = 10_000
@@ -25,6 +31,33 @@ _ALLOWED_PARTS = {
     "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
 }  # fmt: skip
 _DAYS_IN_MONTH = {month: calendar.monthrange(2024, month)[1] for month in range(1, 13)}
+
+
+# dateutil walks a rule period by period up to datetime.MAXYEAR (9999) looking for the next
+# occurrence, checking UNTIL only on occurrences found: a rule whose occurrences stop (or are
+# rare) keeps a thread busy for many seconds, and no deadline can stop it. Nothing calserver
+# stores or answers lies past LATEST_LOCAL, so every expansion in this process (ours, and
+# Radicale's through vobject) gives up at the year after it: the period loop is bounded.
+EXPANSION_LAST_YEAR = LATEST_LOCAL.year + 1
+
+
+class _CappedDatetime(types.ModuleType):
+    """The datetime module as dateutil.rrule sees it, with MAXYEAR lowered."""
+
+    MAXYEAR = EXPANSION_LAST_YEAR
+
+
+def _cap_expansion() -> None:
+    if isinstance(dateutil.rrule.datetime, _CappedDatetime):
+        return
+    capped = _CappedDatetime("datetime")
+    capped.__dict__.update(
+        {k: v for k, v in vars(datetime_module).items() if k not in ("MAXYEAR", "__name__")}
+    )
+    dateutil.rrule.datetime = capped
+
+
+_cap_expansion()
 
 
 class RecurrenceError(ValueError):
@@ -118,6 +151,16 @@ def rule_for(text: str, dtstart: datetime, zone: str) -> rrule:
     if not isinstance(rule, rrule):
         raise RecurrenceError("give a single RRULE")
     return rule
+
+
+def bounded_after(rule: rrule, first: datetime, budget: int) -> Iterator[datetime]:
+    """Occurrences from ``first`` on, reading at most ``budget`` occurrences of the rule from
+    its start (dateutil's xafter reads all those before ``first`` without a limit)."""
+    for read, occurrence in enumerate(rule):
+        if read >= budget:
+            return
+        if occurrence >= first:
+            yield occurrence
 
 
 def feed_rule(text: str, kind: str, subscriber_zone: str) -> str:

@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import radicale.config
@@ -57,6 +57,15 @@ _UNSUPPORTED_REPORT = (
     b'<D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
 )
 _COMPRESS_MIN_BYTES = 1024
+# XML bodies are read by expat before Radicale sees them: nesting and the number of filters
+# bound the work Radicale's (recursive) filter evaluation may do.
+MAX_XML_DEPTH = 32
+MAX_XML_ELEMENTS = 20_000
+MAX_FILTERS = 64
+_FILTERS = frozenset(
+    "{urn:ietf:params:xml:ns:caldav}" + name
+    for name in ("comp-filter", "prop-filter", "param-filter", "text-match", "time-range")
+)
 _HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
 
 
@@ -213,6 +222,8 @@ class DavHandler:
             return web.Response(status=400, text="Request bodies must be UTF-8.")
         if _DOCTYPE.search(body):
             return web.Response(status=400, text="XML with a DOCTYPE or entities is refused.")
+        if body.strip() and (refused := _xml_too_big(body)):
+            return web.Response(status=400, text=refused)
         if request.method == "REPORT":
             root = _ROOT.match(body)
             if root is None or root.group(1).decode() not in REPORTS:
@@ -301,6 +312,34 @@ class DavHandler:
         )
         if dav.personal and sent_data:
             server.recorder.receipts(tuple(sorted(dav.personal)), now, family)
+
+
+def _xml_too_big(body: bytes) -> str | None:
+    """Why an XML body is refused (too deep, too many elements or filters), or None; bodies
+    that are not XML are left to Radicale, which answers them 400."""
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    depth = elements = filters = 0
+    try:
+        for offset in range(0, len(body), 65536):
+            parser.feed(body[offset : offset + 65536])
+            for event, found in parser.read_events():  # type: ignore[misc]
+                element = cast(ET.Element, found)
+                if event == "end":
+                    depth -= 1
+                    element.clear()
+                    continue
+                depth, elements = depth + 1, elements + 1
+                filters += element.tag in _FILTERS
+                if depth > MAX_XML_DEPTH:
+                    return f"XML nested deeper than {MAX_XML_DEPTH} elements is refused."
+                if elements > MAX_XML_ELEMENTS or filters > MAX_FILTERS:
+                    return (
+                        f"XML with more than {MAX_XML_ELEMENTS} elements or {MAX_FILTERS} "
+                        "filters is refused."
+                    )
+    except ET.ParseError:
+        return None
+    return None
 
 
 def _unchanged_sync(method: str, path: str, body: bytes, dav: plugin.DavRequest) -> bytes | None:

@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from calserver.recurrence import rule_for
+from calserver.recurrence import bounded_after, rule_for
 from feeds.alarms import to_utc, to_wall
 from feeds.feed import PRODID, FeedSettings, render_calendar
 from feeds.ics import CRLF, LINK_PLACEHOLDER, prop
-from feeds.render import MAX_OCCURRENCES, event_start
+from feeds.limits import LATEST_UTC
+from feeds.render import event_start
 from storage.davsync import DavState, calendar_events
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
@@ -35,6 +36,10 @@ class DavItem:
     text: str  # a whole VCALENDAR with LINK_PLACEHOLDER where the link goes
     personal: tuple[int, int] | None  # (trigger id, SEQUENCE) of a live personal event
     timing: Timing
+
+
+# Occurrences of a rule read to decide one item's time range (a few milliseconds).
+TIME_RANGE_BUDGET = 2000
 
 
 @dataclass(frozen=True)
@@ -56,20 +61,24 @@ class Timing:
 
     def overlaps(self, low: datetime, high: datetime) -> bool | None:
         """RFC 4791 9.9 for [low, high); None when undecided here (all-day dates are
-        floating, or a rule runs past the occurrences looked at): Radicale decides."""
+        floating): Radicale decides. The database already kept only events whose stored
+        first and last occurrences bracket the range, so a rule is read for at most
+        TIME_RANGE_BUDGET occurrences: past them (a range far out), the stored bounds decide."""
         if self.kind == "all_day":
             return None
         if not self.rrule:
             return _hit(*self._span(self.start_wall), low, high)
+        if low >= LATEST_UTC:
+            return True
         rule = rule_for(self.rrule, self.start_wall, self.zone)
         first = max(to_wall(low - self.duration, self.zone) - timedelta(days=1), self.start_wall)
-        for wall in rule.xafter(first, count=MAX_OCCURRENCES, inc=True):
+        for wall in bounded_after(rule, first, TIME_RANGE_BUDGET):
             start, end = self._span(wall)
             if start >= high:
                 return False
             if _hit(start, end, low, high):
                 return True
-        return None
+        return True
 
 
 def _hit(start: datetime, end: datetime, low: datetime, high: datetime) -> bool:

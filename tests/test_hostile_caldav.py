@@ -1,0 +1,83 @@
+"""Hostile CalDAV requests: deep or numerous filters are refused at the edge, far-out time
+ranges are answered from each event's stored first and last occurrence, and nothing a
+client sends changes the database or gets a 5xx."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import Tenant
+from tests.support.dav import basic, calendar_path, dav
+from tests.support.db import snapshot
+from tests.support.feeds import add_event, make_segment, subscribe
+
+CALDAV = 'xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"'
+
+
+def _query(filters: str) -> str:
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><C:calendar-query {CALDAV}>'
+        "<D:prop><D:getetag/></D:prop>"
+        f'<C:filter><C:comp-filter name="VCALENDAR">{filters}</C:comp-filter></C:filter>'
+        "</C:calendar-query>"
+    )
+
+
+def _range(start: str, end: str) -> str:
+    return (
+        f'<C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/></C:comp-filter>'
+    )
+
+
+NESTED = _query('<C:comp-filter name="VEVENT">' * 3000 + "</C:comp-filter>" * 3000)
+MANY = _query(
+    '<C:comp-filter name="VEVENT">'
+    + '<C:prop-filter name="SUMMARY"><C:text-match>a</C:text-match></C:prop-filter>' * 2000
+    + "</C:comp-filter>"
+)
+DEEP_PROPFIND = (
+    '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>'
+    + "<D:x>" * 500 + "</D:x>" * 500 + "</D:prop></D:propfind>"
+)  # fmt: skip
+
+
+async def _setup(tenant: Tenant) -> tuple[dict[str, str], dict[str, str], dict[str, object]]:
+    await make_segment(tenant.api, timezone="Europe/Berlin")
+    weekly = await add_event(
+        tenant.api, "news", title="Weekly", start="2026-03-10T10:00:00", rrule="FREQ=WEEKLY"
+    )
+    await add_event(tenant.api, "news", title="Once", start="2026-03-12T10:00:00")
+    links = await subscribe(tenant.api, tenant.slug, "news", "Europe/Berlin")
+    headers = {**basic(links), "Depth": "1", "Content-Type": "application/xml"}
+    return links, headers, weekly
+
+
+async def test_deep_or_numerous_filters_are_refused(client: TestClient, tenant: Tenant) -> None:  # type: ignore[type-arg]
+    links, headers, _ = await _setup(tenant)
+    before = await snapshot(client)
+    path = calendar_path(links)
+    for body in (NESTED, MANY):
+        status, text, _ = await dav(client, "REPORT", path, body, headers)
+        assert status == 400, (status, text[:200])
+    status, _, _ = await dav(client, "PROPFIND", path, DEEP_PROPFIND, headers)
+    assert status == 400
+    assert await snapshot(client) == before
+
+
+async def test_a_far_out_range_is_answered_from_stored_bounds(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    links, headers, weekly = await _setup(tenant)
+    path = calendar_path(links)
+    # Year 9999 used to expand the weekly rule for 20 s; the one-off event ended long ago.
+    for start, end in (("99990101T000000Z", "99991231T000000Z"), ("21990101T000000Z", "21990201T000000Z")):  # fmt: skip
+        status, text, _ = await dav(client, "REPORT", path, _query(_range(start, end)), headers)
+        assert status == 207, text
+        assert f"e{weekly['id']}.ics" in text and text.count("<D:href>") + text.count("<href>") == 1
+    # Near ranges are still decided exactly.
+    status, text, _ = await dav(
+        client, "REPORT", path, _query(_range("20260311T000000Z", "20260313T000000Z")), headers
+    )
+    assert status == 207 and f"e{weekly['id']}.ics" not in text and "Once" not in text
+    assert text.count(".ics") == 1
