@@ -45,6 +45,7 @@ from web.admin.auth import admin_middleware
 from web.admin.keys import SIGN_IN_LIMITER
 from web.api.common import api_auth_middleware, body_limit_middleware
 from web.dav.bridge import dav_server
+from web.headers import security_headers
 from web.problems import error_middleware
 from web.routes import setup_routes
 
@@ -118,5 +119,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(webhook_sender)
     app.cleanup_ctx.append(cascade_worker)
     app.cleanup_ctx.append(dav_server)
+    app.on_response_prepare.append(security_headers)
     setup_routes(app)
     return app
