@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import dateutil.rrule
 from dateutil.rrule import rrule, rrulestr
 
-from feeds.limits import LATEST_LOCAL
+from feeds.limits import LATEST_LOCAL, RANGE_TEXT
 
 MAX_ENDLESS_IN_FIVE_YEARS = 1000
 MAX_OCCURRENCES = 10_000
@@ -189,10 +189,19 @@ def check_rrule(text: str, dtstart: datetime, kind: str = "timed", zone: str = "
     except (ValueError, TypeError, OverflowError) as error:
         raise RecurrenceError(f"not a valid RRULE: {error}") from None
     bounded = "COUNT" in parts or "UNTIL" in parts
-    return Recurrence(text=text, last_start=_expand(rule, dtstart, bounded))
+    until = _UNTIL_RE.search(text)
+    if until is not None and _until_wall(until, zone) > LATEST_LOCAL + timedelta(days=1):
+        raise RecurrenceError(f"UNTIL must be {RANGE_TEXT}")
+    last, count = _expand(rule, dtstart, bounded)
+    # The walk ends at EXPANSION_LAST_YEAR: a bounded rule must end inside the range, or
+    # its stored last occurrence would be wrong.
+    short = "COUNT" in parts and count < int(parts["COUNT"])
+    if last is not None and (short or last > LATEST_LOCAL):
+        raise RecurrenceError(f"the last occurrence must be {RANGE_TEXT}")
+    return Recurrence(text=text, last_start=last)
 
 
-def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> datetime | None:
+def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> tuple[datetime | None, int]:
     horizon = dtstart + FIVE_YEARS
     count = 0
     last: datetime | None = None
@@ -210,4 +219,4 @@ def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> datetime | None:
             raise RecurrenceError(f"the rule has more than {MAX_OCCURRENCES} occurrences")
     if count == 0:
         raise RecurrenceError("the rule has no occurrence")
-    return last if bounded else None
+    return (last if bounded else None), count

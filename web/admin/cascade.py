@@ -8,8 +8,9 @@ from aiohttp import web
 
 from web.admin.charts import Bar, bar_chart
 from web.admin.render import page
+from web.admin.stats import page_scope
 from web.api.cascade import channels_json, report_json, stored_policy
-from web.api.stats import BadQuery, scope_from_query
+from web.api.stats import BadQuery
 
 FIGURES = {
     "triggers": "Triggers",
@@ -67,7 +68,7 @@ def charts(data: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def cascade_page(request: web.Request) -> web.Response:
     try:
-        scope = await scope_from_query(request)
+        scope = await page_scope(request)
     except BadQuery as error:
         return page(request, "cascade.html", section="cascade", status=400, query=request.query,
                     scope=None, errors={error.pointer: [error.message]}, data=None)  # fmt: skip
