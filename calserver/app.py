@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -50,6 +51,7 @@ from web.problems import error_middleware
 from web.routes import setup_routes
 
 log = logging.getLogger(__name__)
+SWITCH_INTERVAL = 0.0005  # seconds
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -85,8 +87,12 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
+    # Threads doing CPU work (rendering, checking what clients send, Radicale's queries) hold
+    # the GIL for Python's default 5 ms slices; the event loop then waits a slice per thread
+    # at every turn. Shorter slices keep polls fast while such work runs.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="calserver-cpu")
-    checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="calserver-check")
+    checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calserver-check")
     app[CPU_POOL], app[CHECK_POOL] = pool, checks
     yield
     pool.shutdown(wait=False, cancel_futures=True)

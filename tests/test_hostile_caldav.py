@@ -81,3 +81,35 @@ async def test_a_far_out_range_is_answered_from_stored_bounds(
     )
     assert status == 207 and f"e{weekly['id']}.ics" not in text and "Once" not in text
     assert text.count(".ics") == 1
+
+
+def _with_text(start: str, end: str, text: str) -> str:
+    return _query(
+        f'<C:comp-filter name="VEVENT"><C:time-range start="{start}" end="{end}"/>'
+        f'<C:prop-filter name="SUMMARY"><C:text-match>{text}</C:text-match></C:prop-filter>'
+        "</C:comp-filter>"
+    )
+
+
+async def test_a_time_range_with_other_filters_is_still_exact(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    # The time range is decided from the stored timing, the text by Radicale: both must hold.
+    links, headers, weekly = await _setup(tenant)
+    fair = await add_event(tenant.api, "news", title="Fair", start="2026-03-20", all_day=True,
+                           rrule="FREQ=YEARLY")  # fmt: skip
+    path = calendar_path(links)
+    cases = [
+        ("20260316T000000Z", "20260318T000000Z", "Week", {f"e{weekly['id']}.ics"}),
+        ("20260316T000000Z", "20260318T000000Z", "zzz", set()),
+        ("20260311T000000Z", "20260313T000000Z", "Week", set()),
+        ("20260319T000000Z", "20260321T000000Z", "Fair", {f"e{fair['id']}.ics"}),
+        ("20260321T000000Z", "20260322T000000Z", "Fair", set()),
+        ("99990101T000000Z", "99991231T000000Z", "Fair", {f"e{fair['id']}.ics"}),
+    ]
+    for start, end, text, expected in cases:
+        status, body, _ = await dav(client, "REPORT", path, _with_text(start, end, text), headers)
+        assert status == 207, body
+        hrefs = {part.split("<", 1)[0].rsplit("/", 1)[-1] for part in body.split("href>")[1::2]}
+        assert hrefs == expected, (start, text, body)

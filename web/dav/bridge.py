@@ -111,6 +111,11 @@ class DavServer:
         self.max_body = config.caldav_max_body_bytes
         self.limiter = RateLimiter(config.caldav_rate_limit)
         self.pool = ThreadPoolExecutor(config.caldav_threads, thread_name_prefix="calserver-dav")
+        # Queries that evaluate filters or expand occurrences have their own lane, so a burst
+        # of expensive ones waits for itself and never holds up other clients' syncs.
+        self.query_pool = ThreadPoolExecutor(
+            max(1, config.caldav_threads // 4), thread_name_prefix="calserver-dav-query"
+        )
         self.engine = sync_engine(config, config.caldav_threads)
         self.context = plugin.DavContext(
             self.engine, settings_of(app), self.clock, CalendarCache(config.feed_cache_entries)
@@ -120,6 +125,7 @@ class DavServer:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.query_pool.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
 
 
@@ -286,9 +292,8 @@ class DavHandler:
             )
         environ = _environ(request, path, body, authorization)
         loop = asyncio.get_running_loop()
-        status, headers, answer = await loop.run_in_executor(
-            server.pool, _run, server, environ, dav
-        )
+        pool = server.query_pool if _is_query(request.method, body) else server.pool
+        status, headers, answer = await loop.run_in_executor(pool, _run, server, environ, dav)
         if dav is not None:
             self._record(request, server, dav, status, _sends_data(request.method, body))
         out = {name: value for name, value in headers if name.lower() not in _HOP_BY_HOP}
@@ -367,6 +372,14 @@ _NO_CHANGE = (
     b"<?xml version='1.0' encoding='utf-8'?>\n"
     b'<multistatus xmlns="DAV:"><sync-token>TOKEN</sync-token></multistatus>'
 )
+
+
+def _is_query(method: str, body: bytes) -> bool:
+    """A REPORT that evaluates filters (time ranges, text) or expands recurrences."""
+    if method != "REPORT":
+        return False
+    root = _ROOT.match(body)
+    return root is not None and root.group(1) in (b"calendar-query", b"free-busy-query")
 
 
 def _sends_data(method: str, body: bytes) -> bool:

@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -54,18 +54,17 @@ class Timing:
     rrule: str | None
 
     def _span(self, wall: datetime) -> tuple[datetime, datetime]:
+        if self.kind == "all_day":  # floating dates, read as UTC as Radicale reads them
+            return wall.replace(tzinfo=UTC), wall.replace(tzinfo=UTC) + self.duration
         start = to_utc(wall, self.zone)
         if self.kind == "timed":
             return start, start + self.duration
         return start, to_utc(wall + self.duration, self.zone)
 
-    def overlaps(self, low: datetime, high: datetime) -> bool | None:
-        """RFC 4791 9.9 for [low, high); None when undecided here (all-day dates are
-        floating): Radicale decides. The database already kept only events whose stored
+    def overlaps(self, low: datetime, high: datetime) -> bool:
+        """RFC 4791 9.9 for [low, high). The database already kept only events whose stored
         first and last occurrences bracket the range, so a rule is read for at most
         TIME_RANGE_BUDGET occurrences: past them (a range far out), the stored bounds decide."""
-        if self.kind == "all_day":
-            return None
         if not self.rrule:
             return _hit(*self._span(self.start_wall), low, high)
         if low >= LATEST_UTC:
