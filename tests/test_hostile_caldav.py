@@ -113,3 +113,46 @@ async def test_a_time_range_with_other_filters_is_still_exact(
         assert status == 207, body
         hrefs = {part.split("<", 1)[0].rsplit("/", 1)[-1] for part in body.split("href>")[1::2]}
         assert hrefs == expected, (start, text, body)
+
+
+async def test_others_are_served_while_hostile_requests_run(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    # Latency under attack is measured by bench/hostile.py; here: every answer is right.
+    import asyncio
+
+    from tests.support.dav import SYNC_REPORT
+    from tests.support.feeds import path_of
+
+    victim, headers, _ = await _setup(tenant)
+    await make_segment(tenant.api, slug="trap", timezone="Europe/London")
+    for day in range(1, 6):
+        await add_event(tenant.api, "trap", title="Trap", start=f"2026-04-0{day}T10:00:00",
+                        rrule="FREQ=WEEKLY")  # fmt: skip
+    attackers = [await subscribe(tenant.api, tenant.slug, "trap") for _ in range(4)]
+    before = await snapshot(client)
+    far = _with_text("99980101T000000Z", "99991231T000000Z", "zzz")
+    rule = {"title": "h", "start": "2026-04-01T10:00:00",
+            "rrule": "FREQ=HOURLY;BYYEARDAY=366;BYDAY=SU;BYHOUR=1;COUNT=5000"}  # fmt: skip
+
+    async def hostile_query(links: dict[str, str]) -> int:
+        auth = {**basic(links), "Depth": "1", "Content-Type": "application/xml"}
+        return (await dav(client, "REPORT", calendar_path(links), far, auth))[0]
+
+    async def hostile_rule() -> int:
+        return (await tenant.api.post("/api/v1/segments/trap/events", rule)).status
+
+    async def victim_round() -> list[int]:
+        async with client.get(path_of(victim["feed_url"])) as feed:
+            polled = feed.status
+        sync = await dav(client, "REPORT", calendar_path(victim),
+                         SYNC_REPORT.format(token=""), headers)  # fmt: skip
+        return [polled, sync[0]]
+
+    hostile = asyncio.gather(*(hostile_query(a) for a in attackers),
+                             *(hostile_rule() for _ in range(4)))  # fmt: skip
+    victims = await asyncio.gather(*(victim_round() for _ in range(5)))
+    assert await hostile == [207] * 4 + [422] * 4
+    assert victims == [[200, 207]] * 5
+    assert await snapshot(client) == before
