@@ -74,6 +74,7 @@ async def test_no_dashboard_input_gets_a_5xx_or_changes_anything(
             ("GET", f"/admin/segments/news/events/{raw}"), ("GET", f"/admin/triggers/{raw}"),
             ("POST", f"/admin/segments/news/events/{raw}/delete"),
             ("POST", f"/admin/webhooks/{raw}/delete"), ("GET", f"/admin/subscribers?page={raw}"),
+            ("GET", f"/admin/segments/{raw}%00"), ("GET", f"/admin/segments/%00/events/{raw}"),
         ):  # fmt: skip
             token = await form_token(client, "/admin/webhooks")
             data: Any = {"csrf": token} if method == "POST" else None
