@@ -112,3 +112,40 @@ async def test_a_poisoned_event_is_left_out_everywhere(
     assert logged and all(str(bad["id"]) in r.getMessage() for r in logged)
     # Once per row, however many answers left it out.
     assert len({r.getMessage() for r in logged}) == len(logged)
+
+
+async def test_a_poisoned_personal_event_can_still_be_read_and_cancelled(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    from storage.models import Trigger
+    from tests.test_triggers import ORDER, bound_subscription
+
+    api = tenant.api
+    await make_segment(api, timezone="Europe/Berlin")
+    await add_event(api, "news", title="Newsletter", start="2026-03-10T10:00:00")
+    assert (await api.request("PUT", "/api/v1/contacts/c-1", json_body={})).status == 201
+    mine = await bound_subscription(client, api)
+    created = await api.post(
+        "/api/v1/triggers", {"external_id": "c-1", "idempotency_key": "k", "event": ORDER}
+    )
+    assert created.status == 202, created.text
+    trigger_id = created.body["id"]
+    async with client.app[SESSIONS].begin() as session:
+        await session.execute(
+            update(Trigger).where(Trigger.id == trigger_id).values(**POISONS["year-9999"])
+        )
+    polled = await poll(client, mine["feed_url"])
+    assert [e["summary"] for e in read(polled)["events"]] == ["Newsletter"]
+    got = await api.get(f"/api/v1/triggers/{trigger_id}")
+    assert got.status == 200, got.text
+    assert got.body["event"]["start"].startswith("9999-12-31")
+    await add_user(client, tenant.slug)
+    assert (await sign_in(client))[0] == 200
+    async with client.get(f"/admin/triggers/{trigger_id}") as page:
+        assert page.status == 200, await page.text()
+    async with client.get("/admin/triggers") as page:
+        assert page.status == 200, await page.text()
+    cancelled = await api.request("DELETE", f"/api/v1/triggers/{trigger_id}")
+    assert cancelled.status == 200, cancelled.text
+    assert cancelled.body["status"] == "cancelled"

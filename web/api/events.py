@@ -19,6 +19,19 @@ from web.api.common import json_response, read_json_object, run_cpu_check, trans
 MAX_PAGE = 1000
 
 
+def _times(event: EventColumns) -> dict[str, Any]:
+    try:
+        return event_fields(event.kind, event.start_local, event.timezone, event.duration_seconds)
+    except (ArithmeticError, ValueError, LookupError):
+        # A stored row outside the accepted range (feeds/poison.py): shown as stored, without
+        # an end, so that it can still be read, fixed or removed.
+        return {
+            "start": event.start_local, "end": None, "duration": f"PT{event.duration_seconds}S",
+            "timezone": event.timezone, "local_time": event.kind == "local",
+            "all_day": event.kind == "all_day",
+        }  # fmt: skip
+
+
 def event_json(event: EventColumns) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -27,7 +40,7 @@ def event_json(event: EventColumns) -> dict[str, Any]:
         "description": event.description,
         "location": event.location,
         "url": event.url,
-        **event_fields(event.kind, event.start_local, event.timezone, event.duration_seconds),
+        **_times(event),
         "rrule": event.rrule,
         "alarms": [{"before": format_duration(seconds)} for seconds in event.alarms],
         "sequence": event.sequence,
