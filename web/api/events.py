@@ -19,12 +19,14 @@ from web.api.common import json_response, read_json_object, run_cpu_check, trans
 MAX_PAGE = 1000
 
 
-def _times(event: EventColumns) -> dict[str, Any]:
+def _times(event: EventColumns, tolerant: bool) -> dict[str, Any]:
     try:
         return event_fields(event.kind, event.start_local, event.timezone, event.duration_seconds)
-    except (ArithmeticError, ValueError, LookupError):
-        # A stored row outside the accepted range (feeds/poison.py): shown as stored, without
-        # an end, so that it can still be read, fixed or removed.
+    except ArithmeticError:
+        if not tolerant:
+            raise
+        # A stored row whose end overflows (feeds/poison.py): shown as stored, without an
+        # end, so that it can still be read, fixed or removed.
         return {
             "start": event.start_local, "end": None, "duration": f"PT{event.duration_seconds}S",
             "timezone": event.timezone, "local_time": event.kind == "local",
@@ -32,7 +34,9 @@ def _times(event: EventColumns) -> dict[str, Any]:
         }  # fmt: skip
 
 
-def event_json(event: EventColumns) -> dict[str, Any]:
+def event_json(event: EventColumns, tolerant: bool = False) -> dict[str, Any]:
+    """The API's view of a stored event; ``tolerant`` shows a row whose end cannot be
+    computed rather than failing (a single trigger must stay readable and cancellable)."""
     return {
         "id": event.id,
         "uid": event.uid,
@@ -40,7 +44,7 @@ def event_json(event: EventColumns) -> dict[str, Any]:
         "description": event.description,
         "location": event.location,
         "url": event.url,
-        **_times(event),
+        **_times(event, tolerant),
         "rrule": event.rrule,
         "alarms": [{"before": format_duration(seconds)} for seconds in event.alarms],
         "sequence": event.sequence,
