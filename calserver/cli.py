@@ -267,7 +267,15 @@ async def _work_until_stopped(config: Config, registry: Registry) -> None:
 
 async def _serve_until_stopped(app: web.Application, config: Config) -> None:
     """Serve until SIGINT or SIGTERM; prints the bound address (useful with --port 0)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    from web.accesslog import LOGGER, AccessLogger
+    from web.accesslog import flush as flush_access_log
+
+    if config.access_log:  # one line per request, tokens redacted
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER
+        )
+    else:  # nothing at all per request
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
@@ -277,6 +285,7 @@ async def _serve_until_stopped(app: web.Application, config: Config) -> None:
         await _until_signalled()
     finally:
         await runner.cleanup()
+        flush_access_log()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
