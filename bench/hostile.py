@@ -47,7 +47,7 @@ VICTIM_OPS = ("feed", "dav-sync", "dav-ctag")
 
 
 async def _serve(tmp: str, conn: Connection) -> None:
-    from calserver.app import create_app
+    from web.app import create_app
 
     config = bench_config(tmp, caldav_rate_limit=0, subscribe_rate_limit=0)
     await serve_app(create_app(config), conn)

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from calserver.recurrence import EXPANSION_LAST_YEAR, RecurrenceError, check_rrule, rule_for
+from feeds.recurrence import EXPANSION_LAST_YEAR, RecurrenceError, check_rrule, rule_for
 
 START = datetime(2026, 3, 2, 10, 0)
 

@@ -16,13 +16,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from calserver.app import create_app
 from calserver.config import Config
-from calserver.families import DEFAULT_THRESHOLDS
+from storage.families import DEFAULT_THRESHOLDS
 from tests.conftest import _tenant
 from tests.support.agents import AGENTS, BOTS, BROWSERS
 from tests.support.feeds import make_segment
 from tests.support.telemetry import settle
+from web.app import create_app
 
 TICK = timedelta(hours=12)
 DAYS = 21

@@ -6,8 +6,6 @@ GET. Subscribing and unsubscribing are POSTs.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +13,6 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
-from calserver.families import is_person
 from calserver.links import (
     BUTTON_ORDER,
     CLIENTS,
@@ -24,9 +21,11 @@ from calserver.links import (
     platform,
     subscription_links,
 )
+from calserver.shapes.fields import SRC_RE
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name
+from storage.families import is_person
 from storage.lifecycle import ENDED, end
 from storage.models import Contact, Segment, Workspace
 from storage.subscriptions import (
@@ -37,11 +36,11 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
+from web.api.common import parse_json_object
 from web.feed import subscription_id
 from web.pages import templates
 from web.upcoming import summarize
 
-SRC_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 PAGE_HEADERS = {
     # The links page carries the feed token: never send it on to Google or Microsoft.
     "Referrer-Policy": "no-referrer",
@@ -57,7 +56,7 @@ def render(template: str, status: int = 200, **context: Any) -> web.Response:
 
 
 def clean_src(value: Any) -> str:
-    return value if isinstance(value, str) and SRC_RE.match(value) else ""
+    return value if isinstance(value, str) and SRC_RE.fullmatch(value) else ""
 
 
 def client_address(request: web.Request) -> str:
@@ -156,16 +155,7 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
 async def _subscribe_fields(request: web.Request, segment: Segment) -> tuple[str, str, str]:
     """(time zone, src, client) from a form or a JSON body; a bad zone falls back quietly."""
     if request.content_type == "application/json":
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            raise web.HTTPBadRequest(text="The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="The request body must be a JSON object.")
-        try:
-            json.dumps(body, ensure_ascii=False).encode()
-        except UnicodeEncodeError:  # a lone surrogate ("\ud800") is no text
-            raise web.HTTPBadRequest(text="The request body holds invalid Unicode.") from None
+        body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
     else:
         form = await read_form(request)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calserver.recurrence import rule_for
 from calserver.validation import format_duration
 from feeds.alarms import to_utc, to_wall
 from feeds.poison import each_rendered
+from feeds.recurrence import rule_for
 from storage.models import Event
 
 LOOKAHEAD_DAYS = 90

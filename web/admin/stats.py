@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from aiohttp import web
 
 from calserver.appkeys import SESSIONS
-from feeds.limits import RANGE_TEXT, local_in_range
 from storage import segments as segment_store
 from storage.stats import Scope, Tally, tallies, totals
 from web.admin.charts import Bar, bar_chart, line_chart, percent
 from web.admin.render import page
-from web.api.common import workspace_of
-from web.api.stats import BadQuery, daily_rows, figures, scope_from_query
+from web.api.common import BadQuery, workspace_of
+from web.api.stats import daily_rows, figures, scope_from_query
 
 
 def rates(row: dict[str, Any]) -> dict[str, float | None]:
@@ -79,22 +77,9 @@ async def _figures(request: web.Request, scope: Scope) -> dict[str, Any]:
     return {"total": total, "split": split, "days": days, "segments": segments}
 
 
-async def page_scope(request: web.Request) -> Scope:
-    """The range a report page shows: the API's rules, and dates in the accepted range
-    (a date at the edge of Python's range would overflow counting the days after it)."""
-    for name in ("from", "to"):
-        try:
-            value = date.fromisoformat(request.query.get(name) or "2000-01-01")
-        except ValueError:
-            continue  # scope_from_query names the format
-        if not local_in_range(value):
-            raise BadQuery(name, f"{name} must be {RANGE_TEXT}")
-    return await scope_from_query(request)
-
-
 async def stats_page(request: web.Request) -> web.Response:
     try:
-        scope = await page_scope(request)
+        scope = await scope_from_query(request, form=True)
     except BadQuery as error:
         async with request.app[SESSIONS]() as session:
             segments = await segment_store.list_segments(session, workspace_of(request).id)

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from calserver.recurrence import bounded_after, rule_for
 from feeds.alarms import to_utc, to_wall
 from feeds.feed import PRODID, FeedSettings, render_calendar
 from feeds.ics import CRLF, LINK_PLACEHOLDER, prop
 from feeds.limits import LATEST_UTC
+from feeds.recurrence import bounded_after, rule_for
 from feeds.render import event_start
 from storage.davsync import DavState, calendar_events
 from storage.lifecycle import ENDED
