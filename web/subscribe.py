@@ -6,12 +6,11 @@ GET. Subscribing and unsubscribing are POSTs.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
 from calserver.links import (
@@ -22,6 +21,7 @@ from calserver.links import (
     platform,
     subscription_links,
 )
+from calserver.shapes.fields import SRC_RE
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name
@@ -36,11 +36,11 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
+from web.api.common import parse_json_object
 from web.feed import subscription_id
 from web.pages import templates
 from web.upcoming import summarize
 
-SRC_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 PAGE_HEADERS = {
     # The links page carries the feed token: never send it on to Google or Microsoft.
     "Referrer-Policy": "no-referrer",
@@ -56,7 +56,7 @@ def render(template: str, status: int = 200, **context: Any) -> web.Response:
 
 
 def clean_src(value: Any) -> str:
-    return value if isinstance(value, str) and SRC_RE.match(value) else ""
+    return value if isinstance(value, str) and SRC_RE.fullmatch(value) else ""
 
 
 def client_address(request: web.Request) -> str:
@@ -144,18 +144,21 @@ def _wants_json(request: web.Request) -> bool:
     )
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form, or 400 when it is not UTF-8 text."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text="The form is not UTF-8 text.") from None
+
+
 async def _subscribe_fields(request: web.Request, segment: Segment) -> tuple[str, str, str]:
     """(time zone, src, client) from a form or a JSON body; a bad zone falls back quietly."""
     if request.content_type == "application/json":
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text="The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="The request body must be a JSON object.")
+        body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
     else:
-        form = await request.post()
+        form = await read_form(request)
         zone, src, client = form.get("tz"), form.get("src"), str(form.get("client", "copy"))
     zone = zone if isinstance(zone, str) and is_timezone(zone) else segment.timezone
     return (
