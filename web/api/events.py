@@ -9,6 +9,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK
 from calserver.eventspec import EventSpec, apply_spec, event_fields, parse_event
+from calserver.shapes import events as shapes
 from calserver.shapes.queries import EventPage
 from calserver.validation import format_duration
 from storage import segments as store
@@ -65,7 +66,7 @@ async def list_events(request: web.Request) -> web.Response:
         )
         events = await store.list_events(session, segment.id, limit, offset)
     items = [event_json(e) for e in events]
-    return json_response({"items": items, "limit": limit, "offset": offset})
+    return json_response(shapes.EventList, {"items": items, "limit": limit, "offset": offset})
 
 
 async def create_event(request: web.Request) -> web.Response:
@@ -86,7 +87,9 @@ async def create_event(request: web.Request) -> web.Response:
         await store.add_event(session, event)
         await store.touch_segment(session, segment.id, now)
     location = f"/api/v1/segments/{segment.slug}/events/{event.id}"
-    return json_response(event_json(event), status=201, headers={"Location": location})
+    return json_response(
+        shapes.Event, event_json(event), status=201, headers={"Location": location}
+    )
 
 
 def _event_id(request: web.Request) -> int:
@@ -99,7 +102,7 @@ async def get_event(request: web.Request) -> web.Response:
             session, workspace_of(request).id, request.match_info["slug"]
         )
         event = await store.get_event(session, segment.id, _event_id(request))
-    return json_response(event_json(event))
+    return json_response(shapes.Event, event_json(event))
 
 
 async def patch_event(request: web.Request) -> web.Response:
@@ -120,7 +123,7 @@ async def patch_event(request: web.Request) -> web.Response:
         event.sequence += 1
         event.updated_at = now
         await store.touch_segment(session, segment.id, now)
-    return json_response(event_json(event))
+    return json_response(shapes.Event, event_json(event))
 
 
 async def delete_event(request: web.Request) -> web.Response:
