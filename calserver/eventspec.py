@@ -14,12 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from calserver.recurrence import RecurrenceError, check_rrule
 from calserver.shapes.events import EventInput
 from calserver.shapes.fields import check_body
 from calserver.validation import FieldErrors, format_duration, parse_duration
 from feeds.limits import MAX_EVENT_DURATION as MAX_DURATION
 from feeds.limits import RANGE_TEXT, local_in_range
+from feeds.recurrence import RecurrenceError, check_rrule
 from storage.models import EventColumns
 
 DEFAULT_TIMED_DURATION = timedelta(hours=1)

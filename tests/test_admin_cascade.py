@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from calserver.app import create_app
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from tests.conftest import START, Tenant
@@ -25,6 +24,7 @@ from tests.support.peers import SmsGateway
 from tests.support.telemetry import settle
 from tests.test_admin_pages import field_errors, typed_value
 from tests.test_triggers import bound_subscription
+from web.app import create_app
 
 PERIOD = "from=2026-03-01&to=2026-03-31"
 CALENDAR_THEN_SMS = {"step-0-channel": "calendar", "step-1-channel": "sms", "quiet_hours": "on"}

@@ -16,9 +16,8 @@ how long to wait for a delivery report before the next step (0: "sent" is enough
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,57 +25,10 @@ from calserver.cascade.registry import CALENDAR, Registry
 from calserver.shapes.crm import MAX_STEPS, MAX_WAIT, CascadePolicyInput, StepInput, step_price
 from calserver.shapes.fields import check_body
 from calserver.validation import FieldErrors
+from storage.policy import Cap, Policy, Step
 
 DEFAULT_WAIT = 900
 __all__ = ["DEFAULT_WAIT", "MAX_STEPS", "MAX_WAIT", "Cap", "Policy", "Step", "parse_policy"]
-CapAction = Literal["defer", "drop"]
-
-
-@dataclass(frozen=True)
-class Step:
-    channel: str
-    price: Decimal
-    wait_seconds: int
-
-
-@dataclass(frozen=True)
-class Cap:
-    max: int
-    period_seconds: int
-    action: CapAction
-
-
-@dataclass(frozen=True)
-class Policy:
-    steps: tuple[Step, ...]
-    quiet_hours: bool
-    cap: Cap | None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Policy:
-        steps = tuple(
-            Step(s["channel"], Decimal(str(s["price"])), int(s["wait_seconds"]))
-            for s in data["steps"]
-        )
-        cap = data.get("frequency_cap")
-        return cls(
-            steps,
-            bool(data.get("quiet_hours", True)),
-            Cap(int(cap["max"]), int(cap["period_seconds"]), cap["action"]) if cap else None,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "steps": [
-                {"channel": s.channel, "price": str(s.price), "wait_seconds": s.wait_seconds}
-                for s in self.steps
-            ],
-            "quiet_hours": self.quiet_hours,
-            "frequency_cap": (
-                {"max": self.cap.max, "period_seconds": self.cap.period_seconds,
-                 "action": self.cap.action} if self.cap else None
-            ),
-        }  # fmt: skip
 
 
 def _step(

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, SIGNER
-from calserver.cascade.policy import Policy, parse_policy
+from calserver.cascade.policy import parse_policy
 from calserver.shapes.crm import Cascade, CascadePolicy
 from calserver.shapes.queries import Period
 from calserver.shapes.stats import CascadeReport
@@ -22,6 +22,7 @@ from storage.cascade import record_report
 from storage.cascade_report import CENT, cascade_report
 from storage.models import CascadeStep as StepRow
 from storage.models import Workspace
+from storage.policy import Policy
 from storage.stats import Scope
 from web.api.common import json_response, read_json_object, transaction, workspace_of
 from web.api.stats import scope_from_query

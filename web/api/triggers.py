@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, INGEST
 from calserver.cascade.policy import channel_errors, policy_of
 from calserver.eventspec import EventSpec, apply_spec, parse_event
-from calserver.families import DROPS_ALARMS
 from calserver.ingest import RetryAlone, Submitted, default_deliver_by, in_event_pointer
 from calserver.shapes.crm import CascadePolicyInput, TriggerInput, TriggerPatch
 from calserver.shapes.crm import Trigger as TriggerAnswer
@@ -32,6 +31,7 @@ from storage.contacts import (
     trigger_timeline,
 )
 from storage.errors import Conflict
+from storage.families import DROPS_ALARMS
 from storage.models import Contact, Trigger, TriggerEvent
 from web.api.cascade import trigger_steps
 from web.api.common import (
@@ -57,7 +57,7 @@ def _instant(text: str | None) -> datetime | None:
 def trigger_json(
     trigger: Trigger, external_id: str, timeline: list[TriggerEvent] | None = None
 ) -> dict[str, Any]:
-    event = event_json(trigger)  # a trigger carries the same event columns
+    event = event_json(trigger, tolerant=True)  # a trigger carries the same event columns
     for derived in ("id", "sequence", "created_at", "updated_at"):
         event.pop(derived)
     receipt = None
