@@ -116,6 +116,7 @@ async def _reconciled(client: TestClient) -> tuple[int, int]:  # type: ignore[ty
     return reconciled, retries
 
 
+@pytest.mark.slow  # 50 kill cycles at random moments (~80 s): not in scripts/test --quick
 async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
     client: TestClient,
     tenant: Tenant,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from calserver.config import Config
@@ -142,6 +143,7 @@ def _expected(people: list[Person], ticks: int) -> dict[str, int]:
     return truth
 
 
+@pytest.mark.slow  # ~100 s of volume: scripts/test --quick leaves it out
 async def test_reported_figures_match_the_simulation(
     aiohttp_client: Any, config: Config, clock: Any
 ) -> None:

@@ -22,6 +22,7 @@ from web.operations import OPERATIONS, Op
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
+HTML = "text/html"
 REF = "#/components/schemas/{model}"
 ZONE_SCHEMA = "TimeZone"
 Mode = Literal["validation", "serialization"]
@@ -54,9 +55,11 @@ def _models() -> list[tuple[type[BaseModel], Mode]]:
     return list(found)
 
 
-def _problem(description: str) -> dict[str, Any]:
-    schema = {"$ref": REF.format(model="Problem")}
-    return {"description": description, "content": {PROBLEM: {"schema": schema}}}
+def _problem(description: str, page: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {PROBLEM: {"schema": {"$ref": REF.format(model="Problem")}}}
+    if page:
+        content[HTML] = {"schema": {"type": "string"}}
+    return {"description": description, "content": content}
 
 
 def _parameters(op: Op) -> list[dict[str, Any]]:
@@ -78,13 +81,15 @@ def _operation(op: Op, refs: dict[Any, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     for status, (description, model) in op.answers.items():
         responses[str(status)] = {"description": description}
-        if model is not None:
+        if model is None and op.page:
+            responses[str(status)]["content"] = {HTML: {"schema": {"type": "string"}}}
+        elif model is not None:
             content: dict[str, Any] = {JSON: {"schema": refs[(model, "serialization")]}}
             if op.csv:
                 content["text/csv"] = {"schema": {"type": "string"}}
             responses[str(status)]["content"] = content
     problems = op.problems if op.public else {401: "Missing or invalid API key.", **op.problems}
-    responses.update({str(status): _problem(text) for status, text in problems.items()})
+    responses.update({str(status): _problem(text, op.page) for status, text in problems.items()})
     operation: dict[str, Any] = {"summary": op.summary, "responses": responses}
     if parameters := _parameters(op):
         operation["parameters"] = parameters

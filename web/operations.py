@@ -26,6 +26,7 @@ class Op:
     query: Model | None = None
     csv: bool = False  # the 200 answer is CSV too, with Accept: text/csv
     public: bool = False  # no API key
+    page: bool = False  # a person's page too: problems in HTML unless JSON is asked for
 
 
 BODY_PROBLEMS = {
@@ -47,12 +48,15 @@ CONTACT = "/api/v1/contacts/{external_id}"
 OPERATIONS: list[Op] = [
     Op("get", "/healthz", "Health check: 200 when the database answers.",
        {200: ("Healthy.", queries.Health)}, {503: "Database down."}, public=True),
+    Op("get", "/s/{workspace}/{segment}",
+       "The landing page people subscribe from (?src= says where the link was shared).",
+       {200: ("The page.", None)}, {404: "No such segment."}, public=True, page=True),
     Op("post", "/s/{workspace}/{segment}",
        "Subscribe (public, no key): with Accept: application/json, answers the links.",
        {201: ("Subscribed; the feed and the links to add it.", queries.SubscriptionLinks)},
        {400: "The body is not a JSON object.", 404: "No such segment.",
         429: "Too many subscriptions from this address; see Retry-After."},
-       body=workspace.SubscribeInput, public=True),
+       body=workspace.SubscribeInput, public=True, page=True),
     Op("put", CONTACT, "Create or replace a contact (the CRM's own id).",
        {200: ("Replaced.", crm.Contact), 201: ("Created.", crm.Contact)},
        {**BODY_PROBLEMS, 404: "A malformed external id."}, body=crm.ContactInput),

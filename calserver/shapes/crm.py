@@ -40,6 +40,8 @@ INSTANT_RE = re.compile(
     rf"^{YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
     r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
 )
+# The form only; calserver/targets.py decides where a webhook may go.
+WEBHOOK_URL_RE = re.compile(r"^https?://[^\s@/?#\\]+([/?#][^\s]*)?$")
 DECIMAL_RE = re.compile(r"^[0-9]{1,8}(\.[0-9]{1,4})?$")
 MAX_ATTRIBUTES_BYTES = 16_384
 MAX_OPT_OUT = 16
@@ -283,7 +285,11 @@ class Trigger(Answer):
 
 
 class WebhookInput(Shape):
-    url: Annotated[str, not_blank(MAX_WEBHOOK_URL), NotBlank] = Field(
+    url: Annotated[
+        str,
+        pattern(WEBHOOK_URL_RE, MAX_WEBHOOK_URL),
+        matches(WEBHOOK_URL_RE, "must be an absolute http:// or https:// URL"),
+    ] = Field(
         description="http(s), no user info; private, loopback and link-local hosts are "
         "refused unless webhook_allow_private."
     )

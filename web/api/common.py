@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -45,7 +46,7 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     """UTF-8 JSON holding an object, nested at most 32 deep, with valid Unicode strings and
     finite numbers; anything else is a 400 that says what is wrong."""
     try:
-        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_number)
     except RecursionError:
         body = None  # deeper than Python's own stack: refused below like any deep body
         _too_deep()
@@ -62,6 +63,15 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _number(text: str) -> float | int:
+    """JSON has one number type: 60.0 is the integer 60 (as JSON Schema says); a number
+    too large for a float is refused, not read as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 def _too_deep() -> None:
