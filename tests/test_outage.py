@@ -105,3 +105,36 @@ async def test_feeds_survive_a_postgresql_outage(
     async with client.app[SESSIONS]() as session:
         written = await session.scalar(select(func.count()).select_from(Poll))
     assert written == 4  # the first poll, the two served from memory, the one after
+
+
+async def test_a_locked_sqlite_database_is_a_503_not_a_500(
+    aiohttp_client: Any, tmp_path: Path, sqlite_template: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    path = tmp_path / "calserver.db"
+    shutil.copy(sqlite_template, path)
+    config = Config({"data_dir": str(tmp_path), "database_url": f"sqlite+aiosqlite:///{path}",
+                     "secrets": [TEST_SECRET], "demo": False,
+                     "public_url": "https://cal.example.test"})  # fmt: skip
+    client: TestClient = await aiohttp_client(create_app(config, clock=FrozenClock(START)))  # type: ignore[type-arg]
+    tenant = await _tenant(client, "acme")
+    await make_segment(tenant.api)
+    links = await subscribe(tenant.api, tenant.slug, "news")
+    assert (await poll(client, links["feed_url"])).status == 200
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the write lock past the timeout
+    try:
+        assert (await poll(client, links["feed_url"])).status == 200  # reads go on (WAL)
+        headers = {"Authorization": f"Bearer {tenant.key}"}
+        async with client.post("/api/v1/segments", json={"slug": "more", "name": "More"},
+                               headers=headers) as answer:  # fmt: skip
+            assert answer.status == 503 and answer.headers["Retry-After"]
+            assert answer.content_type == "application/problem+json"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (
+        await tenant.api.post("/api/v1/segments", {"slug": "more", "name": "More"})
+    ).status == 201
