@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-CALSERVER = [sys.executable, "-m", "calserver"]
+CALSERVER = [sys.executable, "-m", "web"]
 LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
 BARE_APP = str(Path(__file__).resolve().parent / "bare_app.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calserver.recurrence import feed_rule, rule_for
 from feeds.alarms import QuietHours, alarm_offset, to_utc, to_wall
 from feeds.ics import (
     date_stamp,
@@ -21,6 +20,7 @@ from feeds.ics import (
     text_prop,
     utc_stamp,
 )
+from feeds.recurrence import feed_rule, rule_for
 from storage.models import EventColumns
 
 # Segment events and a contact's personal events (triggers) render alike.

@@ -6,15 +6,12 @@ GET. Subscribing and unsubscribing are POSTs.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
-from calserver.families import is_person
 from calserver.links import (
     BUTTON_ORDER,
     CLIENTS,
@@ -23,9 +20,11 @@ from calserver.links import (
     platform,
     subscription_links,
 )
+from calserver.shapes.fields import SRC_RE
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name
+from storage.families import is_person
 from storage.lifecycle import ENDED, end
 from storage.models import Contact, Segment, Workspace
 from storage.subscriptions import (
@@ -36,11 +35,11 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
+from web.api.common import parse_json_object
 from web.feed import subscription_id
 from web.pages import templates
 from web.upcoming import summarize
 
-SRC_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 PAGE_HEADERS = {
     # The links page carries the feed token: never send it on to Google or Microsoft.
     "Referrer-Policy": "no-referrer",
@@ -56,7 +55,7 @@ def render(template: str, status: int = 200, **context: Any) -> web.Response:
 
 
 def clean_src(value: Any) -> str:
-    return value if isinstance(value, str) and SRC_RE.match(value) else ""
+    return value if isinstance(value, str) and SRC_RE.fullmatch(value) else ""
 
 
 def client_address(request: web.Request) -> str:
@@ -147,12 +146,7 @@ def _wants_json(request: web.Request) -> bool:
 async def _subscribe_fields(request: web.Request, segment: Segment) -> tuple[str, str, str]:
     """(time zone, src, client) from a form or a JSON body; a bad zone falls back quietly."""
     if request.content_type == "application/json":
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text="The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="The request body must be a JSON object.")
+        body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
     else:
         form = await request.post()

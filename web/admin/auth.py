@@ -19,7 +19,7 @@ from calserver.appkeys import CLOCK, CONFIG, LOOKUP, SESSIONS, SIGNER, WORKSPACE
 from calserver.passwords import dummy_hash, verify_password
 from storage.lookup import WorkspaceRow
 from storage.models import ApiKey, User, Workspace
-from storage.users import user_for_sign_in
+from storage.users import anyone_has_a_password, user_for_sign_in
 from storage.workspaces import KEY_PREFIX, hash_key
 from web.admin import csrf
 from web.admin.keys import ADMIN, CSRF, SIGN_IN_LIMITER, AdminSession
@@ -122,7 +122,12 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
-    return page(request, "sign_in.html", section="sign-in", form={}, error=None)
+    # A new install has no users yet: its one way in is the key printed at first start.
+    async with request.app[SESSIONS]() as session:
+        key_first = not await anyone_has_a_password(session)
+    return page(
+        request, "sign_in.html", section="sign-in", form={}, error=None, key_first=key_first
+    )
 
 
 def _limited(request: web.Request, account: str) -> bool:
@@ -160,13 +165,14 @@ async def sign_in(request: web.Request) -> web.Response:
     kept = {k: form.get(k, "") for k in ("workspace", "email")}
     if _limited(request, account):
         response = page(request, "sign_in.html", section="sign-in", status=429, form=kept,
+                        key_first=bool(key),
                         error="Too many attempts. Wait a minute and try again.")  # fmt: skip
         response.headers["Retry-After"] = "60"
         return response
     state = await (_check_key(request, key) if key else _check_password(request, form))
     if state is None:
         return page(request, "sign_in.html", section="sign-in", status=401, form=kept,
-                    error=WRONG_KEY if key else WRONG)  # fmt: skip
+                    key_first=bool(key), error=WRONG_KEY if key else WRONG)  # fmt: skip
     # A new CSRF token with the new session: a token seen before sign-in is worth nothing.
     state["c"] = csrf.new_token()
     response = see_other("/admin/segments")
