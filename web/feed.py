@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from calserver.appkeys import (
     CLOCK,
@@ -43,6 +44,17 @@ from storage.subscriptions import events_for_segments, feed_view
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
+# What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
+# once. The security headers are those of every calserver answer, set here so the response
+# signal that adds them finds them already present.
+_NOT_MODIFIED = {
+    "Cache-Control": "private, no-cache",
+    "Vary": "Accept-Encoding",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+_PLAIN = {**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"}
+_GZIPPED = {**_PLAIN, "Content-Encoding": "gzip"}
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -109,14 +121,14 @@ def _link(base_url: str, token: str) -> bytes:
     return fold_link(base_url + manage_path(token)).encode()
 
 
-def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> bool:
-    if_none_match = request.headers.get("If-None-Match")
+def _not_modified(asked: CIMultiDictProxy[str], etag: str, last_modified: datetime) -> bool:
+    if_none_match = asked.get("If-None-Match")
     if if_none_match is not None:
         if if_none_match == etag:  # what clients send: the one ETag they were given
             return True
         tags = [tag.strip() for tag in if_none_match.split(",")]
         return etag in tags or "*" in tags
-    since = request.headers.get("If-Modified-Since")
+    since = asked.get("If-Modified-Since")
     if since is None:
         return False
     try:
@@ -128,10 +140,10 @@ def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> b
     return last_modified.replace(microsecond=0) <= moment
 
 
-def _wants_gzip(request: web.Request) -> bool:
-    if "gzip" not in request.headers.get("Accept-Encoding", ""):
+def _wants_gzip(asked: CIMultiDictProxy[str]) -> bool:
+    if "gzip" not in asked.get("Accept-Encoding", ""):
         return False
-    agent = request.headers.get("User-Agent", "")
+    agent = asked.get("User-Agent", "")
     return not any(mark in agent for mark in _NO_GZIP_AGENTS)
 
 
@@ -157,18 +169,13 @@ class FeedHandler:
             key, lambda: _build(self.app, view, now)
         )
         link = _link(self.base_url, token)
-        gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(request)
+        asked = request.headers
+        gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(asked)
         # Strong ETags differ per representation, so the gzip one gets its own.
         digest = hashlib.blake2b(entry.digest + link, digest_size=16).hexdigest()
         etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
-        headers = {
-            "ETag": etag,
-            "Last-Modified": entry.last_modified_http,
-            "Cache-Control": "private, no-cache",
-            "Vary": "Accept-Encoding",
-        }
-        status = 304 if _not_modified(request, etag, entry.last_modified) else 200
-        family = family_of(request.headers.get("User-Agent", ""))
+        status = 304 if _not_modified(asked, etag, entry.last_modified) else 200
+        family = family_of(asked.get("User-Agent", ""))
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
         if entry.personal and not entry.receipts_recorded:
@@ -177,11 +184,11 @@ class FeedHandler:
             entry.receipts_recorded = True
         if status == 304:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
-            del headers["Last-Modified"]
-            return web.Response(status=304, headers=headers)
+            return web.Response(status=304, headers={**_NOT_MODIFIED, "ETag": etag})
         body = link.join(entry.parts)
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
-            headers["Content-Encoding"] = "gzip"
-        headers["Content-Type"] = "text/calendar; charset=utf-8"
+            headers = {**_GZIPPED, "ETag": etag, "Last-Modified": entry.last_modified_http}
+        else:
+            headers = {**_PLAIN, "ETag": etag, "Last-Modified": entry.last_modified_http}
         return web.Response(body=body, headers=headers)
