@@ -9,6 +9,7 @@ class ConfigFields:
     port: int
     public_url: str
     data_dir: str
+    workers: str
     log_level: str
     max_body_bytes: int
     database_url: str

@@ -55,6 +55,14 @@ OPTIONS: tuple[Option, ...] = (
         "Directory for the SQLite database and the signing-secret file.",
         "server",
     ),
+    Option(
+        "workers",
+        "1",
+        "str",
+        "Processes `calserver serve` runs on its one port: a number, or auto for one per CPU "
+        "core (see docs/deployment.md).",
+        "server",
+    ),
     Option("log_level", "info", "str", "Logging level: debug, info, warning or error.", "server"),
     Option(
         "max_body_bytes",

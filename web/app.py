@@ -89,7 +89,13 @@ async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    config: Config, *, clock: Clock | None = None, senders: bool = True
+) -> web.Application:
+    """The server. ``senders`` False: this process sends no webhooks and runs no cascade
+    worker (another process of ``serve --workers N`` on the same SQLite file does)."""
+    if not senders:
+        config = config.replace(cascade_worker=False)
     app = web.Application(
         client_max_size=config.max_body_bytes,
         middlewares=[
@@ -112,7 +118,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_cpu_pool)
     app.cleanup_ctx.append(_telemetry)
-    app.cleanup_ctx.append(webhook_sender)
+    if senders:
+        app.cleanup_ctx.append(webhook_sender)
     app.cleanup_ctx.append(cascade_worker)
     app.cleanup_ctx.append(dav_server)
     setup_routes(app)
