@@ -70,17 +70,9 @@ def subscription_id(app: web.Application, token: str) -> int | None:
 def _cache_key(view: PollView, day: date) -> Hashable:
     if view.status in ENDED:
         return ("ended", view.status, view.segments, view.workspace_name)
-    return (
-        "active",
-        view.contact_id,
-        view.contact_version,
-        view.segments,
-        view.timezone,
-        view.quiet_start,
-        view.quiet_end,
-        view.workspace_name,
-        day,
-    )
+    # The view without its subscription id: all a body depends on (contact and segment
+    # versions, zones, quiet hours, names), taken as one slice on every poll.
+    return (view[1:], day)
 
 
 async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedFeed:
