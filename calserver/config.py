@@ -160,7 +160,7 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         ("caldav_max_body_bytes", 1024, 16_777_216),
         ("caldav_rate_limit", 0, 1_000_000),
         ("poll_flush_seconds", 0.05, 3600),
-        ("poll_retention_days", 1, 3650),
+        ("poll_retention_hours", 1, 24 * 3650),
         ("webhook_poll_seconds", 0.05, 3600),
         ("webhook_timeout_seconds", 1, 60),
         ("cascade_batch_size", 1, 10_000),

@@ -24,7 +24,7 @@ class ConfigFields:
     feed_cache_entries: int
     subscribe_rate_limit: int
     poll_flush_seconds: float
-    poll_retention_days: int
+    poll_retention_hours: int
     lifecycle_thresholds: str
     metrics_token: str
     webhook_allow_private: bool

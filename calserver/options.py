@@ -162,10 +162,11 @@ OPTIONS: tuple[Option, ...] = (
         "stats",
     ),
     Option(
-        "poll_retention_days",
-        90,
+        "poll_retention_hours",
+        48,
         "int",
-        "Days raw poll rows are kept; daily aggregates are kept for good.",
+        "Hours raw poll rows are kept, for diagnostics; the statistics never read them (daily "
+        "aggregates and each subscription's state are kept for good).",
         "stats",
     ),
     Option(

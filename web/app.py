@@ -70,7 +70,7 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
     config, recorder = app[CONFIG], app[RECORDER]
     task = asyncio.create_task(
         run_forever(recorder, app[SESSIONS], app[CLOCK], config.poll_flush_seconds,
-                    config.thresholds, config.poll_retention_days)
+                    config.thresholds, config.poll_retention_hours)
     )  # fmt: skip
     yield
     task.cancel()
