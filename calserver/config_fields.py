@@ -11,6 +11,7 @@ class ConfigFields:
     data_dir: str
     workers: str
     log_level: str
+    access_log: bool
     max_body_bytes: int
     database_url: str
     database_pool_size: int

@@ -16,7 +16,7 @@ from storage.subscriptions import (
     get_subscription,
     workspace_segments,
 )
-from web.subscribe import render, view_for_token
+from web.subscribe import read_form, render, view_for_token
 
 
 async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Response:
@@ -44,11 +44,12 @@ async def manage_page(request: web.Request) -> web.Response:
 
 async def manage(request: web.Request) -> web.Response:
     _, view = await view_for_token(request)
-    form = await request.post()
+    form = await read_form(request)
     zone = str(form.get("tz", ""))
-    chosen = sorted(
-        {int(str(value)) for value in form.getall("segment", []) if str(value).isdigit()}
-    )
+    raw = [str(value) for value in form.getall("segment", [])]
+    if not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in raw):
+        return await _page(request, view, status=422, error="Pick calendars from the list.")
+    chosen = sorted({int(value) for value in raw})
     if view.status in ENDED:
         return await _page(
             request, view, status=409, error="This subscription has ended; subscribe again instead."

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
 from calserver.links import (
@@ -143,13 +144,21 @@ def _wants_json(request: web.Request) -> bool:
     )
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form, or 400 when it is not UTF-8 text."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text="The form is not UTF-8 text.") from None
+
+
 async def _subscribe_fields(request: web.Request, segment: Segment) -> tuple[str, str, str]:
     """(time zone, src, client) from a form or a JSON body; a bad zone falls back quietly."""
     if request.content_type == "application/json":
         body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
     else:
-        form = await request.post()
+        form = await read_form(request)
         zone, src, client = form.get("tz"), form.get("src"), str(form.get("client", "copy"))
     zone = zone if isinstance(zone, str) and is_timezone(zone) else segment.timezone
     return (
