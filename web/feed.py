@@ -40,19 +40,15 @@ from storage.families import family_of
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.subscriptions import events_for_segments, feed_view
+from web.headers import EVERY_ANSWER
 
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
 # What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
-# once. The security headers are those of every calserver answer, set here so the response
-# signal that adds them finds them already present.
-_NOT_MODIFIED = {
-    "Cache-Control": "private, no-cache",
-    "Vary": "Accept-Encoding",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+# once. The security headers of every answer are in them, so the response signal that adds
+# them finds them already present.
+_NOT_MODIFIED = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding", **EVERY_ANSWER}
 _PLAIN = {**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"}
 _GZIPPED = {**_PLAIN, "Content-Encoding": "gzip"}
 
