@@ -40,6 +40,7 @@ class FeedView:
     quiet_start: str
     quiet_end: str
     segments: tuple[SegmentInfo, ...]
+    language: str = "en"  # of the page it was made on: the calendar's own texts speak it
 
 
 async def segment_by_slugs(
@@ -66,10 +67,12 @@ async def create_subscription(
     client: str,
     now: datetime,
     contact_id: int | None = None,
+    language: str = "en",
 ) -> Subscription:
     subscription = Subscription(
         workspace_id=workspace_id,
         contact_id=contact_id,
+        language=language,
         timezone=timezone,
         src=src,
         client=client,
@@ -90,6 +93,7 @@ async def create_subscription(
 _VIEW = (
     Subscription.status, Subscription.timezone, Subscription.updated_at, Workspace.id,
     Workspace.timezone, Workspace.name, Workspace.quiet_start, Workspace.quiet_end,
+    Subscription.language,
 )  # fmt: skip
 _SEGMENT = (
     Segment.id, Segment.slug, Segment.version, Segment.name, Segment.description, Segment.color,
@@ -115,10 +119,12 @@ def view_from_rows(subscription_id: int, rows: Sequence[Any], extra: int = 0) ->
         return None
     at = len(_VIEW) + extra
     segments = tuple(SegmentInfo(*row[at:]) for row in rows if row[at] is not None)
-    status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end = rows[0][: len(_VIEW)]
+    status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end, language = rows[0][
+        : len(_VIEW)
+    ]
     return FeedView(
         subscription_id, status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end,
-        segments,
+        segments, language,
     )  # fmt: skip
 
 

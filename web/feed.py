@@ -33,6 +33,7 @@ from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
 from feeds.feed import FeedSettings, active_body, unsubscribed_body
+from feeds.i18n import N_
 from feeds.ics import fold_link
 from feeds.render import AnyEvent
 from storage.contacts import personal_events
@@ -43,6 +44,7 @@ from storage.subscriptions import events_for_segments, feed_view
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
+NO_SUCH_CALENDAR = N_("No such calendar.")
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -57,7 +59,7 @@ def subscription_id(app: web.Application, token: str) -> int | None:
 
 def _cache_key(view: PollView, day: date) -> Hashable:
     if view.status in ENDED:
-        return ("ended", view.status, view.segments, view.workspace_name)
+        return ("ended", view.status, view.segments, view.workspace_name, view.language)
     return (
         "active",
         view.contact_id,
@@ -68,6 +70,7 @@ def _cache_key(view: PollView, day: date) -> Hashable:
         view.quiet_end,
         view.workspace_name,
         day,
+        view.language,  # the calendar's own texts speak the subscription's language
     )
 
 
@@ -77,7 +80,7 @@ async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedF
     async with app[SESSIONS]() as session:
         view = await feed_view(session, poll.subscription_id)
         if view is None:
-            raise web.HTTPNotFound(text="No such calendar.")
+            raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
         modified = max([view.subscription_updated_at, *(s.updated_at for s in view.segments)])
         if view.status in ENDED:
             return cached_feed(unsubscribed_body(view, settings), modified)
@@ -150,7 +153,7 @@ class FeedHandler:
         sub_id = self.signer.verify(FEED_PURPOSE, token)
         view = await self.lookup.view(sub_id) if type(sub_id) is int else None
         if view is None:
-            raise web.HTTPNotFound(text="No such calendar.")
+            raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
         now = self.clock.now()
         key = _cache_key(view, now.date())
         entry = self.cache.peek(key) or await self.cache.get(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.outbox import EVENT_TYPES
+from web.api.languages import schema as language_schema
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -13,6 +14,16 @@ def _ref(name: str) -> dict[str, str]:
 
 STR = {"type": "string"}
 NULLABLE_STR = {"type": ["string", "null"]}
+# Languages with a catalog (docs/languages.md).
+LANGUAGE = language_schema(
+    "Language of its pages for browsers that ask for none of ours.", nullable=False
+)
+SEGMENT_LANGUAGE = language_schema(
+    "Its landing page's default language; null: the workspace's.", nullable=True
+)
+CONTACT_LOCALE = language_schema(
+    "Language of the cascade's messages; null: the workspace's.", nullable=True
+)
 TIMESTAMP = {"type": "string", "format": "date-time"}
 
 SCHEMAS: dict[str, Any] = {
@@ -41,11 +52,11 @@ SCHEMAS: dict[str, Any] = {
     "Workspace": {
         "type": "object", "additionalProperties": False,
         "required": ["slug", "name", "timezone", "quiet_hours", "sms_price", "currency",
-                     "created_at", "updated_at"],
+                     "language", "created_at", "updated_at"],
         "properties": {
             "slug": STR, "name": STR, "timezone": STR, "quiet_hours": _ref("QuietHours"),
             "sms_price": {"type": ["number", "null"], "minimum": 0}, "currency": STR,
-            "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
+            "language": LANGUAGE, "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
         },
     },
     "WorkspacePatch": {
@@ -56,16 +67,17 @@ SCHEMAS: dict[str, Any] = {
             "sms_price": {"type": ["number", "null"], "minimum": 0,
                           "description": "Price of one SMS, for the savings report."},
             "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+            "language": LANGUAGE,
         },
     },
     "Segment": {
         "type": "object", "additionalProperties": False,
-        "required": ["slug", "name", "description", "color", "timezone", "version",
+        "required": ["slug", "name", "description", "color", "timezone", "language", "version",
                      "subscribe_url", "qr_svg_url", "qr_png_url", "embed_html", "events_url",
                      "created_at", "updated_at"],
         "properties": {
             "slug": STR, "name": STR, "description": STR, "color": NULLABLE_STR,
-            "timezone": STR, "version": {"type": "integer"},
+            "timezone": STR, "language": SEGMENT_LANGUAGE, "version": {"type": "integer"},
             "subscribe_url": {"type": "string", "format": "uri",
                               "description": "The universal link clients subscribe through."},
             "qr_svg_url": {"type": "string", "format": "uri",
@@ -84,20 +96,22 @@ SCHEMAS: dict[str, Any] = {
                          "description": "IANA zone; an unknown one falls back to the segment's."},
             "src": {"type": "string", "pattern": "^[a-z0-9_-]{1,32}$",
                     "description": "Where the link was shared: qr, button, sms, site…"},
+            "lang": {"type": "string", "description": "The calendar's own texts' language "
+                     "(en, ru); default: as the landing page would choose."},
         },
     },
     "SubscriptionLinks": {
         "type": "object", "additionalProperties": False,
         "required": ["feed_url", "webcal_url", "google_url", "outlook_url", "office365_url",
                      "unsubscribe_url", "manage_url", "caldav_url", "caldav_username",
-                     "caldav_password"],
+                     "caldav_password", "lang"],
         "properties": {
             "feed_url": {"type": "string", "format": "uri", "maxLength": 200},
             "webcal_url": STR, "google_url": STR, "outlook_url": STR, "office365_url": STR,
             "unsubscribe_url": STR, "manage_url": STR,
             "caldav_url": {"type": "string", "format": "uri",
                            "description": "CalDAV server for an account (with the user name and password below)."},
-            "caldav_username": STR,
+            "caldav_username": STR, "lang": LANGUAGE,
             "caldav_password": {"type": "string",
                                 "description": "The subscription's token: keep it private."},
         },
@@ -110,12 +124,14 @@ SCHEMAS: dict[str, Any] = {
             "description": {"type": "string", "maxLength": 5000},
             "color": {"type": "string", "pattern": "^#[0-9A-Fa-f]{6}$"},
             "timezone": {"type": "string", "description": "IANA zone; default: the workspace's."},
+            "language": SEGMENT_LANGUAGE,
         },
     },
     "SegmentPatch": {
         "type": "object", "additionalProperties": False,
         "properties": {
             "slug": STR, "name": STR, "description": STR, "color": STR, "timezone": STR,
+            "language": SEGMENT_LANGUAGE,
         },
     },
     "Alarm": {
@@ -268,6 +284,7 @@ SCHEMAS.update(
                 "email": {"type": ["string", "null"]},
                 "telegram_chat_id": {"type": ["string", "integer", "null"]},
                 "timezone": {"type": ["string", "null"], "description": "IANA zone of the contact."},
+                "locale": CONTACT_LOCALE,
                 "attributes": {"type": "object", "description": "Free CRM data, at most 16 KB of JSON."},
                 "opt_out": {"type": "array", "maxItems": 16, "items": STR,
                             "description": "Cascade channels (by name) the contact must not be reached on."},
@@ -276,11 +293,11 @@ SCHEMAS.update(
         "Contact": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["external_id", "phone", "email", "telegram_chat_id", "timezone", "attributes",
+            "required": ["external_id", "phone", "email", "telegram_chat_id", "timezone", "locale", "attributes",
                          "opt_out", "created_at", "updated_at"],
             "properties": {
                 "external_id": STR, "phone": NULLABLE_STR, "email": NULLABLE_STR,
-                "telegram_chat_id": NULLABLE_STR, "timezone": NULLABLE_STR,
+                "telegram_chat_id": NULLABLE_STR, "timezone": NULLABLE_STR, "locale": CONTACT_LOCALE,
                 "attributes": {"type": "object"}, "opt_out": {"type": "array", "items": STR},
                 "created_at": TIMESTAMP, "updated_at": TIMESTAMP,
             },

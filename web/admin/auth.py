@@ -40,7 +40,7 @@ def workspace_row(workspace: Workspace) -> WorkspaceRow:
         workspace.id, workspace.slug, workspace.name, workspace.timezone,
         workspace.quiet_start, workspace.quiet_end, workspace.sms_price,
         workspace.currency, workspace.created_at, workspace.updated_at,
-        bool(workspace.cascade_policy),
+        bool(workspace.cascade_policy), workspace.language,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from calserver.appkeys import CLOCK, CONFIG, SESSIONS
 from calserver.links import BUTTON_ORDER, platform
 from calserver.validation import FieldErrors, zone_names
+from feeds.i18n import supported, texts
 from storage import segments as store
 from storage.errors import Conflict
 from storage.lookup import WorkspaceRow
@@ -146,9 +147,12 @@ async def preview(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         events = await upcoming_events(session, segment.id, now, limit=200)
     device = platform(request.headers.get("User-Agent", ""))
-    html = templates().get_template("landing.html").render(
+    # ?lang= shows the page in another language; by default, the one most visitors get.
+    language = supported(request.query.get("lang")) or segment.language or workspace.language
+    html = templates(language).get_template("landing.html").render(
         workspace=workspace, segment=segment, also=[], buttons=BUTTON_ORDER[device],
-        summary=summarize(events, segment.timezone, now), src="", action="#preview",
+        summary=summarize(events, segment.timezone, now, texts(language)), src="",
+        action="#preview",
     )  # fmt: skip
     body = html.encode().replace(b"<main>", b"<main>" + PREVIEW_NOTE, 1)
     return web.Response(body=body, content_type="text/html", headers=PAGE_HEADERS)

@@ -13,6 +13,7 @@ from calserver.validation import Checker
 from storage.contacts import erase_contact, get_contact, put_contact
 from storage.models import Contact
 from web.api.common import json_response, read_json_object, transaction, workspace_of
+from web.api.languages import language_field
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 EMAIL = re.compile(
@@ -21,7 +22,15 @@ EMAIL = re.compile(
 TELEGRAM_CHAT = re.compile(r"^-?\d{1,20}$")
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,200}$")
 MAX_ATTRIBUTES_BYTES = 16_384
-CONTACT_FIELDS = {"phone", "email", "telegram_chat_id", "timezone", "attributes", "opt_out"}
+CONTACT_FIELDS = {
+    "phone",
+    "email",
+    "telegram_chat_id",
+    "timezone",
+    "locale",
+    "attributes",
+    "opt_out",
+}
 MAX_OPT_OUT = 16
 CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -33,6 +42,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "email": contact.email,
         "telegram_chat_id": contact.telegram_chat_id,
         "timezone": contact.timezone,
+        "locale": contact.locale,
         "attributes": contact.attributes,
         "opt_out": list(contact.opt_out or []),
         "created_at": contact.created_at.isoformat(),
@@ -66,6 +76,7 @@ def parse_contact(body: dict[str, Any]) -> dict[str, Any]:
         c.fail("telegram_chat_id", "is a Telegram chat id: a whole number")
     fields["telegram_chat_id"] = chat
     fields["timezone"] = c.timezone("timezone")
+    fields["locale"] = language_field(c, "locale", nullable=True)
     attributes = body.get("attributes", {})
     if not isinstance(attributes, dict):
         c.fail("attributes", "must be an object")

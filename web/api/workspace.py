@@ -14,8 +14,9 @@ from storage.lookup import WorkspaceRow
 from storage.models import Workspace
 from storage.workspaces import workspace_by_slug
 from web.api.common import json_response, read_json_object, transaction, workspace_of
+from web.api.languages import language_field
 
-WORKSPACE_FIELDS = {"name", "timezone", "quiet_hours", "sms_price", "currency"}
+WORKSPACE_FIELDS = {"name", "timezone", "quiet_hours", "sms_price", "currency", "language"}
 
 
 def workspace_json(workspace: Workspace | WorkspaceRow) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def workspace_json(workspace: Workspace | WorkspaceRow) -> dict[str, Any]:
         "quiet_hours": {"start": workspace.quiet_start, "end": workspace.quiet_end},
         "sms_price": float(workspace.sms_price) if workspace.sms_price is not None else None,
         "currency": workspace.currency,
+        "language": workspace.language,
         "created_at": workspace.created_at.isoformat(),
         "updated_at": workspace.updated_at.isoformat(),
     }
@@ -56,6 +58,8 @@ def parse_workspace_patch(body: dict[str, Any]) -> dict[str, Any]:
             c.fail("currency", "use an ISO 4217 code such as RUB")
         elif currency:
             changes["currency"] = currency
+    if "language" in body and (language := language_field(c, "language", nullable=False)):
+        changes["language"] = language
     c.done()
     return changes
 
