@@ -86,7 +86,8 @@ def test_russian_typography() -> None:
     for message in catalog:
         strings = message.string if isinstance(message.string, tuple) else (message.string,)
         for string in strings:
-            assert "“" not in string and '"' not in string.replace('"%(url)s"', ""), string
+            text = re.sub(r'="[^"]*"', "", string)  # HTML attributes keep their quotes
+            assert "“" not in text and '"' not in text, string
             assert " - " not in string and "..." not in string, string
 
 

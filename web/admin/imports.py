@@ -18,13 +18,15 @@ from calserver.importing import (
     to_write,
 )
 from calserver.validation import FieldErrors
+from feeds.i18n import N_
 from storage import segments as store
-from web.admin.render import page
+from web.admin.render import page, texts_of
 from web.api.common import run_cpu_check, workspace_of
 
 # Each row has the API's 2-second budget; a whole file gets this much, so that one upload
 # of hostile rules cannot keep the CPU pool busy for an hour.
 IMPORT_DEADLINE = 30.0
+CHOOSE_FILE = N_("Choose an .ics or .csv file.")
 TOO_LONG = "not checked: the file took too long to check; split it into smaller files"
 
 
@@ -66,7 +68,7 @@ async def run_import(request: web.Request) -> web.Response:
         mode = "all_or_nothing"
     if not isinstance(upload, web.FileField):
         return await _segments_and_page(request, 422, chosen=chosen, mode=mode, report=None,
-                                        error="Choose an .ics or .csv file.")  # fmt: skip
+                                        error=texts_of(request).gettext(CHOOSE_FILE))  # fmt: skip
     async with request.app[SESSIONS]() as session:
         segment = await store.get_segment(session, workspace_of(request).id, chosen)
         taken = await store.event_uids(session, segment.id)
