@@ -95,6 +95,7 @@ _VIEW = (
     Workspace.timezone, Workspace.name, Workspace.quiet_start, Workspace.quiet_end,
     Subscription.language,
 )  # fmt: skip
+VIEW_WIDTH = len(_VIEW)  # where ``view_query``'s extra columns start
 _SEGMENT = (
     Segment.id, Segment.slug, Segment.version, Segment.name, Segment.description, Segment.color,
     Segment.updated_at,
