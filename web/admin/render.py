@@ -10,7 +10,7 @@ from aiohttp import web
 from calserver.appkeys import CONFIG
 from feeds.i18n import N_, Texts, supported, texts
 from web.admin.keys import ADMIN, CSRF
-from web.language import from_accept_language, switch
+from web.language import ADMIN_COOKIE, from_accept_language, switch
 from web.pages import templates
 
 # (section, label, path): a new page is one more line.
@@ -33,7 +33,7 @@ STATE_WORDS = (
     N_("calendar"), N_("other"),  # the cascade's first channel; a calendar app not recognised
 )  # fmt: skip
 # The dashboard's own language switch (its pages follow it, not the public pages' cookie).
-LANGUAGE_COOKIE = "admin_lang"
+LANGUAGE_COOKIE = ADMIN_COOKIE
 ADMIN_LANGUAGE = web.RequestKey("admin_language", str)
 HEADERS = {
     "Cache-Control": "no-store",
