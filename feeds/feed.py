@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.metadata import version
 
-from calserver import __version__
 from feeds.alarms import QuietHours
 from feeds.colors import css3_name
 from feeds.i18n import N_, texts
@@ -14,7 +14,7 @@ from feeds.ics import CRLF, linked_text_prop, prop, text_prop, vtimezone
 from feeds.render import AnyEvent, Rendered, Window, link_label, render_event
 from storage.subscriptions import FeedView
 
-PRODID = f"-//calserver//calserver {__version__}//EN"
+PRODID = f"-//calserver//calserver {version('calserver')}//EN"
 UNSUBSCRIBED_NOTE = N_(
     "You unsubscribed from this calendar; it no longer receives events. "
     "You can delete it from your calendar app."

@@ -16,8 +16,7 @@ from sqlalchemy import Engine, create_engine, event, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from calserver.config import Config
-from storage.engine import sqlite_pragmas
+from storage.engine import StoreSettings, sqlite_pragmas
 from storage.models import (
     Contact,
     DeletedEvent,
@@ -32,7 +31,7 @@ from storage.subscriptions import VIEW_WIDTH, FeedView, view_from_rows, view_que
 ZONE_SLACK = timedelta(hours=27)
 
 
-def sync_engine(config: Config, pool_size: int) -> Engine:
+def sync_engine(config: StoreSettings, pool_size: int) -> Engine:
     """The same database through a blocking driver: stdlib sqlite3 or psycopg."""
     url = make_url(config.resolved_database_url)
     if url.drivername.startswith("sqlite"):

@@ -98,9 +98,9 @@ async def test_sign_in_attempts_are_rate_limited_per_account(
     clock: Any,
     tmp_path: Any,
 ) -> None:
-    from calserver.app import create_app
     from storage.workspaces import create_workspace
     from tests.conftest import START
+    from web.app import create_app
 
     client = await aiohttp_client(
         create_app(config.replace(admin_sign_in_rate_limit=3), clock=clock)
@@ -185,3 +185,24 @@ async def test_the_cookie_is_secure_when_reached_by_the_public_https_host(
         assert behind_proxy.cookies["calserver_admin"]["secure"]
     async with client.get("/admin/sign-in") as direct:  # plain HTTP on 127.0.0.1
         assert not direct.cookies["calserver_admin"]["secure"]
+
+
+async def test_a_new_install_offers_the_key_first(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    async with client.get("/admin/sign-in") as before:
+        page = await before.text()
+    # No one has a password yet: the key form comes first, open, and says where the key is.
+    assert page.index('id="f-key"') < page.index('id="f-workspace"')
+    assert "<details open>" in page and "printed" in page
+    fields = {"csrf": csrf_of(page), "key": "csk_mistyped"}
+    async with client.post("/admin/sign-in", data=fields) as wrong:
+        again = await wrong.text()
+    assert wrong.status == 401 and again.index('id="f-key"') < again.index('id="f-workspace"')
+
+    await add_user(client, "acme")
+    async with client.get("/admin/sign-in") as after:
+        page = await after.text()
+    assert page.index('id="f-workspace"') < page.index('id="f-key"')
+    assert "<details>" in page and "printed" not in page

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from calserver.app import create_app
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from tests.conftest import START, Tenant
@@ -25,6 +24,7 @@ from tests.support.peers import SmsGateway
 from tests.support.telemetry import settle
 from tests.test_admin_pages import field_errors, typed_value
 from tests.test_triggers import bound_subscription
+from web.app import create_app
 
 PERIOD = "from=2026-03-01&to=2026-03-31"
 CALENDAR_THEN_SMS = {"step-0-channel": "calendar", "step-1-channel": "sms", "quiet_hours": "on"}
@@ -189,13 +189,13 @@ BAD = [
     ({"step-1-wait": "forever"}, "step-1-wait", "must be a whole number from 0 to 604800"),
     ({"step-1-wait": "-5"}, "step-1-wait", "must be a whole number from 0 to 604800"),
     ({"step-1-channel": "calendar"}, "step-1-channel", "each channel may appear once"),
-    ({"step-0-channel": "", "step-1-channel": ""}, "steps", "must be a list of 1 to 8 steps"),
+    ({"step-0-channel": "", "step-1-channel": ""}, "steps", "must have at least 1 item"),
     ({"step-1-channel": "", "step-2-channel": "sms", "step-2-price": "x"}, "step-2-price",
      "must be a number of at least 0"),
     ({"step-1-channel": "", "step-1-price": "2"}, "step-1-channel", "unknown channel ''"),
     ({"cap_max": "0", "cap_period": "3600"}, "cap_max", "must be a whole number from 1 to 1000"),
     ({"cap_max": "3", "cap_period": "10"}, "cap_period", "must be a whole number from 60 to 2678400"),
-    ({"cap_max": "3"}, "cap_period", "must be a whole number from 60 to 2678400"),
+    ({"cap_max": "3"}, "cap_period", "is required"),
     ({"cap_max": "3", "cap_period": "3600", "cap_action": "ignore"}, "cap_action",
      'must be "defer" or "drop"'),
 ]  # fmt: skip

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from calserver.recurrence import RecurrenceError, check_rrule
+from feeds.recurrence import RecurrenceError, check_rrule
 
 START = datetime(2026, 3, 2, 10, 0)
 

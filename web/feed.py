@@ -28,7 +28,6 @@ from calserver.appkeys import (
     SESSIONS,
     SIGNER,
 )
-from calserver.families import family_of
 from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
@@ -37,6 +36,7 @@ from feeds.i18n import N_
 from feeds.ics import fold_link
 from feeds.render import AnyEvent
 from storage.contacts import personal_events
+from storage.families import family_of
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.subscriptions import events_for_segments, feed_view

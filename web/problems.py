@@ -70,6 +70,8 @@ def wants_page(request: web.Request) -> bool:
     accept = request.headers.get("Accept", "")
     if request.path.startswith("/api/") or "application/json" in accept:
         return False
+    if request.content_type == "application/json":  # a program posting JSON (subscribe)
+        return False
     return request.path.startswith(PAGE_PREFIXES) or "text/html" in accept
 
 

@@ -6,15 +6,12 @@ GET. Subscribing and unsubscribing are POSTs.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
-from calserver.families import is_person
 from calserver.links import (
     BUTTON_ORDER,
     CLIENTS,
@@ -23,11 +20,13 @@ from calserver.links import (
     platform,
     subscription_links,
 )
+from calserver.shapes.fields import SRC_RE
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name, ended_name
 from feeds.i18n import N_, supported, texts
 from storage.errors import NotFound
+from storage.families import is_person
 from storage.lifecycle import ENDED, end
 from storage.models import Contact, Segment, Workspace
 from storage.subscriptions import (
@@ -38,13 +37,13 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
+from web.api.common import parse_json_object
 from web.feed import subscription_id
 from web.language import choose, remember, switch
 from web.pages import templates
 from web.upcoming import summarize
 
 CALENDAR_GONE = N_("This calendar does not exist, or it was removed.")
-SRC_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 PAGE_HEADERS = {
     # The links page carries the feed token: never send it on to Google or Microsoft.
     "Referrer-Policy": "no-referrer",
@@ -68,7 +67,7 @@ def render(
 
 
 def clean_src(value: Any) -> str:
-    return value if isinstance(value, str) and SRC_RE.match(value) else ""
+    return value if isinstance(value, str) and SRC_RE.fullmatch(value) else ""
 
 
 def client_address(request: web.Request) -> str:
@@ -167,12 +166,7 @@ async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, 
     falls back quietly (to the segment's zone, and to the language a page would speak)."""
     segment = target.segments[0]
     if request.content_type == "application/json":
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text=N_("The request body is not valid JSON.")) from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text=N_("The request body must be a JSON object."))
+        body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
         language = body.get("lang")
     else:

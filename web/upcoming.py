@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calserver.recurrence import rule_for
 from feeds.alarms import to_utc, to_wall
 from feeds.i18n import Texts
+from feeds.recurrence import rule_for
 from storage.models import Event
 
 LOOKAHEAD_DAYS = 90

@@ -20,7 +20,7 @@ from calserver.passwords import dummy_hash, verify_password
 from feeds.i18n import N_
 from storage.lookup import WorkspaceRow
 from storage.models import ApiKey, User, Workspace
-from storage.users import user_for_sign_in
+from storage.users import anyone_has_a_password, user_for_sign_in
 from storage.workspaces import KEY_PREFIX, hash_key
 from web.admin import csrf
 from web.admin.keys import ADMIN, CSRF, SIGN_IN_LIMITER, AdminSession
@@ -124,7 +124,12 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
-    return page(request, "sign_in.html", section="sign-in", form={}, error=None)
+    # A new install has no users yet: its one way in is the key printed at first start.
+    async with request.app[SESSIONS]() as session:
+        key_first = not await anyone_has_a_password(session)
+    return page(
+        request, "sign_in.html", section="sign-in", form={}, error=None, key_first=key_first
+    )
 
 
 def _limited(request: web.Request, account: str) -> bool:
@@ -163,13 +168,13 @@ async def sign_in(request: web.Request) -> web.Response:
     t = texts_of(request)
     if _limited(request, account):
         response = page(request, "sign_in.html", section="sign-in", status=429, form=kept,
-                        error=t.gettext(TOO_MANY))  # fmt: skip
+                        key_first=bool(key), error=t.gettext(TOO_MANY))  # fmt: skip
         response.headers["Retry-After"] = "60"
         return response
     state = await (_check_key(request, key) if key else _check_password(request, form))
     if state is None:
         return page(request, "sign_in.html", section="sign-in", status=401, form=kept,
-                    error=t.gettext(WRONG_KEY if key else WRONG))  # fmt: skip
+                    key_first=bool(key), error=t.gettext(WRONG_KEY if key else WRONG))  # fmt: skip
     # A new CSRF token with the new session: a token seen before sign-in is worth nothing.
     state["c"] = csrf.new_token()
     response = see_other("/admin/segments")

@@ -6,11 +6,13 @@ from typing import Any
 
 from aiohttp import web
 
+from calserver.shapes.queries import Period
 from feeds.i18n import N_, Texts
 from web.admin.charts import Bar, bar_chart
 from web.admin.render import page, texts_of
 from web.api.cascade import channels_json, report_json, stored_policy
-from web.api.stats import BadQuery, scope_from_query
+from web.api.common import BadQuery
+from web.api.stats import scope_from_query
 
 FIGURES = {
     "triggers": N_("Triggers"),
@@ -74,7 +76,7 @@ def charts(data: dict[str, Any], lines: list[dict[str, Any]], t: Texts) -> dict[
 
 async def cascade_page(request: web.Request) -> web.Response:
     try:
-        scope = await scope_from_query(request)
+        scope = await scope_from_query(request, Period, form=True)
     except BadQuery as error:
         return page(request, "cascade.html", section="cascade", status=400, query=request.query,
                     scope=None, errors={error.pointer: [error.message]}, data=None)  # fmt: skip

@@ -33,12 +33,23 @@ def _body(form: dict[str, str]) -> dict[str, Any]:
     body = {
         "name": form["name"], "timezone": form["timezone"],
         "quiet_hours": {"start": form["quiet_start"], "end": form["quiet_end"]},
-        "sms_price": form["sms_price"].strip().replace(",", ".") or None,
+        "sms_price": _number(form["sms_price"].strip().replace(",", ".")),
         "currency": form["currency"].strip().upper(),
     }  # fmt: skip
     if form["language"]:
         body["language"] = form["language"]
     return body
+
+
+def _number(text: str) -> float | str | None:
+    """A typed price as the API's JSON number; what does not read as one is left for the
+    API's rules to refuse with their message."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _errors(errors: list[tuple[str, str]]) -> dict[str, list[str]]:

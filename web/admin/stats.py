@@ -12,8 +12,8 @@ from storage import segments as segment_store
 from storage.stats import Scope, Tally, tallies, totals
 from web.admin.charts import Bar, bar_chart, line_chart
 from web.admin.render import page, texts_of
-from web.api.common import workspace_of
-from web.api.stats import BadQuery, daily_rows, figures, scope_from_query
+from web.api.common import BadQuery, workspace_of
+from web.api.stats import daily_rows, figures, scope_from_query
 
 
 def rates(row: dict[str, Any]) -> dict[str, float | None]:
@@ -84,7 +84,7 @@ async def _figures(request: web.Request, scope: Scope) -> dict[str, Any]:
 
 async def stats_page(request: web.Request) -> web.Response:
     try:
-        scope = await scope_from_query(request)
+        scope = await scope_from_query(request, form=True)
     except BadQuery as error:
         async with request.app[SESSIONS]() as session:
             segments = await segment_store.list_segments(session, workspace_of(request).id)

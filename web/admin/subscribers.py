@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from calserver.appkeys import SESSIONS
-from calserver.families import FAMILIES
 from storage import segments as segment_store
+from storage.families import FAMILIES
 from storage.lifecycle import STATUSES
 from storage.subscribers import list_subscribers
 from web.admin.render import page

@@ -9,13 +9,20 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK
 from calserver.eventspec import EventSpec, apply_spec, event_fields, parse_event
-from calserver.validation import FieldErrors, format_duration
+from calserver.shapes.queries import EventPage
+from calserver.validation import format_duration
 from storage import segments as store
 from storage.errors import Conflict
 from storage.models import Event, EventColumns
-from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
-
-MAX_PAGE = 1000
+from web.api.common import (
+    id_of,
+    json_response,
+    query_of,
+    read_json_object,
+    run_cpu_check,
+    transaction,
+    workspace_of,
+)
 
 
 def event_json(event: EventColumns) -> dict[str, Any]:
@@ -49,22 +56,9 @@ def merge_patch(event: EventColumns, patch: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in merged.items() if v is not None or k in patch}
 
 
-def page_of(request: web.Request, default: int = 100, maximum: int = MAX_PAGE) -> tuple[int, int]:
-    """limit and offset from the query string, or a 400 naming them."""
-    try:
-        limit = int(request.query.get("limit", str(default)))
-        offset = int(request.query.get("offset", "0"))
-    except ValueError:
-        raise FieldErrors(
-            [("/limit", "limit and offset must be whole numbers")], status=400
-        ) from None
-    if not 1 <= limit <= maximum or offset < 0:
-        raise FieldErrors([("/limit", f"limit must be 1-{maximum}, offset 0 or more")], status=400)
-    return limit, offset
-
-
 async def list_events(request: web.Request) -> web.Response:
-    limit, offset = page_of(request)
+    page = query_of(request, EventPage)
+    limit, offset = page.limit, page.offset
     async with transaction(request) as session:
         segment = await store.get_segment(
             session, workspace_of(request).id, request.match_info["slug"]
@@ -96,10 +90,7 @@ async def create_event(request: web.Request) -> web.Response:
 
 
 def _event_id(request: web.Request) -> int:
-    raw = request.match_info["event_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no event {raw!r} in this segment")
-    return int(raw)
+    return id_of(request, "event_id", "event in this segment")
 
 
 async def get_event(request: web.Request) -> web.Response:

@@ -31,11 +31,11 @@ from defusedxml import ElementTree as DefusedET
 from radicale.app import Application
 
 from calserver.appkeys import CLOCK, CONFIG, LOOKUP, RECORDER, SIGNER
-from calserver.families import family_of
 from calserver.links import FEED_PURPOSE, dav_username, manage_path
 from calserver.ratelimit import RateLimiter
 from feeds.ics import fold_link
 from storage.davsync import sync_engine
+from storage.families import family_of
 from web.dav import plugin
 from web.dav.calendar import CalendarCache
 from web.feed import local_day, settings_of

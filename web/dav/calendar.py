@@ -16,10 +16,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from calserver.recurrence import rule_for
 from feeds.alarms import to_utc, to_wall
 from feeds.feed import PRODID, FeedSettings, render_calendar
 from feeds.ics import CRLF, LINK_PLACEHOLDER, prop
+from feeds.recurrence import rule_for
 from feeds.render import MAX_OCCURRENCES, event_start
 from storage.davsync import DavState, calendar_events
 from storage.lifecycle import ENDED

@@ -16,8 +16,11 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
+from feeds.limits import RANGE_TEXT, local_in_range
+
 MAX_ENDLESS_IN_FIVE_YEARS = 1000
 MAX_OCCURRENCES = 10_000
+MAX_INTERVAL = 1000
 FIVE_YEARS = timedelta(days=5 * 365 + 1)
 _PART_RE = re.compile(r"^[A-Z]+=[A-Z0-9,+\-:TZ]+$")
 _ALLOWED_PARTS = {
@@ -62,10 +65,14 @@ def _refuse_fine_or_impossible(parts: dict[str, str]) -> None:
             raise RecurrenceError(f"several {name} values make the rule finer than hourly")
     if "COUNT" in parts and "UNTIL" in parts:
         raise RecurrenceError("COUNT and UNTIL must not both be given")
-    if "COUNT" in parts and (not parts["COUNT"].isdigit() or int(parts["COUNT"]) < 1):
+    count = parts.get("COUNT", "1")
+    if not count.isascii() or not count.isdigit() or len(count) > 9 or int(count) < 1:
         raise RecurrenceError("COUNT must be a positive whole number")
     if "COUNT" in parts and int(parts["COUNT"]) > MAX_OCCURRENCES:
         raise RecurrenceError(f"COUNT may be at most {MAX_OCCURRENCES}")
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isascii() or not interval.isdigit() or not 1 <= int(interval) <= MAX_INTERVAL:
+        raise RecurrenceError(f"INTERVAL must be a whole number from 1 to {MAX_INTERVAL}")
     # dateutil walks to the year 9999 looking for a day that never comes; refuse the
     # common impossible dates (30 February, 31 April) before expanding.
     if "BYMONTH" in parts and "BYMONTHDAY" in parts:
@@ -138,15 +145,33 @@ def check_rrule(text: str, dtstart: datetime, kind: str = "timed", zone: str = "
         raise RecurrenceError("the rule must be 1-500 characters")
     parts = _parts(text)
     _refuse_fine_or_impossible(parts)
-    if "UNTIL" in parts and not _UNTIL_RE.fullmatch("UNTIL=" + parts["UNTIL"]):
-        raise RecurrenceError("UNTIL takes a date (20261231) or a date-time (20261231T235959Z)")
-    text = _canonical_until(text, kind, zone)
+    _check_until(parts.get("UNTIL"))
     try:
+        text = _canonical_until(text, kind, zone)
         rule = rule_for(text, dtstart, zone)
+        bounded = "COUNT" in parts or "UNTIL" in parts
+        last_start = _expand(rule, dtstart, bounded)
+    except RecurrenceError:
+        raise
     except (ValueError, TypeError, OverflowError) as error:
         raise RecurrenceError(f"not a valid RRULE: {error}") from None
-    bounded = "COUNT" in parts or "UNTIL" in parts
-    return Recurrence(text=text, last_start=_expand(rule, dtstart, bounded))
+    if last_start is not None and not local_in_range(last_start):
+        raise RecurrenceError(f"the last occurrence must start {RANGE_TEXT}")
+    return Recurrence(text=text, last_start=last_start)
+
+
+def _check_until(value: str | None) -> None:
+    if value is None:
+        return
+    message = "UNTIL takes a date (20261231) or a date-time (20261231T235959Z)"
+    if not _UNTIL_RE.fullmatch("UNTIL=" + value):
+        raise RecurrenceError(message)
+    try:
+        day = datetime.strptime(value[:8], "%Y%m%d")
+    except ValueError:
+        raise RecurrenceError(f"{message}; {value[:8]} is not a day of the calendar") from None
+    if not local_in_range(day):
+        raise RecurrenceError(f"UNTIL must be {RANGE_TEXT}")
 
 
 def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> datetime | None:
