@@ -10,6 +10,7 @@ class ConfigFields:
     public_url: str
     data_dir: str
     log_level: str
+    access_log: bool
     max_body_bytes: int
     database_url: str
     database_pool_size: int

@@ -57,6 +57,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log_level", "info", "str", "Logging level: debug, info, warning or error.", "server"),
     Option(
+        "access_log",
+        False,
+        "bool",
+        "Log one line per request (method, path with tokens redacted, status, size, time).",
+        "server",
+    ),
+    Option(
         "max_body_bytes",
         1_048_576,
         "int",

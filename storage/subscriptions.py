@@ -46,6 +46,8 @@ class FeedView:
 async def segment_by_slugs(
     session: AsyncSession, workspace_slug: str, segment_slug: str
 ) -> tuple[Workspace, Segment]:
+    if "\x00" in workspace_slug + segment_slug:  # no slug holds one; PostgreSQL refuses it
+        raise NotFound("This calendar does not exist, or it was removed.")
     row = (
         await session.execute(
             select(Workspace, Segment)

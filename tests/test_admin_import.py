@@ -204,9 +204,9 @@ async def test_a_file_too_slow_to_check_is_not_imported(
     api: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from web.admin import imports
+    from calserver import importing
 
-    monkeypatch.setattr(imports, "IMPORT_DEADLINE", 0.0)
+    monkeypatch.setattr(importing, "IMPORT_BUDGET_SECONDS", 0.0)
     await make_segment(api, "news", timezone="Europe/Moscow")
     await add_user(client, "acme")
     await sign_in(client)

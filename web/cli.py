@@ -33,6 +33,8 @@ from storage.errors import Conflict, NotFound, UnsupportedDatabase
 from storage.migrate import upgrade
 from storage.users import create_user
 from storage.workspaces import add_key, create_workspace, list_keys, revoke_key, workspace_by_slug
+from web.accesslog import LOGGER, AccessLogger
+from web.accesslog import flush as flush_access_log
 
 log = logging.getLogger("calserver")
 _TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "list": str}
@@ -279,7 +281,12 @@ async def _serve_until_stopped(
 ) -> None:
     """Serve until SIGINT or SIGTERM. Prints, last and framed, the bound address (useful with
     --port 0), the dashboard's address and ``notes`` (the demo's link and key)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    if config.access_log:  # one line per request, tokens redacted
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER
+        )
+    else:  # nothing at all per request
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
@@ -295,6 +302,7 @@ async def _serve_until_stopped(
         await _until_signalled()
     finally:
         await runner.cleanup()
+        flush_access_log()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

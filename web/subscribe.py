@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
 from calserver.links import (
@@ -161,6 +162,14 @@ def _wants_json(request: web.Request) -> bool:
     )
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form, or 400 when it is not UTF-8 text."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text=N_("The form is not UTF-8 text.")) from None
+
+
 async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, str, str, str]:
     """(time zone, src, client, language) from a form or a JSON body; a bad zone or language
     falls back quietly (to the segment's zone, and to the language a page would speak)."""
@@ -170,7 +179,7 @@ async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, 
         zone, src, client = body.get("timezone"), body.get("src"), "api"
         language = body.get("lang")
     else:
-        form = await request.post()
+        form = await read_form(request)
         zone, src, client = form.get("tz"), form.get("src"), str(form.get("client", "copy"))
         language = form.get("lang")
     zone = zone if isinstance(zone, str) and is_timezone(zone) else segment.timezone

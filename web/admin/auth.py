@@ -16,7 +16,7 @@ from aiohttp import web
 from itsdangerous import BadSignature
 
 from calserver.appkeys import CLOCK, CONFIG, LOOKUP, SESSIONS, SIGNER, WORKSPACE
-from calserver.passwords import dummy_hash, verify_password
+from calserver.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from feeds.i18n import N_
 from storage.lookup import WorkspaceRow
 from storage.models import ApiKey, User, Workspace
@@ -144,11 +144,14 @@ async def _check_password(request: web.Request, form: dict[str, str]) -> dict[st
     async with request.app[SESSIONS].begin() as session:
         found = await user_for_sign_in(session, form.get("workspace", ""), form.get("email", ""))
         stored = found[0].password_hash if found else dummy_hash()
-        # scrypt takes tens of milliseconds of CPU: off the event loop.
-        ok = await asyncio.to_thread(verify_password, form.get("password", ""), stored)
+        # argon2id takes tens of milliseconds of CPU: off the event loop.
+        password = form.get("password", "")
+        ok = await asyncio.to_thread(verify_password, password, stored)
         if not ok or found is None:
             return None
         user, workspace = found
+        if needs_rehash(stored):  # an older hash: the password is at hand to replace it
+            user.password_hash = await asyncio.to_thread(hash_password, password)
         user.last_sign_in_at = request.app[CLOCK].now()
         return {"w": workspace.id, "u": user.id}
 

@@ -92,7 +92,7 @@ def body_of(form: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
 def field_of(pointer: str, rows: list[int]) -> str:
     """The form field an API pointer ("/steps/1/price", "/frequency_cap/max") is about."""
     parts = pointer.strip("/").split("/")
-    if parts[0] == "steps" and len(parts) > 1 and parts[1].isdigit():
+    if parts[0] == "steps" and len(parts) > 1 and parts[1].isascii() and parts[1].isdigit():
         part = {"price": "price", "wait_seconds": "wait"}.get(parts[2] if len(parts) > 2 else "")
         return f"step-{rows[int(parts[1])]}-{part or 'channel'}"
     if parts[0] == "frequency_cap":

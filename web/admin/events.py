@@ -12,7 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK, SESSIONS
-from calserver.eventspec import EventSpec, apply_spec, parse_event
+from calserver.eventspec import EventSpec, apply_spec
+from calserver.ranges import parse_event_in_range
 from calserver.validation import FieldErrors, format_duration, zone_names
 from feeds.i18n import N_
 from storage import segments as store
@@ -93,7 +94,7 @@ async def _load(request: web.Request) -> tuple[Segment, Event | None]:
         raw = request.match_info.get("event_id")
         if raw is None:
             return segment, None
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise web.HTTPNotFound(text=f"no event {raw!r} in this segment")
         return segment, await store.get_event(session, segment.id, int(raw))
 
@@ -137,7 +138,9 @@ async def save(request: web.Request) -> web.Response:
     segment, event = await _load(request)
     form = await form_of(request)
     try:
-        spec: EventSpec = await run_cpu_check(request, parse_event, body_of(form), segment.timezone)
+        spec: EventSpec = await run_cpu_check(
+            request, parse_event_in_range, body_of(form), segment.timezone
+        )
         event_id = await _save(request, segment, event, spec)
     except FieldErrors as error:
         return await _editor(request, segment, event, form, errors_by_field(error.errors), 422)

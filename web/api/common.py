@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, LOOKUP, SESSIONS, WORKSPACE
+from calserver.appkeys import CHECK_POOL, CLOCK, CONFIG, LOOKUP, SESSIONS, WORKSPACE
 from calserver.shapes.fields import check_body
 from calserver.shapes.queries import Query, id_in_path
 from calserver.validation import FieldErrors
@@ -23,7 +23,8 @@ from web.problems import Handler
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=Query)
-# Expanding a hostile recurrence rule may take seconds in dateutil; give up well before.
+# Expanding a recurrence rule stops by itself (feeds/recurrence.py caps dateutil's walk);
+# the deadline still answers a client that waited long enough.
 CPU_CHECK_TIMEOUT = 2.0
 PUBLIC_API_PATHS = {"/api/v1/openapi.json"}
 
@@ -119,9 +120,9 @@ def workspace_of(request: web.Request) -> WorkspaceRow:
 
 
 async def run_cpu_check(request: web.Request, func: Callable[..., T], *args: Any) -> T:
-    """Run a CPU-heavy validation off the event loop, with a deadline."""
+    """Run a CPU-heavy validation off the event loop (not in the rendering pool), with a deadline."""
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(request.app[CPU_POOL], func, *args)
+    future = loop.run_in_executor(request.app[CHECK_POOL], func, *args)
     try:
         return await asyncio.wait_for(future, CPU_CHECK_TIMEOUT)
     except TimeoutError:

@@ -11,6 +11,7 @@ from calserver.appkeys import CLOCK
 from calserver.eventspec import EventSpec, apply_spec, event_fields, parse_event
 from calserver.shapes.queries import EventPage
 from calserver.validation import format_duration
+from feeds.poison import each_rendered
 from storage import segments as store
 from storage.errors import Conflict
 from storage.models import Event, EventColumns
@@ -25,7 +26,26 @@ from web.api.common import (
 )
 
 
-def event_json(event: EventColumns) -> dict[str, Any]:
+def _times(event: EventColumns, tolerant: bool) -> dict[str, Any]:
+    try:
+        return event_fields(event.kind, event.start_local, event.timezone, event.duration_seconds)
+    except ArithmeticError:
+        if not tolerant:
+            raise
+        # A stored row whose end overflows in its zone (feeds/poison.py): shown as stored,
+        # its end in UTC, so that it can still be read, fixed or removed.
+        end = event.ends_at.isoformat() if event.ends_at else event.start_local
+        return {
+            "start": event.start_local, "end": end, "duration": f"PT{event.duration_seconds}S",
+            "timezone": event.timezone, "local_time": event.kind == "local",
+            "all_day": event.kind == "all_day",
+        }  # fmt: skip
+
+
+def event_json(event: EventColumns, tolerant: bool = False) -> dict[str, Any]:
+    """The API's view of a stored event; ``tolerant`` shows a row whose end cannot be
+    computed in its zone rather than failing (a single trigger must stay readable and
+    cancellable)."""
     return {
         "id": event.id,
         "uid": event.uid,
@@ -33,7 +53,7 @@ def event_json(event: EventColumns) -> dict[str, Any]:
         "description": event.description,
         "location": event.location,
         "url": event.url,
-        **event_fields(event.kind, event.start_local, event.timezone, event.duration_seconds),
+        **_times(event, tolerant),
         "rrule": event.rrule,
         "alarms": [{"before": format_duration(seconds)} for seconds in event.alarms],
         "sequence": event.sequence,
@@ -64,7 +84,7 @@ async def list_events(request: web.Request) -> web.Response:
             session, workspace_of(request).id, request.match_info["slug"]
         )
         events = await store.list_events(session, segment.id, limit, offset)
-    items = [event_json(e) for e in events]
+    items = [item for _, item in each_rendered("api", events, event_json)]
     return json_response({"items": items, "limit": limit, "offset": offset})
 
 

@@ -56,7 +56,7 @@ def _instant(text: str | None) -> datetime | None:
 def trigger_json(
     trigger: Trigger, external_id: str, timeline: list[TriggerEvent] | None = None
 ) -> dict[str, Any]:
-    event = event_json(trigger)  # a trigger carries the same event columns
+    event = event_json(trigger, tolerant=True)  # a trigger carries the same event columns
     for derived in ("id", "sequence", "created_at", "updated_at"):
         event.pop(derived)
     receipt = None
