@@ -164,6 +164,36 @@ def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[t
             server.stdout.close()
 
 
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of ``server_url`` (its URL), dropped after;
+    with an empty URL, yields "" (the caller uses SQLite)."""
+    if not server_url:
+        yield ""
+        return
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    name = f"calserver_bench_{os.getpid()}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
 def settle(seconds: float) -> None:
     """Let a server finish what a phase left behind (a poll flush) before its CPU is read."""
     time.sleep(seconds)
