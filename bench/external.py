@@ -82,13 +82,13 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(url: str, headers: dict[str, str], seconds: float, connections: int,
-            core: str | None) -> Load:  # fmt: skip
-    """`wrk -t1` with ``connections`` connections for ``seconds``, pinned to ``core``."""
+            core: str | None, threads: int = 1) -> Load:  # fmt: skip
+    """`wrk` with ``connections`` connections for ``seconds``, pinned to ``core``."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk (see bench/README.md)")
     command = [
         "wrk",
-        "-t1",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{round(seconds)}s",
         "--latency",
