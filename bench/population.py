@@ -96,6 +96,14 @@ def postgres_pids() -> list[int]:
     return found
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server process, after it served every phase."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cpu(pid: int, with_postgres: bool) -> tuple[float, float]:
     database = sum(tree_cpu(p) for p in postgres_pids()) if with_postgres else 0.0
     return tree_cpu(pid), database
@@ -148,6 +156,8 @@ def main(args: argparse.Namespace) -> None:
                 )
                 if r:
                     results[size].append(per)
+                if r == args.rounds:
+                    print(f"{size:,} subscriptions: server resident memory {rss_mb(pid):.0f} MB")
                 print(f"round {r}{' (warm-up)' if not r else ''}: {size:,} subscriptions: "
                       f"calserver {per[0]:.1f} µs, database {per[1]:.1f} µs per poll ({requests:,} polls)")  # fmt: skip
     report(results, sizes, pg)
