@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import time
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +59,18 @@ async def seed(url: str, data: str, count: int, paths: Path) -> None:
     engine = create_engine(Config({"data_dir": data, "database_url": url}))
     signer = TokenSigner([SECRET])
     now = datetime.now(UTC)
+    created, polled = now - timedelta(days=30), now - timedelta(minutes=15)
     try:
         async with engine.begin() as connection:
             workspace = await connection.scalar(select(Workspace.id))
             segment = await connection.scalar(select(Segment.id))
             for start in range(0, count, CHUNK):
+                # The steady state: subscriptions that were activated long ago and polled
+                # lately, so a poll records a poll (not a first activation).
                 rows = [{"workspace_id": workspace, "timezone": "Europe/London", "src": "bench",
-                         "client": "apple", "status": "active", "created_at": now, "updated_at": now}
+                         "client": "apple", "status": "active", "created_at": created,
+                         "updated_at": created, "activated_at": created, "last_poll_at": polled,
+                         "family": "other"}
                         for _ in range(min(CHUNK, count - start))]  # fmt: skip
                 ids = (
                     (
