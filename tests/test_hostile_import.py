@@ -17,6 +17,7 @@ from tests.conftest import Tenant
 from tests.support.admin import add_user, form_token, sign_in
 from tests.support.db import snapshot
 from tests.support.feeds import make_segment
+from tests.test_browser import browser, visit  # noqa: F401 (fixtures)
 
 
 def _ics(*events: str) -> str:
@@ -125,3 +126,49 @@ async def test_a_megabyte_import_leaves_the_event_loop_free(
     answered.set()
     status, page = await asyncio.wait_for(upload, 60)
     assert status == 200 and "1900 imported" in page
+
+
+async def test_the_progress_bar_moves_while_a_megabyte_is_checked(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+    visit: Any,  # noqa: F811 (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """In Chromium: the bar fills while the file is sent, turns indeterminate (the browser
+    animates it) while the server checks it off the event loop, and /healthz answers."""
+    from tests.test_admin_browser import DESKTOP, sign_in_with_the_keyboard
+
+    await make_segment(tenant.api, "news", timezone="Europe/Berlin")
+    await add_user(client, tenant.slug)
+    big = tmp_path / "big.ics"
+    big.write_text(_ics(*[GOOD + f"DESCRIPTION:{'x' * 430}\r\n" for _ in range(1900)]))
+    reading, answered = threading.Event(), threading.Event()
+    read_rows = importing.read_rows
+
+    def held(filename: str, data: bytes) -> Any:
+        reading.set()
+        answered.wait(30)
+        return read_rows(filename, data)
+
+    monkeypatch.setattr(importing, "read_rows", held)
+    desktop = await visit(DESKTOP)
+    page = await desktop.page()
+    await sign_in_with_the_keyboard(page, desktop.base)
+    await page.goto(desktop.base + "admin/import")
+    await page.set_input_files("#f-file", str(big))
+    await page.check("#m-valid")
+    await page.click("form[action='/admin/import'] button[type=submit]")
+    try:
+        assert await asyncio.to_thread(reading.wait, 30)
+        await page.wait_for_selector("#import-progress:not([hidden])")
+        # Sent: the bar turns indeterminate (the browser animates it) while the server checks.
+        await page.wait_for_selector("#import-bar:not([value])")
+        assert "Checking" in await page.inner_text("#import-progress")
+        async with client.get("/healthz") as health:
+            assert health.status == 200
+    finally:
+        answered.set()
+    await page.wait_for_selector("#import-result", timeout=60_000)
+    assert "1900 imported" in await page.inner_text("#import-result")
+    desktop.assert_first_party_only()

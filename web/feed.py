@@ -36,15 +36,18 @@ from feeds.feed import FeedSettings, active_body, unsubscribed_body
 from feeds.ics import fold_link
 from feeds.render import AnyEvent
 from storage.contacts import personal_events
+from storage.errors import unavailable
 from storage.families import family_of
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.subscriptions import events_for_segments, feed_view
 from web.headers import EVERY_ANSWER
+from web.problems import OUTAGE, RETRY_AFTER
 
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
+RECENT_VIEWS = 100_000
 # What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
 # once. The security headers of every answer are in them, so the response signal that adds
 # them finds them already present.
@@ -144,13 +147,30 @@ class FeedHandler:
         self.base_url = app[CONFIG].base_url
         self.signer, self.lookup, self.cache = app[SIGNER], app[LOOKUP], app[FEED_CACHE]
         self.clock, self.recorder = app[CLOCK], app[RECORDER]
+        # The last view of each subscription polled: while the database is away, a feed
+        # whose body is still cached is served from memory (polls are recorded meanwhile).
+        self.recent: dict[int, PollView] = {}
+
+    def _remembered(self, sub_id: object, error: Exception) -> PollView:
+        if not unavailable(error):
+            raise error
+        view = self.recent.get(sub_id) if type(sub_id) is int else None
+        if view is None or self.cache.peek(_cache_key(view, self.clock.now().date())) is None:
+            raise web.HTTPServiceUnavailable(text=OUTAGE, headers={"Retry-After": RETRY_AFTER})
+        return view
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
         sub_id = self.signer.verify(FEED_PURPOSE, token)
-        view = await self.lookup.view(sub_id) if type(sub_id) is int else None
+        try:
+            view = await self.lookup.view(sub_id) if type(sub_id) is int else None
+        except Exception as error:
+            view = self._remembered(sub_id, error)
         if view is None:
             raise web.HTTPNotFound(text="No such calendar.")
+        if len(self.recent) >= RECENT_VIEWS:
+            self.recent.clear()
+        self.recent[view.subscription_id] = view
         now = self.clock.now()
         key = _cache_key(view, now.date())
         entry = self.cache.peek(key) or await self.cache.get(
