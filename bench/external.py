@@ -82,13 +82,13 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(url: str, headers: dict[str, str], seconds: float, connections: int,
-            core: str | None) -> Load:  # fmt: skip
-    """`wrk -t1` with ``connections`` connections for ``seconds``, pinned to ``core``."""
+            core: str | None, threads: int = 1) -> Load:  # fmt: skip
+    """`wrk` with ``connections`` connections for ``seconds``, pinned to ``core``."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk (see bench/README.md)")
     command = [
         "wrk",
-        "-t1",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{round(seconds)}s",
         "--latency",
@@ -162,6 +162,36 @@ def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[t
             server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the PostgreSQL server of ``server_url`` (its URL), dropped after;
+    with an empty URL, yields "" (the caller uses SQLite)."""
+    if not server_url:
+        yield ""
+        return
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server_url)
+    name = f"calserver_bench_{os.getpid()}"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def run(sql: str) -> None:
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f"CREATE DATABASE {name}"))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 def settle(seconds: float) -> None:

@@ -41,6 +41,7 @@ from external import (
     pinned,
     process,
     run_wrk,
+    scratch_database,
     settle,
     tree_cpu,
 )
@@ -88,9 +89,12 @@ def main(args: argparse.Namespace) -> None:
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; servers on core {server_core}, "
           f"wrk on core {load_core}; {args.workers} calserver process(es)")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="calserver-bench-feed-") as data:
+    with (
+        tempfile.TemporaryDirectory(prefix="calserver-bench-feed-") as data,
+        scratch_database(args.database_url) as database_url,
+    ):
         extra = {"workers": str(args.workers)} if args.workers != 1 else {}
-        env = calserver_env(data, args.database_url, poll_flush_seconds=str(FLUSH_SECONDS), **extra)
+        env = calserver_env(data, database_url, poll_flush_seconds=str(FLUSH_SECONDS), **extra)
         key = create_workspace(env)
         serve = pinned([*CALSERVER, "serve", "--port", "0"], server_core)
         with process(serve, env) as (real_pid, base):
