@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from calserver.appkeys import (
     CLOCK,
@@ -32,17 +33,29 @@ from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
 from feeds.feed import FeedSettings, active_body, unsubscribed_body
+from feeds.i18n import N_
 from feeds.ics import fold_link
 from feeds.render import AnyEvent
 from storage.contacts import personal_events
+from storage.errors import unavailable
 from storage.families import family_of
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.subscriptions import events_for_segments, feed_view
+from web.headers import EVERY_ANSWER
+from web.problems import OUTAGE, RETRY_AFTER
 
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
+NO_SUCH_CALENDAR = N_("No such calendar.")
+RECENT_VIEWS = 100_000
+# What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
+# once. The security headers of every answer are in them, so the response signal that adds
+# them finds them already present.
+_NOT_MODIFIED = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding", **EVERY_ANSWER}
+_PLAIN = {**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"}
+_GZIPPED = {**_PLAIN, "Content-Encoding": "gzip"}
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -57,18 +70,10 @@ def subscription_id(app: web.Application, token: str) -> int | None:
 
 def _cache_key(view: PollView, day: date) -> Hashable:
     if view.status in ENDED:
-        return ("ended", view.status, view.segments, view.workspace_name)
-    return (
-        "active",
-        view.contact_id,
-        view.contact_version,
-        view.segments,
-        view.timezone,
-        view.quiet_start,
-        view.quiet_end,
-        view.workspace_name,
-        day,
-    )
+        return ("ended", view.status, view.segments, view.workspace_name, view.language)
+    # The view without its subscription id: all a body depends on (contact and segment
+    # versions, zones, quiet hours, names), taken as one slice on every poll.
+    return (view[1:], day)
 
 
 async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedFeed:
@@ -77,7 +82,7 @@ async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedF
     async with app[SESSIONS]() as session:
         view = await feed_view(session, poll.subscription_id)
         if view is None:
-            raise web.HTTPNotFound(text="No such calendar.")
+            raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
         modified = max([view.subscription_updated_at, *(s.updated_at for s in view.segments)])
         if view.status in ENDED:
             return cached_feed(unsubscribed_body(view, settings), modified)
@@ -109,14 +114,14 @@ def _link(base_url: str, token: str) -> bytes:
     return fold_link(base_url + manage_path(token)).encode()
 
 
-def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> bool:
-    if_none_match = request.headers.get("If-None-Match")
+def _not_modified(asked: CIMultiDictProxy[str], etag: str, last_modified: datetime) -> bool:
+    if_none_match = asked.get("If-None-Match")
     if if_none_match is not None:
         if if_none_match == etag:  # what clients send: the one ETag they were given
             return True
         tags = [tag.strip() for tag in if_none_match.split(",")]
         return etag in tags or "*" in tags
-    since = request.headers.get("If-Modified-Since")
+    since = asked.get("If-Modified-Since")
     if since is None:
         return False
     try:
@@ -128,10 +133,10 @@ def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> b
     return last_modified.replace(microsecond=0) <= moment
 
 
-def _wants_gzip(request: web.Request) -> bool:
-    if "gzip" not in request.headers.get("Accept-Encoding", ""):
+def _wants_gzip(asked: CIMultiDictProxy[str]) -> bool:
+    if "gzip" not in asked.get("Accept-Encoding", ""):
         return False
-    agent = request.headers.get("User-Agent", "")
+    agent = asked.get("User-Agent", "")
     return not any(mark in agent for mark in _NO_GZIP_AGENTS)
 
 
@@ -144,31 +149,43 @@ class FeedHandler:
         self.base_url = app[CONFIG].base_url
         self.signer, self.lookup, self.cache = app[SIGNER], app[LOOKUP], app[FEED_CACHE]
         self.clock, self.recorder = app[CLOCK], app[RECORDER]
+        # The last view of each subscription polled: while the database is away, a feed
+        # whose body is still cached is served from memory (polls are recorded meanwhile).
+        self.recent: dict[int, PollView] = {}
+
+    def _remembered(self, sub_id: object, error: Exception) -> PollView:
+        if not unavailable(error):
+            raise error
+        view = self.recent.get(sub_id) if type(sub_id) is int else None
+        if view is None or self.cache.peek(_cache_key(view, self.clock.now().date())) is None:
+            raise web.HTTPServiceUnavailable(text=OUTAGE, headers={"Retry-After": RETRY_AFTER})
+        return view
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
         sub_id = self.signer.verify(FEED_PURPOSE, token)
-        view = await self.lookup.view(sub_id) if type(sub_id) is int else None
+        try:
+            view = await self.lookup.view(sub_id) if type(sub_id) is int else None
+        except Exception as error:
+            view = self._remembered(sub_id, error)
         if view is None:
-            raise web.HTTPNotFound(text="No such calendar.")
+            raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
+        if len(self.recent) >= RECENT_VIEWS:
+            self.recent.clear()
+        self.recent[view.subscription_id] = view
         now = self.clock.now()
         key = _cache_key(view, now.date())
         entry = self.cache.peek(key) or await self.cache.get(
             key, lambda: _build(self.app, view, now)
         )
         link = _link(self.base_url, token)
-        gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(request)
+        asked = request.headers
+        gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(asked)
         # Strong ETags differ per representation, so the gzip one gets its own.
         digest = hashlib.blake2b(entry.digest + link, digest_size=16).hexdigest()
         etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
-        headers = {
-            "ETag": etag,
-            "Last-Modified": entry.last_modified_http,
-            "Cache-Control": "private, no-cache",
-            "Vary": "Accept-Encoding",
-        }
-        status = 304 if _not_modified(request, etag, entry.last_modified) else 200
-        family = family_of(request.headers.get("User-Agent", ""))
+        status = 304 if _not_modified(asked, etag, entry.last_modified) else 200
+        family = family_of(asked.get("User-Agent", ""))
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
         if entry.personal and not entry.receipts_recorded:
@@ -177,11 +194,11 @@ class FeedHandler:
             entry.receipts_recorded = True
         if status == 304:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
-            del headers["Last-Modified"]
-            return web.Response(status=304, headers=headers)
+            return web.Response(status=304, headers={**_NOT_MODIFIED, "ETag": etag})
         body = link.join(entry.parts)
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
-            headers["Content-Encoding"] = "gzip"
-        headers["Content-Type"] = "text/calendar; charset=utf-8"
+            headers = {**_GZIPPED, "ETag": etag, "Last-Modified": entry.last_modified_http}
+        else:
+            headers = {**_PLAIN, "ETag": etag, "Last-Modified": entry.last_modified_http}
         return web.Response(body=body, headers=headers)
