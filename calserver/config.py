@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from calserver.config_fields import ConfigFields
 from calserver.options import OPTIONS, OPTIONS_BY_NAME, SECTIONS, Option
+from feeds.i18n import languages, supported
 from storage.families import Thresholds, parse_thresholds
 
 log = logging.getLogger(__name__)
@@ -180,6 +181,8 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
             f"option 'public_url': at most {MAX_BASE_URL} characters, so feed URLs stay "
             "under 200 (Google Calendar fails silently on long URLs)"
         )
+    if supported(values["language"]) != values["language"]:
+        raise ConfigError(f"option 'language': choose one of {', '.join(languages())}")
     if values["database_pool_size"] < 1:
         raise ConfigError("option 'database_pool_size': must be at least 1")
 

@@ -43,4 +43,5 @@ class ConfigFields:
     caldav_max_body_bytes: int
     caldav_rate_limit: int
     trust_forwarded_for: bool
+    language: str
     demo: bool

@@ -301,6 +301,14 @@ OPTIONS: tuple[Option, ...] = (
         "server",
     ),
     Option(
+        "language",
+        "en",
+        "str",
+        "Language of new workspaces' pages and of pages that belong to no workspace (error "
+        "pages, dashboard sign-in), for browsers asking for none calserver speaks: en or ru.",
+        "server",
+    ),
+    Option(
         "demo",
         True,
         "bool",

@@ -9,16 +9,19 @@ from importlib.metadata import version
 
 from feeds.alarms import QuietHours
 from feeds.colors import css3_name
+from feeds.i18n import N_, texts
 from feeds.ics import CRLF, linked_text_prop, prop, text_prop, vtimezone
 from feeds.poison import each_rendered, leave_out
-from feeds.render import LINK_LABEL, AnyEvent, Rendered, Window, render_event
+from feeds.render import AnyEvent, Rendered, Window, link_label, render_event
 from storage.subscriptions import FeedView
 
 PRODID = f"-//calserver//calserver {version('calserver')}//EN"
-UNSUBSCRIBED_NOTE = (
+UNSUBSCRIBED_NOTE = N_(
     "You unsubscribed from this calendar; it no longer receives events. "
     "You can delete it from your calendar app."
 )
+UNSUBSCRIBED_NAME = N_("%(name)s (unsubscribed)")
+DETAILS = N_("Details:")
 
 
 @dataclass(frozen=True)
@@ -60,12 +63,16 @@ def _header(view: FeedView, settings: FeedSettings, name: str, description: str)
     return "".join(lines)
 
 
+def ended_name(view: FeedView) -> str:
+    """The name an ended subscription's calendar shows, in the subscription's language."""
+    return texts(view.language).gettext(UNSUBSCRIBED_NAME, name=calendar_name(view))
+
+
 def unsubscribed_body(view: FeedView, settings: FeedSettings) -> str:
     """A valid, empty calendar: clients stop showing the events instead of retrying an error."""
-    name = f"{calendar_name(view)} (unsubscribed)"
-    return (
-        _header(view, settings, name, UNSUBSCRIBED_NOTE + "\n\nDetails:\n") + "END:VCALENDAR" + CRLF
-    )
+    t = texts(view.language)
+    note = t.gettext(UNSUBSCRIBED_NOTE) + "\n\n" + t.gettext(DETAILS) + "\n"
+    return _header(view, settings, ended_name(view), note) + "END:VCALENDAR" + CRLF
 
 
 @dataclass(frozen=True)
@@ -92,7 +99,9 @@ def render_calendar(
         now - timedelta(days=settings.retention_days), now + timedelta(days=settings.horizon_days)
     )
     rendered = each_rendered(
-        surface, events, lambda event: render_event(event, view.timezone, quiet, window)
+        surface,
+        events,
+        lambda event: render_event(event, view.timezone, quiet, window, view.language),
     )
     first_year: dict[str, int] = {}
     for _, item in rendered:
@@ -108,7 +117,7 @@ def render_calendar(
                     leave_out(surface, event, error)
     rendered = [pair for pair in rendered if pair[1].zones <= timezones.keys()]
     description = " ".join(s.description for s in view.segments if s.description)
-    description = (description + "\n\n" if description else "") + LINK_LABEL
+    description = (description + "\n\n" if description else "") + link_label(view.language)
     return RenderedCalendar(
         _header(view, settings, calendar_name(view), description), timezones, rendered
     )

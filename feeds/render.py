@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from feeds.alarms import QuietHours, alarm_offset, to_utc, to_wall
+from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
 from feeds.ics import (
     date_stamp,
     datetime_prop,
@@ -29,7 +30,8 @@ AnyEvent = EventColumns
 # Occurrences looked at for per-occurrence alarms, and overrides written at most.
 MAX_OCCURRENCES = 400
 MAX_OVERRIDES = 100
-LINK_LABEL = "Unsubscribe or change settings:\n"
+# Each event's description ends with this line, then the subscriber's own link.
+LINK_LABEL = N_("Unsubscribe or change settings:")
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,15 @@ def _times(event: AnyEvent, wall: datetime, zone: str) -> str:
     return datetime_prop("DTSTART", wall, zone) + datetime_prop("DTEND", end_wall, zone)
 
 
+def link_label(language: str) -> str:
+    """The line before the subscriber's link, in the subscription's language."""
+    return texts(language).gettext(LINK_LABEL) + "\n"
+
+
 def _vevent(
-    event: AnyEvent, wall: datetime, zone: str, offsets: tuple[int, ...], recurrence_id: bool
-) -> str:
+    event: AnyEvent, wall: datetime, zone: str, offsets: tuple[int, ...], recurrence_id: bool,
+    label: str,
+) -> str:  # fmt: skip
     lines = [
         "BEGIN:VEVENT\r\n",
         prop("UID", event.uid),
@@ -140,7 +148,7 @@ def _vevent(
     if event.url:
         lines.append(prop("URL", event.url))
     separator = "\n\n—\n" if event.description else ""
-    lines.append(linked_text_prop("DESCRIPTION", event.description + separator + LINK_LABEL))
+    lines.append(linked_text_prop("DESCRIPTION", event.description + separator + label))
     cancelled = getattr(event, "status", "") == "cancelled"
     lines.append("STATUS:CANCELLED\r\n" if cancelled else "STATUS:CONFIRMED\r\n")
     lines.append("TRANSP:TRANSPARENT\r\n")
@@ -152,8 +160,9 @@ def _vevent(
 
 
 def render_event(
-    event: AnyEvent, subscriber_zone: str, quiet: QuietHours, window: Window
-) -> Rendered:
+    event: AnyEvent, subscriber_zone: str, quiet: QuietHours, window: Window,
+    language: str = DEFAULT_LANGUAGE,
+) -> Rendered:  # fmt: skip
     zone = _zone(event, subscriber_zone)
     start_wall = _start_wall(event, zone)
     occurrences = _occurrences(event, start_wall, zone, window)
@@ -162,9 +171,10 @@ def render_event(
     ]
     # The series carries the alarms most occurrences need; the others get overrides.
     series = Counter(offsets for _, offsets in per_occurrence).most_common(1)[0][0]
-    parts = [_vevent(event, start_wall, zone, series, recurrence_id=False)]
+    label = link_label(language)
+    parts = [_vevent(event, start_wall, zone, series, recurrence_id=False, label=label)]
     overrides = [(wall, offsets) for wall, offsets in per_occurrence if offsets != series]
     for wall, offsets in overrides[:MAX_OVERRIDES]:
-        parts.append(_vevent(event, wall, zone, offsets, recurrence_id=True))
+        parts.append(_vevent(event, wall, zone, offsets, recurrence_id=True, label=label))
     zones = frozenset() if event.kind == "all_day" or zone == "UTC" else frozenset({zone})
     return Rendered("".join(parts), zones, start_wall.year)

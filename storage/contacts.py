@@ -60,7 +60,7 @@ async def put_contact(
             workspace_id=workspace_id, external_id=external_id, version=1, created_at=now
         )
         session.add(contact)
-    for name in ("phone", "email", "telegram_chat_id", "timezone"):
+    for name in ("phone", "email", "telegram_chat_id", "timezone", "locale"):
         setattr(contact, name, fields.get(name))
     contact.attributes = dict(fields.get("attributes") or {})
     contact.opt_out = list(fields.get("opt_out") or [])

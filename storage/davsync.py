@@ -24,7 +24,7 @@ from storage.models import (
     Subscription,
     Trigger,
 )
-from storage.subscriptions import FeedView, view_from_rows, view_query
+from storage.subscriptions import VIEW_WIDTH, FeedView, view_from_rows, view_query
 
 # A local event is shown at the subscriber's wall time, up to 26 hours away from the
 # instants stored in the event's own zone: time-range candidates are widened by that.
@@ -71,8 +71,8 @@ def dav_state(session: Session, subscription_id: int) -> DavState | None:
     view = view_from_rows(subscription_id, rows, len(extra))
     if view is None:
         return None
-    first = rows[0]
-    return DavState(view, first[8], first[9], first[10])
+    contact_id, version, updated_at = rows[0][VIEW_WIDTH : VIEW_WIDTH + len(extra)]
+    return DavState(view, contact_id, version, updated_at)
 
 
 def calendar_events(

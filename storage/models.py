@@ -73,6 +73,8 @@ class Workspace(Base):
     quiet_end: Mapped[str] = mapped_column(String(5), default="08:00")
     sms_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 4), nullable=True)
     currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    # The language of its pages for visitors whose browser asks for none calserver speaks.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # The cascade's steps (calserver/cascade/policy.py), or None: no cascade.
     cascade_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime]
@@ -109,6 +111,8 @@ class Segment(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     color: Mapped[str | None] = mapped_column(String(7), nullable=True)
     timezone: Mapped[str] = mapped_column(String(64))
+    # Its landing page's default language; None: the workspace's.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     # Bumped on every change to the segment or its events; feed caches key on it.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
@@ -176,6 +180,8 @@ class Subscription(Base):
     last_poll_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # Client family of the latest poll (apple-ios, google, …); empty before the first.
     family: Mapped[str] = mapped_column(String(16), default="")
+    # The language of the page it was made on: its calendar's own texts speak it.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # Set when subscribed through a personalized link; erased with the contact.
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True, index=True
@@ -273,6 +279,8 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     telegram_chat_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The language of the cascade's messages; None: the workspace's.
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Cascade channels (step names) the contact asked not to be reached on.
     opt_out: Mapped[list[str]] = mapped_column(JSON, default=list)

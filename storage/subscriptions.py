@@ -40,6 +40,7 @@ class FeedView:
     quiet_start: str
     quiet_end: str
     segments: tuple[SegmentInfo, ...]
+    language: str = "en"  # of the page it was made on: the calendar's own texts speak it
 
 
 async def segment_by_slugs(
@@ -68,10 +69,12 @@ async def create_subscription(
     client: str,
     now: datetime,
     contact_id: int | None = None,
+    language: str = "en",
 ) -> Subscription:
     subscription = Subscription(
         workspace_id=workspace_id,
         contact_id=contact_id,
+        language=language,
         timezone=timezone,
         src=src,
         client=client,
@@ -92,7 +95,9 @@ async def create_subscription(
 _VIEW = (
     Subscription.status, Subscription.timezone, Subscription.updated_at, Workspace.id,
     Workspace.timezone, Workspace.name, Workspace.quiet_start, Workspace.quiet_end,
+    Subscription.language,
 )  # fmt: skip
+VIEW_WIDTH = len(_VIEW)  # where ``view_query``'s extra columns start
 _SEGMENT = (
     Segment.id, Segment.slug, Segment.version, Segment.name, Segment.description, Segment.color,
     Segment.updated_at,
@@ -117,10 +122,12 @@ def view_from_rows(subscription_id: int, rows: Sequence[Any], extra: int = 0) ->
         return None
     at = len(_VIEW) + extra
     segments = tuple(SegmentInfo(*row[at:]) for row in rows if row[at] is not None)
-    status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end = rows[0][: len(_VIEW)]
+    status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end, language = rows[0][
+        : len(_VIEW)
+    ]
     return FeedView(
         subscription_id, status, zone, updated, ws_id, ws_zone, ws_name, quiet_start, quiet_end,
-        segments,
+        segments, language,
     )  # fmt: skip
 
 

@@ -21,12 +21,14 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_workspace(session: AsyncSession, slug: str, name: str, now: datetime) -> Workspace:
+async def create_workspace(
+    session: AsyncSession, slug: str, name: str, now: datetime, language: str = "en"
+) -> Workspace:
     if await session.scalar(select(Workspace.id).where(Workspace.slug == slug)) is not None:
         raise Conflict(f"workspace {slug!r} already exists")
     workspace = Workspace(
         slug=slug, name=name, timezone="UTC", quiet_start="22:00", quiet_end="08:00",
-        currency="RUB", created_at=now, updated_at=now,
+        currency="RUB", language=language, created_at=now, updated_at=now,
     )  # fmt: skip
     session.add(workspace)
     await session.flush()

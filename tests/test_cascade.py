@@ -116,7 +116,7 @@ async def test_silent_calendar_falls_to_sms_and_a_report_confirms(
     gateway: SmsGateway = peers["sms"]
     key = "acme:o-1:sms"
     assert gateway.sent == {key: 1} and gateway.bodies[key]["to"] == "+4915112345678"
-    assert "Order 42 ready for pickup: 2026-03-06 15:00" in gateway.bodies[key]["text"]
+    assert "Order 42 ready for pickup: Fri, 6 March, 15:00" in gateway.bodies[key]["text"]
     url = await report_url(client, api, "sms")
     status, body = await post_report(url, {"id": gateway.ids[key], "status": "DELIVRD"})
     assert status == 200 and body == {"recorded": "delivered", "late": False}

@@ -79,7 +79,9 @@ async def test_landing_orders_buttons_by_device_and_creates_nothing(
     )
     assert 'name="src" value="sms"' in html and 'method="post"' in html
     assert (
-        "Weekly tip" in html and "4 events in the next 30 days" in html and "15 min before" in html
+        "Weekly tip" in html
+        and "4 events in the next 30 days" in html
+        and "15 minutes before" in html
     )
     assert "unsubscribe link" in html
     assert await count_subscriptions(client) == 0  # previewers and scanners fetch GETs

@@ -144,7 +144,9 @@ def _cmd_workspace_create(config: Config, args: argparse.Namespace) -> int:
 
     async def work(session: Any) -> str:
         now = Clock().now()
-        workspace = await create_workspace(session, args.slug, args.name or args.slug, now)
+        workspace = await create_workspace(
+            session, args.slug, args.name or args.slug, now, config.language
+        )
         return await add_key(session, workspace, "created with the workspace", now)
 
     key = asyncio.run(_with_store(config, work))

@@ -33,6 +33,7 @@ from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
 from feeds.feed import FeedSettings, active_body, unsubscribed_body
+from feeds.i18n import N_
 from feeds.ics import fold_link
 from feeds.render import AnyEvent
 from storage.contacts import personal_events
@@ -47,6 +48,7 @@ from web.problems import OUTAGE, RETRY_AFTER
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
+NO_SUCH_CALENDAR = N_("No such calendar.")
 RECENT_VIEWS = 100_000
 # What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
 # once. The security headers of every answer are in them, so the response signal that adds
@@ -68,7 +70,7 @@ def subscription_id(app: web.Application, token: str) -> int | None:
 
 def _cache_key(view: PollView, day: date) -> Hashable:
     if view.status in ENDED:
-        return ("ended", view.status, view.segments, view.workspace_name)
+        return ("ended", view.status, view.segments, view.workspace_name, view.language)
     # The view without its subscription id: all a body depends on (contact and segment
     # versions, zones, quiet hours, names), taken as one slice on every poll.
     return (view[1:], day)
@@ -80,7 +82,7 @@ async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedF
     async with app[SESSIONS]() as session:
         view = await feed_view(session, poll.subscription_id)
         if view is None:
-            raise web.HTTPNotFound(text="No such calendar.")
+            raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
         modified = max([view.subscription_updated_at, *(s.updated_at for s in view.segments)])
         if view.status in ENDED:
             return cached_feed(unsubscribed_body(view, settings), modified)
@@ -167,7 +169,7 @@ class FeedHandler:
         except Exception as error:
             view = self._remembered(sub_id, error)
         if view is None:
-            raise web.HTTPNotFound(text="No such calendar.")
+            raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
         if len(self.recent) >= RECENT_VIEWS:
             self.recent.clear()
         self.recent[view.subscription_id] = view

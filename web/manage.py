@@ -8,7 +8,8 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK, SESSIONS
 from calserver.validation import is_timezone, zone_names
-from feeds.feed import calendar_name
+from feeds.feed import calendar_name, ended_name
+from feeds.i18n import texts
 from storage.lifecycle import ENDED
 from storage.subscriptions import (
     FeedView,
@@ -16,6 +17,7 @@ from storage.subscriptions import (
     get_subscription,
     workspace_segments,
 )
+from web.language import choose
 from web.subscribe import read_form, render, view_for_token
 
 
@@ -23,9 +25,12 @@ async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Respo
     async with request.app[SESSIONS]() as session:
         segments = await workspace_segments(session, view.workspace_id)
     return render(
+        request,
         "manage.html",
+        extra.pop("language"),
         status=extra.pop("status", 200),
         name=calendar_name(view),
+        ended=ended_name(view),
         view=view,
         segments=segments,
         following={s.id for s in view.segments},
@@ -39,31 +44,31 @@ async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Respo
 
 async def manage_page(request: web.Request) -> web.Response:
     _, view = await view_for_token(request)
-    return await _page(request, view)
+    return await _page(request, view, language=choose(request, view.language))
 
 
 async def manage(request: web.Request) -> web.Response:
     _, view = await view_for_token(request)
+    language = choose(request, view.language)
+    t = texts(language)
     form = await read_form(request)
     zone = str(form.get("tz", ""))
     raw = [str(value) for value in form.getall("segment", [])]
     if not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in raw):
-        return await _page(request, view, status=422, error="Pick calendars from the list.")
+        error = t.gettext("Pick calendars from the list.")
+        return await _page(request, view, language=language, status=422, error=error)
     chosen = sorted({int(value) for value in raw})
     if view.status in ENDED:
-        return await _page(
-            request, view, status=409, error="This subscription has ended; subscribe again instead."
-        )
+        error = t.gettext("This subscription has ended; subscribe again instead.")
+        return await _page(request, view, language=language, status=409, error=error)
     if not is_timezone(zone):
-        return await _page(
-            request, view, status=422, error=f"Unknown time zone {zone!r}; pick one from the list."
-        )
+        error = t.gettext("Unknown time zone “%(zone)s”; pick one from the list.", zone=zone)
+        return await _page(request, view, language=language, status=422, error=error)
     if not chosen:
-        return await _page(
-            request, view, status=422, error="Pick at least one calendar, or unsubscribe below."
-        )
+        error = t.gettext("Pick at least one calendar, or unsubscribe below.")
+        return await _page(request, view, language=language, status=422, error=error)
     async with request.app[SESSIONS].begin() as session:
         subscription = await get_subscription(session, view.subscription_id)
         await change_subscription(session, subscription, chosen, zone, request.app[CLOCK].now())
     _, view = await view_for_token(request)
-    return await _page(request, view, saved=True)
+    return await _page(request, view, language=language, saved=True)

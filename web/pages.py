@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import text
 
 from calserver.appkeys import ENGINE
+from feeds.i18n import DEFAULT_LANGUAGE, texts
 from web.openapi import openapi_document
 from web.problems import problem
 
@@ -19,8 +20,17 @@ HEALTH_TIMEOUT = 2.0
 
 
 @cache
-def templates() -> Environment:
-    return Environment(loader=PackageLoader("web", "templates"), autoescape=select_autoescape())
+def templates(language: str = DEFAULT_LANGUAGE) -> Environment:
+    """The templates speaking one language (Jinja2's i18n extension over its catalog)."""
+    environment = Environment(
+        loader=PackageLoader("web", "templates"),
+        autoescape=select_autoescape(),
+        extensions=["jinja2.ext.i18n"],
+    )
+    bound = texts(language)
+    environment.install_gettext_translations(bound.catalog, newstyle=True)  # type: ignore[attr-defined]
+    environment.globals.update(language=bound.language, texts=bound)
+    return environment
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -25,7 +25,9 @@ from calserver.shapes.fields import SRC_RE
 from calserver.shapes.queries import SubscriptionLinks
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
-from feeds.feed import calendar_name
+from feeds.feed import calendar_name, ended_name
+from feeds.i18n import N_, supported, texts
+from storage.errors import NotFound
 from storage.families import is_person
 from storage.lifecycle import ENDED, end
 from storage.models import Contact, Segment, Workspace
@@ -39,9 +41,11 @@ from storage.subscriptions import (
 )
 from web.api.common import json_response, parse_json_object
 from web.feed import subscription_id
+from web.language import choose, remember, switch
 from web.pages import templates
 from web.upcoming import summarize
 
+CALENDAR_GONE = N_("This calendar does not exist, or it was removed.")
 PAGE_HEADERS = {
     # The links page carries the feed token: never send it on to Google or Microsoft.
     "Referrer-Policy": "no-referrer",
@@ -51,9 +55,17 @@ PAGE_HEADERS = {
 }
 
 
-def render(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = templates().get_template(template).render(**context)
-    return web.Response(text=html, status=status, content_type="text/html", headers=PAGE_HEADERS)
+def render(
+    request: web.Request, template: str, language: str, status: int = 200, **context: Any
+) -> web.Response:
+    """A subscriber's page in ``language`` (chosen by web/language.py), with its switch."""
+    page = templates(language).get_template(template)
+    html = page.render(switch=switch(request, language), **context)
+    response = web.Response(
+        text=html, status=status, content_type="text/html", headers=PAGE_HEADERS
+    )
+    remember(request, response)
+    return response
 
 
 def clean_src(value: Any) -> str:
@@ -80,20 +92,23 @@ class Target:
 
 async def _target(request: web.Request) -> Target:
     async with request.app[SESSIONS]() as session:
-        workspace, segment = await segment_by_slugs(
-            session, request.match_info["workspace"], request.match_info["segment"]
-        )
+        try:
+            workspace, segment = await segment_by_slugs(
+                session, request.match_info["workspace"], request.match_info["segment"]
+            )
+        except NotFound:
+            raise web.HTTPNotFound(text=CALENDAR_GONE) from None
     return Target(workspace, [segment], clean_src(request.query.get("src")))
 
 
 async def personal_target(request: web.Request) -> Target:
     """A personalized link: signed, unexpired, its contact and segments still there."""
     payload = request.app[SIGNER].verify(LINK_PURPOSE, request.match_info["token"])
-    gone = web.HTTPNotFound(text="This personal link is not valid. Ask for a new one.")
+    gone = web.HTTPNotFound(text=N_("This personal link is not valid. Ask for a new one."))
     if not isinstance(payload, dict) or not {"w", "c", "s", "r", "x"} <= set(payload):
         raise gone
     if payload["x"] < request.app[CLOCK].now().timestamp():
-        raise web.HTTPGone(text="This personal link has expired. Ask for a new one.")
+        raise web.HTTPGone(text=N_("This personal link has expired. Ask for a new one."))
     async with request.app[SESSIONS]() as session:
         workspace = await session.get(Workspace, payload["w"])
         contact = await session.get(Contact, payload["c"])
@@ -118,12 +133,15 @@ async def _landing(request: web.Request, target: Target) -> web.Response:
         day = to_wall(now, target.workspace.timezone).date()
         for segment in target.segments:
             request.app[RECORDER].view(segment.id, day, target.src, device)
+    language = choose(request, first.language or target.workspace.language)
     return render(
+        request,
         "landing.html",
+        language,
         workspace=target.workspace,
         segment=first,
         also=target.segments[1:],
-        summary=summarize(events, first.timezone, now),
+        summary=summarize(events, first.timezone, now, texts(language)),
         buttons=BUTTON_ORDER[device],
         src=target.src,
         action=request.path,
@@ -150,22 +168,27 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
     try:
         return await request.post()
     except (UnicodeDecodeError, ValueError):
-        raise web.HTTPBadRequest(text="The form is not UTF-8 text.") from None
+        raise web.HTTPBadRequest(text=N_("The form is not UTF-8 text.")) from None
 
 
-async def _subscribe_fields(request: web.Request, segment: Segment) -> tuple[str, str, str]:
-    """(time zone, src, client) from a form or a JSON body; a bad zone falls back quietly."""
+async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, str, str, str]:
+    """(time zone, src, client, language) from a form or a JSON body; a bad zone or language
+    falls back quietly (to the segment's zone, and to the language a page would speak)."""
+    segment = target.segments[0]
     if request.content_type == "application/json":
         body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
+        language = body.get("lang")
     else:
         form = await read_form(request)
         zone, src, client = form.get("tz"), form.get("src"), str(form.get("client", "copy"))
+        language = form.get("lang")
     zone = zone if isinstance(zone, str) and is_timezone(zone) else segment.timezone
     return (
         zone,
         clean_src(src) or clean_src(request.query.get("src")),
         client if client in CLIENTS else "api",
+        supported(language) or choose(request, segment.language or target.workspace.language),
     )
 
 
@@ -174,20 +197,21 @@ async def _subscribe(request: web.Request, target: Target) -> web.Response:
     if not limiter.allow(address):
         retry = str(limiter.retry_after(address))
         raise web.HTTPTooManyRequests(
-            text="Too many subscriptions from your address; try again in a minute.",
+            text=N_("Too many subscriptions from your address; try again in a minute."),
             headers={"Retry-After": retry},
         )
-    zone, src, client = await _subscribe_fields(request, target.segments[0])
+    zone, src, client, language = await _subscribe_fields(request, target)
     async with request.app[SESSIONS].begin() as session:
         subscription = await create_subscription(
             session, target.workspace.id, [s.id for s in target.segments], zone,
             target.src or src, client, request.app[CLOCK].now(), contact_id=target.contact_id,
+            language=language,
         )  # fmt: skip
     token = request.app[SIGNER].sign(FEED_PURPOSE, subscription.id)
     if _wants_json(request):
         name = target.segments[0].name if len(target.segments) == 1 else target.workspace.name
         links = subscription_links(request.app[CONFIG].base_url, token, name)
-        return json_response(SubscriptionLinks, links.as_dict(), status=201)
+        return json_response(SubscriptionLinks, {**links.as_dict(), "lang": language}, status=201)
     raise web.HTTPSeeOther(f"/subscribed/{token}?via={client}")
 
 
@@ -207,7 +231,7 @@ async def view_for_token(request: web.Request) -> tuple[str, Any]:
         async with request.app[SESSIONS]() as session:
             view = await feed_view(session, sub_id)
     if view is None:
-        raise web.HTTPNotFound(text="This subscription link is not valid.")
+        raise web.HTTPNotFound(text=N_("This subscription link is not valid."))
     return token, view
 
 
@@ -216,7 +240,9 @@ async def subscribed(request: web.Request) -> web.Response:
     name = calendar_name(view)
     via = request.query.get("via", "copy")
     return render(
+        request,
         "subscribed.html",
+        choose(request, view.language),
         name=name,
         links=subscription_links(request.app[CONFIG].base_url, token, name),
         via=via if via in CLIENTS else "copy",
@@ -227,8 +253,11 @@ async def subscribed(request: web.Request) -> web.Response:
 async def unsubscribe_page(request: web.Request) -> web.Response:
     _, view = await view_for_token(request)
     return render(
+        request,
         "unsubscribe.html",
+        choose(request, view.language),
         name=calendar_name(view),
+        ended=ended_name(view),
         active=view.status not in ENDED,
         action=request.path,
     )
@@ -239,4 +268,6 @@ async def unsubscribe(request: web.Request) -> web.Response:
     async with request.app[SESSIONS].begin() as session:
         subscription = await get_subscription(session, view.subscription_id)
         await end(session, subscription, "unsubscribed", request.app[CLOCK].now())
-    return render("unsubscribed.html", name=calendar_name(view))
+    language = choose(request, view.language)
+    ended = ended_name(view)
+    return render(request, "unsubscribed.html", language, name=calendar_name(view), ended=ended)

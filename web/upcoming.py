@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calserver.validation import format_duration
 from feeds.alarms import to_utc, to_wall
+from feeds.i18n import Texts
 from feeds.poison import each_rendered
 from feeds.recurrence import rule_for
 from storage.models import Event
@@ -54,31 +54,45 @@ def _occurrences(event: Event, zone: str, now: datetime, until: datetime) -> lis
     return [s for s in starts if now <= s <= until]
 
 
-def _when(event: Event, start: datetime, zone: str) -> str:
+def _when(event: Event, start: datetime, zone: str, t: Texts) -> str:
     if event.kind == "all_day":
-        return f"{to_wall(start, zone):%a %d %b %Y}"
+        return t.date(to_wall(start, zone).date())
     if event.kind == "local":
-        return f"{to_wall(start, zone):%a %d %b %Y, %H:%M} your time"
-    return f"{to_wall(start, event.timezone):%a %d %b %Y, %H:%M} ({event.timezone})"
+        return t.gettext("%(when)s, your time", when=t.datetime(start, zone))
+    when = t.datetime(start, event.timezone)
+    return t.gettext("%(when)s (%(zone)s)", when=when, zone=t.zone(event.timezone))
 
 
-def _reminder_text(seconds: int) -> str:
+def span(seconds: int, t: Texts) -> str:
+    """A duration in words: "1 day 2 hours", "1 день 2 часа"."""
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, rest = divmod(rest, 60)
+    words = []
+    if days:
+        words.append(t.ngettext("%(num)d day", "%(num)d days", days))
+    if hours:
+        words.append(t.ngettext("%(num)d hour", "%(num)d hours", hours))
+    if minutes:
+        words.append(t.ngettext("%(num)d minute", "%(num)d minutes", minutes))
+    if rest:
+        words.append(t.ngettext("%(num)d second", "%(num)d seconds", rest))
+    return " ".join(words)
+
+
+def _reminder_text(seconds: int, t: Texts) -> str:
     if seconds == 0:
-        return "when it starts"
-    text = format_duration(seconds).removeprefix("P").replace("T", "")
-    units = {"D": " days", "H": " h", "M": " min", "S": " s"}
-    for unit, word in units.items():
-        text = text.replace(unit, word + " ")
-    return text.replace("1 days", "1 day").strip() + " before"
+        return t.gettext("when it starts")
+    return t.gettext("%(span)s before", span=span(seconds, t))
 
 
-def summarize(events: list[Event], zone: str, now: datetime) -> Summary:
+def summarize(events: list[Event], zone: str, now: datetime, t: Texts) -> Summary:
     until = now + timedelta(days=LOOKAHEAD_DAYS)
 
     def upcoming(event: Event) -> list[Upcoming]:
         return [
             Upcoming(
-                event.title, _when(event, start, zone), start,
+                event.title, _when(event, start, zone, t), start,
                 event.kind == "timed", event.kind == "all_day",
             )
             for start in _occurrences(event, zone, now, until)
@@ -89,4 +103,4 @@ def summarize(events: list[Event], zone: str, now: datetime) -> Summary:
     found.sort(key=lambda item: item.starts_at)
     month = sum(1 for item in found if item.starts_at <= now + timedelta(days=30))
     offsets = sorted({o for e, _ in shown for o in e.alarms}, reverse=True)
-    return Summary(found[:SHOWN], month, [_reminder_text(o) for o in offsets])
+    return Summary(found[:SHOWN], month, [_reminder_text(o, t) for o in offsets])

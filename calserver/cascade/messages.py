@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import html
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from calserver.cascade.registry import ChannelEntry
 from calserver.channels import Message
 from feeds.alarms import QuietHours, to_wall
 from feeds.feed import PRODID
+from feeds.i18n import N_, Texts, texts
 from feeds.ics import CRLF, LINK_PLACEHOLDER, prop, vtimezone
 from feeds.render import Window, render_event
 from storage.models import Contact, Trigger
 
 ADDRESS_FIELDS = {"sms_http": "phone", "email_smtp": "email", "telegram": "telegram_chat_id"}
+SUBJECT = N_("Reminder: %(title)s")
+ATTACHED = N_("The event is attached: open it to add it to your calendar.")
 
 
 def address_for(entry: ChannelEntry, contact: Contact) -> str | None:
@@ -33,16 +36,31 @@ def idempotency_key(workspace_slug: str, trigger: Trigger, channel: str) -> str:
 
 
 def _when(trigger: Trigger, zone: str) -> str:
+    """The start for machines (the webhook's JSON): wall-clock time in the contact's zone."""
     if trigger.kind == "all_day":
         return trigger.start_local
     wall = to_wall(trigger.starts_at, zone)
     return f"{wall:%Y-%m-%d %H:%M}"
 
 
-def ics_for(trigger: Trigger, zone: str, quiet: QuietHours, now: datetime) -> bytes:
+def readable_when(trigger: Trigger, zone: str, t: Texts) -> str:
+    """The start for people, in the contact's language and zone (the pages' one format)."""
+    if trigger.kind == "all_day":
+        return t.date(date.fromisoformat(trigger.start_local))
+    return t.datetime(trigger.starts_at, zone)
+
+
+def language_of(contact: Contact, workspace_language: str) -> str:
+    """A contact's messages speak its locale, else its workspace's language."""
+    return contact.locale or workspace_language
+
+
+def ics_for(
+    trigger: Trigger, zone: str, quiet: QuietHours, now: datetime, language: str = "en"
+) -> bytes:
     """The event as a one-event calendar, rendered as the feed renders it."""
     window = Window(now - timedelta(days=1), now + timedelta(days=400))
-    rendered = render_event(trigger, zone, quiet, window)
+    rendered = render_event(trigger, zone, quiet, window, language)
     zones = "".join(vtimezone(name, rendered.first_wall_year) for name in sorted(rendered.zones))
     text = (
         "BEGIN:VCALENDAR" + CRLF + "VERSION:2.0" + CRLF + prop("PRODID", PRODID)
@@ -54,10 +72,13 @@ def ics_for(trigger: Trigger, zone: str, quiet: QuietHours, now: datetime) -> by
 
 def build_message(
     entry: ChannelEntry, slug: str, trigger: Trigger, contact: Contact, zone: str,
-    quiet: QuietHours, now: datetime,
+    quiet: QuietHours, now: datetime, language: str = "en",
 ) -> Message:  # fmt: skip
+    """The message in ``language`` (language_of: the contact's locale or the workspace's)."""
+    t = texts(language)
     when = _when(trigger, zone)
-    parts = [f"{trigger.title}: {when}"]
+    readable = readable_when(trigger, zone, t)
+    parts = [f"{trigger.title}: {readable}"]
     if trigger.location:
         parts.append(trigger.location)
     if trigger.url:
@@ -68,6 +89,7 @@ def build_message(
         "idempotency_key": trigger.idempotency_key,
         "external_id": contact.external_id,
         "channel": entry.name,
+        "locale": t.language,
         "event": {
             "uid": trigger.uid, "title": trigger.title, "starts_at": trigger.starts_at.isoformat(),
             "local_time": when, "timezone": zone, "location": trigger.location, "url": trigger.url,
@@ -78,15 +100,15 @@ def build_message(
     return Message(
         idempotency_key=idempotency_key(slug, trigger, entry.name),
         address=address_for(entry, contact) or "",
-        subject=trigger.title,
+        subject=t.gettext(SUBJECT, title=trigger.title),
         text=text + (f"\n\n{trigger.description}" if email and trigger.description else ""),
-        html=_html(trigger, when) if email else None,
-        ics=ics_for(trigger, zone, quiet, now) if email else None,
+        html=_html(trigger, readable, t) if email else None,
+        ics=ics_for(trigger, zone, quiet, now, t.language) if email else None,
         data=data,
     )
 
 
-def _html(trigger: Trigger, when: str) -> str:
+def _html(trigger: Trigger, when: str, t: Texts) -> str:
     rows = [f"<h1>{html.escape(trigger.title)}</h1>", f"<p>{html.escape(when)}</p>"]
     if trigger.location:
         rows.append(f"<p>{html.escape(trigger.location)}</p>")
@@ -95,5 +117,5 @@ def _html(trigger: Trigger, when: str) -> str:
     if trigger.url:
         link = html.escape(trigger.url, quote=True)
         rows.append(f'<p><a href="{link}">{link}</a></p>')
-    rows.append("<p>The event is attached: open it to add it to your calendar.</p>")
+    rows.append(f"<p>{html.escape(t.gettext(ATTACHED))}</p>")
     return "\n".join(rows)

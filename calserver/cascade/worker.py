@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from calserver.backoff import retry_delay
-from calserver.cascade.messages import address_for, build_message
+from calserver.cascade.messages import address_for, build_message, language_of
 from calserver.cascade.plan import Situation, decide, ending
 from calserver.cascade.registry import Registry
 from calserver.channels import BaseChannel, Message, SendResult
@@ -188,7 +188,7 @@ class Worker:
             return None, decision.wake_at
         step = next(s for s in steps if s.id == decision.send.id)
         message = build_message(configured[step.channel], workspace.slug, trigger, contact, zone,
-                                quiet, now)  # fmt: skip
+                                quiet, now, language_of(contact, workspace.language))  # fmt: skip
         if step.state != "sending":
             step.state, step.reason, step.sending_at = "sending", "", step.sending_at or now
             step.attempts += 1

@@ -27,6 +27,7 @@ from calserver.shapes.fields import (
     pattern,
     whole,
 )
+from calserver.shapes.languages import Language
 from feeds.limits import RANGE_TEXT, instant_in_range
 from storage.outbox import EVENT_TYPES
 
@@ -45,6 +46,7 @@ WEBHOOK_URL_RE = re.compile(r"^https?://[^\s@/?#\\]+([/?#][^\s]*)?$")
 DECIMAL_RE = re.compile(r"^[0-9]{1,8}(\.[0-9]{1,4})?$")
 MAX_ATTRIBUTES_BYTES = 16_384
 MAX_OPT_OUT = 16
+CONTACT_LOCALE = "Language of the cascade's messages; null: the workspace's."
 MAX_LINK_SEGMENTS = 20
 DEFAULT_EXPIRY = 30 * 86400
 MAX_EXPIRY = 366 * 86400
@@ -71,6 +73,7 @@ class ContactInput(Shape):
         matches(TELEGRAM_CHAT_RE, "is a Telegram chat id: a whole number"),
     ] | Annotated[int, Field(ge=-(10**20) + 1, le=10**20 - 1)] | None = None  # fmt: skip
     timezone: Zone | None = Field(None, description="IANA zone of the contact.")
+    locale: Language | None = Field(None, description=CONTACT_LOCALE)
     attributes: Annotated[
         dict[str, Any], Field(description="Free CRM data, at most 16 KB of JSON."),
         AfterValidator(_attributes),
@@ -87,6 +90,7 @@ class Contact(Answer):
     email: str | None
     telegram_chat_id: str | None
     timezone: str | None
+    locale: str | None = Field(description=CONTACT_LOCALE)
     attributes: dict[str, Any]
     opt_out: list[str]
     created_at: Timestamp

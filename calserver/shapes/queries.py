@@ -165,3 +165,4 @@ class SubscriptionLinks(Answer):
     )
     caldav_username: str
     caldav_password: str = Field(description="The subscription's token: keep it private.")
+    lang: str = Field(description="The language of the calendar's own texts.")

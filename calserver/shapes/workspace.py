@@ -23,11 +23,17 @@ from calserver.shapes.fields import (
     pattern,
     text,
 )
+from calserver.shapes.languages import Language
 from calserver.validation import CURRENCY_RE
 
 MAX_PRICE = 10**8
 Name = Annotated[str, not_blank(200), NotBlank]
 Description = Annotated[str, text(5000), NoNul]
+SEGMENT_LANGUAGE = "Its landing page's default language; null: the workspace's."
+WORKSPACE_LANGUAGE = (
+    "Its pages' language for browsers asking for none calserver speaks, and its contacts' "
+    "messages by default."
+)
 
 
 class SegmentInput(Shape):
@@ -36,6 +42,7 @@ class SegmentInput(Shape):
     description: Description | None = None
     color: Color | None = None
     timezone: Zone = Field(ABSENT, description="IANA zone; default: the workspace's.")
+    language: Language | None = Field(None, description=SEGMENT_LANGUAGE)
 
 
 class SegmentPatch(Shape):
@@ -46,6 +53,7 @@ class SegmentPatch(Shape):
     description: Description | None = None
     color: Color | None = None
     timezone: Zone = Field(ABSENT)
+    language: Language | None = Field(None, description=SEGMENT_LANGUAGE)
 
 
 class Segment(Answer):
@@ -54,6 +62,7 @@ class Segment(Answer):
     description: str
     color: str | None
     timezone: str
+    language: str | None = Field(description=SEGMENT_LANGUAGE)
     version: int
     subscribe_url: str = Field(description="The universal link clients subscribe through.")
     qr_svg_url: str = Field(description="QR code of subscribe_url?src=qr; ?scale=1-40.")
@@ -106,6 +115,7 @@ class WorkspacePatch(Shape):
     quiet_hours: QuietHours = Field(ABSENT)
     sms_price: Price | None = None
     currency: Currency = Field(ABSENT)
+    language: Language = Field(ABSENT, description=WORKSPACE_LANGUAGE)
 
 
 class QuietHoursAnswer(Answer):
@@ -120,6 +130,7 @@ class Workspace(Answer):
     quiet_hours: QuietHoursAnswer
     sms_price: float | None = Field(ge=0)
     currency: str
+    language: str = Field(description=WORKSPACE_LANGUAGE)
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -133,3 +144,8 @@ class SubscribeInput(Shape):
         None, description="IANA zone; an unknown one falls back to the segment's."
     )
     src: str | None = Field(None, description="Where the link was shared: qr, button, sms, site…")
+    lang: str | None = Field(
+        None,
+        description="The calendar's own texts' language (en, ru); default: the landing "
+        "page's choice.",
+    )

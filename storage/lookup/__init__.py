@@ -25,7 +25,7 @@ from storage.engine import StoreSettings
 # One row per followed segment (a row with NULL segment columns when there is none).
 POLL_SQL = """
 SELECT s.status, s.timezone, w.id, w.timezone, w.name, w.quiet_start, w.quiet_end,
-       s.contact_id, c.version, ss.segment_id, g.version
+       s.contact_id, c.version, ss.segment_id, g.version, s.language
 FROM subscriptions s
 JOIN workspaces w ON w.id = s.workspace_id
 LEFT JOIN contacts c ON c.id = s.contact_id
@@ -40,7 +40,7 @@ ORDER BY ss.segment_id
 KEY_SQL = """
 SELECT w.id, w.slug, w.name, w.timezone, w.quiet_start, w.quiet_end, w.sms_price, w.currency,
        w.created_at, w.updated_at, k.id, k.last_used_at,
-       w.cascade_policy IS NOT NULL AND CAST(w.cascade_policy AS TEXT) <> 'null'
+       w.cascade_policy IS NOT NULL AND CAST(w.cascade_policy AS TEXT) <> 'null', w.language
 FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
 WHERE k.key_hash = {param} AND k.revoked_at IS NULL
 """
@@ -60,6 +60,7 @@ class PollView(NamedTuple):
     contact_id: int | None  # personal events come from this contact's triggers
     contact_version: int | None
     segments: tuple[tuple[int, int], ...]  # (segment id, version)
+    language: str = "en"  # the calendar's own texts (feeds/i18n.py)
 
     @classmethod
     def from_rows(cls, subscription_id: int, rows: list[Any]) -> PollView | None:
@@ -67,7 +68,9 @@ class PollView(NamedTuple):
             return None
         segments = tuple((row[9], row[10]) for row in rows if row[9] is not None)
         r = rows[0]
-        return cls(subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments)
+        return cls(
+            subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments, r[11]
+        )
 
 
 class WorkspaceRow(NamedTuple):
@@ -85,6 +88,7 @@ class WorkspaceRow(NamedTuple):
     updated_at: datetime
     # A cascade policy is set: new triggers get a cascade (the worker never sees the others).
     has_cascade: bool = False
+    language: str = "en"  # its pages' default language (feeds/i18n.py)
 
 
 class KeyOwner(NamedTuple):
@@ -107,6 +111,7 @@ def key_owner(row: Any) -> KeyOwner:
         row[0], row[1], row[2], row[3], row[4], row[5],
         Decimal(str(price)).quantize(Decimal("0.0001")) if price is not None else None,
         row[7], _instant(row[8]) or datetime.min, _instant(row[9]) or datetime.min, bool(row[12]),
+        row[13],
     )  # fmt: skip
     return KeyOwner(workspace, row[10], _instant(row[11]))
 

@@ -43,9 +43,11 @@ async def add_event(api: ApiClient, slug: str, **fields: Any) -> dict[str, Any]:
 
 
 async def subscribe(
-    api: ApiClient, workspace: str, slug: str, timezone: str | None = None
+    api: ApiClient, workspace: str, slug: str, timezone: str | None = None, lang: str | None = None
 ) -> dict[str, str]:
     body = {"timezone": timezone} if timezone else {}
+    if lang:
+        body["lang"] = lang
     answer = await api.request(
         "POST", f"/s/{workspace}/{slug}", json_body=body, headers={"Accept": "application/json"}
     )

@@ -17,13 +17,14 @@ from itsdangerous import BadSignature
 
 from calserver.appkeys import CLOCK, CONFIG, LOOKUP, SESSIONS, SIGNER, WORKSPACE
 from calserver.passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from feeds.i18n import N_
 from storage.lookup import WorkspaceRow
 from storage.models import ApiKey, User, Workspace
 from storage.users import anyone_has_a_password, user_for_sign_in
 from storage.workspaces import KEY_PREFIX, hash_key
 from web.admin import csrf
 from web.admin.keys import ADMIN, CSRF, SIGN_IN_LIMITER, AdminSession
-from web.admin.render import form_of, page, see_other
+from web.admin.render import form_of, page, see_other, texts_of
 from web.problems import Handler
 from web.subscribe import client_address
 
@@ -31,8 +32,9 @@ COOKIE = "calserver_admin"
 PURPOSE = "admin-session"
 SIGN_IN = "/admin/sign-in"
 PUBLIC_PATHS = {SIGN_IN}
-WRONG = "Wrong workspace, e-mail address or password."
-WRONG_KEY = "This admin key is not valid."
+WRONG = N_("Wrong workspace, e-mail address or password.")
+WRONG_KEY = N_("This admin key is not valid.")
+TOO_MANY = N_("Too many attempts. Wait a minute and try again.")
 
 
 def workspace_row(workspace: Workspace) -> WorkspaceRow:
@@ -40,7 +42,7 @@ def workspace_row(workspace: Workspace) -> WorkspaceRow:
         workspace.id, workspace.slug, workspace.name, workspace.timezone,
         workspace.quiet_start, workspace.quiet_end, workspace.sms_price,
         workspace.currency, workspace.created_at, workspace.updated_at,
-        bool(workspace.cascade_policy),
+        bool(workspace.cascade_policy), workspace.language,
     )  # fmt: skip
 
 
@@ -166,16 +168,16 @@ async def sign_in(request: web.Request) -> web.Response:
     key = form.get("key", "").strip()
     account = key[:12] if key else f"{form.get('workspace', '')}/{form.get('email', '')}"
     kept = {k: form.get(k, "") for k in ("workspace", "email")}
+    t = texts_of(request)
     if _limited(request, account):
         response = page(request, "sign_in.html", section="sign-in", status=429, form=kept,
-                        key_first=bool(key),
-                        error="Too many attempts. Wait a minute and try again.")  # fmt: skip
+                        key_first=bool(key), error=t.gettext(TOO_MANY))  # fmt: skip
         response.headers["Retry-After"] = "60"
         return response
     state = await (_check_key(request, key) if key else _check_password(request, form))
     if state is None:
         return page(request, "sign_in.html", section="sign-in", status=401, form=kept,
-                    key_first=bool(key), error=WRONG_KEY if key else WRONG)  # fmt: skip
+                    key_first=bool(key), error=t.gettext(WRONG_KEY if key else WRONG))  # fmt: skip
     # A new CSRF token with the new session: a token seen before sign-in is worth nothing.
     state["c"] = csrf.new_token()
     response = see_other("/admin/segments")

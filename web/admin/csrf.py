@@ -12,9 +12,11 @@ import secrets
 
 from aiohttp import web
 
+from feeds.i18n import N_
+
 FIELD = "csrf"
 HEADER = "X-CSRF-Token"
-REFUSED = (
+REFUSED = N_(
     "This form did not come from this dashboard, or it has expired. Reload the page and try again."
 )
 

@@ -15,15 +15,16 @@ from calserver.appkeys import CLOCK, SESSIONS
 from calserver.eventspec import EventSpec, apply_spec
 from calserver.ranges import parse_event_in_range
 from calserver.validation import FieldErrors, format_duration, zone_names
+from feeds.i18n import N_
 from storage import segments as store
 from storage.errors import Conflict
 from storage.models import Event, Segment
 from web.admin.quiet import quiet_warnings, subscriber_zones
-from web.admin.render import errors_by_field, form_of, page, see_other
+from web.admin.render import errors_by_field, form_of, page, see_other, texts_of
 from web.api.common import run_cpu_check, workspace_of
 
-REPEATS = (("", "Does not repeat"), ("DAILY", "Every day"), ("WEEKLY", "Every week"),
-           ("MONTHLY", "Every month"), ("YEARLY", "Every year"))  # fmt: skip
+REPEATS = (("", N_("Does not repeat")), ("DAILY", N_("Every day")), ("WEEKLY", N_("Every week")),
+           ("MONTHLY", N_("Every month")), ("YEARLY", N_("Every year")))  # fmt: skip
 TEXT_FIELDS = ("title", "description", "location", "url")
 
 
@@ -77,7 +78,9 @@ async def _editor(
     if event is not None and not errors:
         async with request.app[SESSIONS]() as session:
             zones = await subscriber_zones(session, segment.id)
-        warnings = quiet_warnings(event, workspace_of(request), zones or [segment.timezone])
+        warnings = quiet_warnings(
+            event, workspace_of(request), zones or [segment.timezone], texts_of(request)
+        )
     return page(request, "event_form.html", section="segments", status=status, segment=segment,
                 event=event, form=form, errors=errors, zones=zone_names(), repeats=REPEATS,
                 warnings=warnings, saved=request.query.get("saved") == "1")  # fmt: skip

@@ -9,9 +9,12 @@ from aiohttp import web
 from calserver import importing
 from calserver.appkeys import CHECK_POOL, CLOCK, SESSIONS
 from calserver.importing import MODES, ImportFileError, mark_duplicate_uids, store_rows, to_write
+from feeds.i18n import N_
 from storage import segments as store
-from web.admin.render import page
+from web.admin.render import page, texts_of
 from web.api.common import workspace_of
+
+CHOOSE_FILE = N_("Choose an .ics or .csv file.")
 
 
 async def _segments_and_page(
@@ -37,7 +40,7 @@ async def run_import(request: web.Request) -> web.Response:
         mode = "all_or_nothing"
     if not isinstance(upload, web.FileField):
         return await _segments_and_page(request, 422, chosen=chosen, mode=mode, report=None,
-                                        error="Choose an .ics or .csv file.")  # fmt: skip
+                                        error=texts_of(request).gettext(CHOOSE_FILE))  # fmt: skip
     async with request.app[SESSIONS]() as session:
         segment = await store.get_segment(session, workspace_of(request).id, chosen)
         taken = await store.event_uids(session, segment.id)

@@ -21,6 +21,7 @@ def contact_json(contact: ContactRow) -> dict[str, Any]:
         "email": contact.email,
         "telegram_chat_id": contact.telegram_chat_id,
         "timezone": contact.timezone,
+        "locale": contact.locale,
         "attributes": contact.attributes,
         "opt_out": list(contact.opt_out or []),
         "created_at": contact.created_at.isoformat(),

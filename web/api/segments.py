@@ -11,6 +11,7 @@ from calserver.appkeys import CLOCK, CONFIG
 from calserver.shapes import workspace as shapes
 from calserver.shapes.fields import check_body
 from calserver.shapes.workspace import SegmentInput, SegmentPatch
+from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
 from storage import segments as store
 from storage.lookup import WorkspaceRow
 from storage.models import Segment, Workspace
@@ -21,7 +22,10 @@ def subscribe_path(workspace_slug: str, segment_slug: str) -> str:
     return f"/s/{workspace_slug}/{segment_slug}"
 
 
-def embed_html(subscribe_url: str, color: str | None) -> str:
+EMBED_LABEL = N_("Add to my calendar")
+
+
+def embed_html(subscribe_url: str, color: str | None, language: str = DEFAULT_LANGUAGE) -> str:
     """A styled link for a business's own site: no script, nothing loaded from elsewhere."""
     background = color or "#1565C0"
     red, green, blue = (int(background[i : i + 2], 16) for i in (1, 3, 5))
@@ -31,7 +35,8 @@ def embed_html(subscribe_url: str, color: str | None) -> str:
         f"color:{text};font:600 16px/1.2 system-ui,sans-serif;text-decoration:none"
     )
     href = escape(subscribe_url + "?src=button")
-    return f'<a href="{href}" style="{style}">Add to my calendar</a>'
+    label = escape(texts(language).gettext(EMBED_LABEL))
+    return f'<a href="{href}" style="{style}" lang="{language}">{label}</a>'
 
 
 def segment_json(
@@ -45,11 +50,14 @@ def segment_json(
         "description": segment.description,
         "color": segment.color,
         "timezone": segment.timezone,
+        "language": segment.language,
         "version": segment.version,
         "subscribe_url": subscribe_url,
         "qr_svg_url": subscribe_url + "/qr.svg",
         "qr_png_url": subscribe_url + "/qr.png",
-        "embed_html": embed_html(subscribe_url, segment.color),
+        "embed_html": embed_html(
+            subscribe_url, segment.color, segment.language or workspace.language
+        ),
         "events_url": f"{base}/api/v1/segments/{segment.slug}/events",
         "created_at": segment.created_at.isoformat(),
         "updated_at": segment.updated_at.isoformat(),

@@ -26,6 +26,7 @@ def workspace_json(workspace: Workspace | WorkspaceRow) -> dict[str, Any]:
         "quiet_hours": {"start": workspace.quiet_start, "end": workspace.quiet_end},
         "sms_price": float(workspace.sms_price) if workspace.sms_price is not None else None,
         "currency": workspace.currency,
+        "language": workspace.language,
         "created_at": workspace.created_at.isoformat(),
         "updated_at": workspace.updated_at.isoformat(),
     }

@@ -102,7 +102,7 @@ def render_key(poll: PollView, day: object) -> Hashable:
         return ("ended", poll.status)
     return (
         "active", poll.contact_id, poll.contact_version, poll.segments, poll.timezone,
-        poll.quiet_start, poll.quiet_end, day,
+        poll.quiet_start, poll.quiet_end, day, poll.language,
     )  # fmt: skip
 
 

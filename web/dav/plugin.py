@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from calserver.clock import Clock
-from feeds.feed import FeedSettings, calendar_name
+from feeds.feed import FeedSettings, calendar_name, ended_name
 from storage.davsync import DavState, changes_since, dav_state, in_range
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
@@ -296,7 +296,7 @@ class Calendar(storage.BaseCollection):
         name = calendar_name(view) if view.segments else view.workspace_name
         meta = {
             "tag": "VCALENDAR",
-            "D:displayname": name + (" (unsubscribed)" if view.status in ENDED else ""),
+            "D:displayname": ended_name(view) if view.status in ENDED else name,
             "C:supported-calendar-component-set": "VEVENT",
         }
         description = " ".join(s.description for s in view.segments if s.description)

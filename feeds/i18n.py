@@ -1,0 +1,149 @@
+"""Language catalogs: every text a person reads, in each language calserver speaks.
+
+The catalogs are gettext ``.po`` sources under ``feeds/locales/<lang>/LC_MESSAGES/``,
+compiled in memory the first time a language is used, so a fresh clone, ``pip install``
+and the Docker image need no build step. A language is one more catalog: the list of
+languages is the list of catalog folders (docs/languages.md).
+
+They live in ``feeds/`` because the calendar texts are the lowest layer that needs them;
+``calserver/`` and ``web/`` read them from here (storage <- feeds <- calserver <- web).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache, lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime, get_timezone_location
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, get_currency_symbol
+from babel.support import Translations
+
+LOCALES = Path(__file__).resolve().parent / "locales"
+DOMAIN = "messages"
+DEFAULT_LANGUAGE = "en"
+
+
+def N_(message: str) -> str:  # the gettext convention: "mark now, translate later"
+    """Marks a text for the catalogs where it is defined; it is translated where it is shown."""
+    return message
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """Every language with a catalog, the default first."""
+    found = sorted(p.parent.parent.name for p in LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return tuple(sorted(found, key=lambda code: code != DEFAULT_LANGUAGE))
+
+
+def supported(code: object) -> str | None:
+    """The language a tag such as "ru", "ru-RU" or "EN_us" asks for, if it has a catalog."""
+    if not isinstance(code, str) or not 0 < len(code) <= 35:
+        return None
+    primary = code.strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary in languages() else None
+
+
+@cache
+def translations(language: str) -> Translations:
+    """The compiled catalog of a language (the default language's texts are the msgids)."""
+    path = LOCALES / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as source:
+        catalog = read_po(source, locale=language, domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled, domain=DOMAIN)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """One language's gettext functions and date formats, bound once per page or message."""
+
+    language: str
+
+    @property
+    def catalog(self) -> Translations:
+        return translations(self.language)
+
+    def gettext(self, message: str, **values: object) -> str:
+        text = self.catalog.gettext(message)
+        return text % values if values else text
+
+    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+        return self.catalog.ngettext(singular, plural, n) % {"num": n, **values}
+
+    def pgettext(self, context: str, message: str) -> str:
+        return str(self.catalog.pgettext(context, message))
+
+    @property
+    def name(self) -> str:
+        """The language's own name, as its speakers write it in a menu: "Русский"."""
+        return language_name(self.language)
+
+    def datetime(self, moment: datetime, zone: str) -> str:
+        """A date and time in ``zone``, in the one pattern every page and message uses."""
+        return format_datetime(
+            moment, self.datetime_pattern, tzinfo=ZoneInfo(zone), locale=self.language
+        )
+
+    def money(self, value: float | None, currency: str) -> str:
+        """2.40 RUB, 2,40 ₽: the amount as the language writes it, the currency after it."""
+        if value is None:
+            return "—"
+        amount = self.amount(value)
+        symbol = get_currency_symbol(currency, locale=self.language)
+        return self.gettext("%(amount)s %(currency)s", amount=amount, currency=symbol)
+
+    def amount(self, value: float) -> str:
+        """A sum of money without its currency: 2.40, 2,40."""
+        return format_decimal(value, "#,##0.00", locale=self.language)
+
+    def percent(self, value: float | None) -> str:
+        """A share (0.667) as a percentage: 66.7 %, 66,7 %."""
+        if value is None:
+            return "—"
+        number = format_decimal(value * 100, "0.0", locale=self.language)
+        return self.gettext("%(number)s %%", number=number)
+
+    def zone(self, zone: str) -> str:
+        """A time zone as its readers name it: its city ("Москва"), from CLDR."""
+        return zone_name(zone, self.language)
+
+    def date(self, day: date) -> str:
+        return format_date(day, self.date_pattern, locale=self.language)
+
+    @property
+    def datetime_pattern(self) -> str:
+        # Translators: a CLDR date pattern (Babel, and the landing page's script, read it).
+        return self.pgettext("date pattern", "EEE, d MMMM, HH:mm")
+
+    @property
+    def date_pattern(self) -> str:
+        # Translators: a CLDR date pattern for all-day events.
+        return self.pgettext("date pattern", "EEE, d MMMM")
+
+
+@cache
+def texts(language: str) -> Texts:
+    return Texts(supported(language) or DEFAULT_LANGUAGE)
+
+
+@lru_cache(maxsize=4096)
+def zone_name(zone: str, language: str) -> str:
+    try:
+        return str(get_timezone_location(ZoneInfo(zone), language, return_city=True))
+    except (LookupError, ValueError):
+        return zone
+
+
+@cache
+def language_name(language: str) -> str:
+    name = Locale.parse(language).get_display_name(language) or language
+    return name[:1].upper() + name[1:]
