@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import feed, manage, metrics, pages, qr, subscribe
+from web import feed, home, manage, metrics, pages, qr, subscribe
 from web.admin import access as admin_access
 from web.admin import auth as admin_auth
 from web.admin import cascade as admin_cascade
@@ -38,6 +38,7 @@ STATIC = Path(__file__).parent / "static"
 
 def setup_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get("/", home.home, name="home")
     r.add_get("/healthz", pages.healthz, name="healthz")
     r.add_get("/api/v1/openapi.json", pages.openapi_json, name="openapi")
     r.add_get("/api/docs", pages.api_docs, name="api_docs")
