@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -77,8 +78,23 @@ class Workspace(Base):
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # The cascade's steps (calserver/cascade/policy.py), or None: no cascade.
     cascade_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Brand on subscribers' pages (calserver/brand.py). The logo's bytes live in
+    # workspace_logos; its SHA-256 here names its URL, so pages never load the blob.
+    brand_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    footer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    logo_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    logo_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class WorkspaceLogo(Base):
+    __tablename__ = "workspace_logos"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ApiKey(Base):

@@ -15,9 +15,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Page
 
+from calserver.appkeys import SESSIONS
+from calserver.brand import check_logo
+from storage.brand import put_logo
+from storage.workspaces import workspace_by_slug
 from tests import test_browser
 from tests.conftest import Tenant
 from tests.support.feeds import add_event, make_segment
+from tests.test_brand import png
 from tests.test_browser import (
     ARTIFACTS,
     DESKTOP,
@@ -180,4 +185,28 @@ async def test_windows_gets_outlook_first(
     opened, page = await _landing(tenant, visit, DESKTOP)
     await _assert_first_screen(page, "outlook")
     assert await page.inner_text("button.primary") == "Add to Outlook"
+    opened.assert_first_party_only()
+
+
+async def test_brand_logo_colour_and_footer_in_chromium(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+    visit: OpenVisit,
+) -> None:
+    logo = check_logo(png(), "image/png")
+    async with client.app[SESSIONS].begin() as session:
+        workspace = await workspace_by_slug(session, "acme")
+        await put_logo(session, workspace, logo.content_type, logo.digest, logo.body)
+        workspace.brand_color, workspace.footer = "#0d47a1", "Acme LLC, 1 Main St, Moscow"
+    opened, page = await _landing(tenant, visit, {**IPHONE, "locale": "en-US"})
+    await _assert_first_screen(page, "apple")  # the logo still leaves room for both
+    width = await page.eval_on_selector("header.brand img", "img => img.naturalWidth")
+    assert width > 0  # the logo loaded, from this server
+    background = await page.eval_on_selector(
+        "button.primary", "b => getComputedStyle(b).backgroundColor"
+    )
+    assert background == "rgb(13, 71, 161)"
+    assert await page.inner_text("footer.brand-footer") == "Acme LLC, 1 Main St, Moscow"
+    await page.screenshot(path=ARTIFACTS / "landing-brand-iphone.png", full_page=True)
+    assert any("/brand/acme/logo-" in url for url in opened.requests)
     opened.assert_first_party_only()

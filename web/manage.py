@@ -17,6 +17,7 @@ from storage.subscriptions import (
     get_subscription,
     workspace_segments,
 )
+from web.brand import brand_for
 from web.language import choose
 from web.subscribe import render, view_for_token
 
@@ -29,6 +30,7 @@ async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Respo
         "manage.html",
         extra.pop("language"),
         status=extra.pop("status", 200),
+        brand=await brand_for(request, view.workspace_id),
         name=calendar_name(view),
         ended=ended_name(view),
         view=view,

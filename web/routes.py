@@ -6,9 +6,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import feed, home, manage, metrics, pages, qr, subscribe
+from web import brand, feed, home, manage, metrics, pages, qr, subscribe
 from web.admin import access as admin_access
 from web.admin import auth as admin_auth
+from web.admin import brand as admin_brand
 from web.admin import cascade as admin_cascade
 from web.admin import channels as admin_channels
 from web.admin import events as admin_events
@@ -44,6 +45,10 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/docs", pages.api_docs, name="api_docs")
     r.add_get("/robots.txt", qr.robots, name="robots")
     r.add_static("/static", STATIC, name="static")
+    r.add_get("/brand/color/{color:[0-9a-fA-F]{6}}.css", brand.color_css, name="brand_css")
+    r.add_get(
+        "/brand/{workspace}/logo-{digest:[0-9a-f]{16}}.{ext:png|jpeg|svg}", brand.logo, name="logo"
+    )
     feed_handler = feed.FeedHandler()
     app.on_startup.append(feed_handler.bind)
     r.add_get("/f/{token}.ics", feed_handler.handle, name="feed")
@@ -140,6 +145,8 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/admin/channels/remove", admin_channels.remove)
     r.add_get("/admin/settings", admin_settings.settings_page, name="admin_settings")
     r.add_post("/admin/settings", admin_settings.save)
+    r.add_get("/admin/brand", admin_brand.brand_page, name="admin_brand")
+    r.add_post("/admin/brand", admin_brand.save)
     r.add_get("/admin/webhooks", admin_webhooks.webhooks_page, name="admin_webhooks")
     r.add_post("/admin/webhooks", admin_webhooks.create)
     r.add_post("/admin/webhooks/{webhook_id}/delete", admin_webhooks.delete)

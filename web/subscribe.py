@@ -38,6 +38,7 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
+from web.brand import Brand, brand_for, brand_of
 from web.feed import subscription_id
 from web.language import choose, remember, switch
 from web.pages import templates
@@ -55,11 +56,17 @@ PAGE_HEADERS = {
 
 
 def render(
-    request: web.Request, template: str, language: str, status: int = 200, **context: Any
+    request: web.Request,
+    template: str,
+    language: str,
+    status: int = 200,
+    brand: Brand | None = None,
+    **context: Any,
 ) -> web.Response:
-    """A subscriber's page in ``language`` (chosen by web/language.py), with its switch."""
+    """A subscriber's page in ``language`` (chosen by web/language.py), with its switch
+    and the workspace's brand (logo, colour, footer) when the page belongs to one."""
     page = templates(language).get_template(template)
-    html = page.render(switch=switch(request, language), **context)
+    html = page.render(switch=switch(request, language), brand=brand, **context)
     response = web.Response(
         text=html, status=status, content_type="text/html", headers=PAGE_HEADERS
     )
@@ -137,6 +144,7 @@ async def _landing(request: web.Request, target: Target) -> web.Response:
         request,
         "landing.html",
         language,
+        brand=brand_of(target.workspace),
         workspace=target.workspace,
         segment=first,
         also=target.segments[1:],
@@ -239,6 +247,7 @@ async def subscribed(request: web.Request) -> web.Response:
         request,
         "subscribed.html",
         choose(request, view.language),
+        brand=await brand_for(request, view.workspace_id),
         name=name,
         links=subscription_links(request.app[CONFIG].base_url, token, name),
         via=via if via in CLIENTS else "copy",
@@ -252,6 +261,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
         request,
         "unsubscribe.html",
         choose(request, view.language),
+        brand=await brand_for(request, view.workspace_id),
         name=calendar_name(view),
         ended=ended_name(view),
         active=view.status not in ENDED,
@@ -266,4 +276,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
         await end(session, subscription, "unsubscribed", request.app[CLOCK].now())
     language = choose(request, view.language)
     ended = ended_name(view)
-    return render(request, "unsubscribed.html", language, name=calendar_name(view), ended=ended)
+    brand = await brand_for(request, view.workspace_id)
+    return render(
+        request, "unsubscribed.html", language, brand=brand, name=calendar_name(view), ended=ended
+    )

@@ -21,6 +21,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("webhooks", "Webhooks", "/admin/webhooks"),
     ("access", "API keys & users", "/admin/access"),
     ("settings", "Settings", "/admin/settings"),
+    ("brand", "Brand", "/admin/brand"),
 )
 HEADERS = {
     "Cache-Control": "no-store",
