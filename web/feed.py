@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import logging
 from collections.abc import Hashable
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -28,7 +29,7 @@ from calserver.appkeys import (
     SESSIONS,
     SIGNER,
 )
-from calserver.families import family_of
+from calserver.families import family_of, is_calendar_app
 from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
@@ -36,11 +37,14 @@ from feeds.feed import FeedSettings, active_body, unsubscribed_body
 from feeds.i18n import N_
 from feeds.ics import fold_link
 from feeds.render import AnyEvent
+from feeds.reward import reward_event
 from storage.contacts import personal_events
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
+from storage.rewards import unlock
 from storage.subscriptions import events_for_segments, feed_view
 
+log = logging.getLogger(__name__)
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
@@ -155,14 +159,18 @@ class FeedHandler:
         if view is None:
             raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
         now = self.clock.now()
+        agent = request.headers.get("User-Agent", "")
+        if view.reward_pending and view.status not in ENDED and is_calendar_app(agent):
+            view = await self._unlock(view, now)
         key = _cache_key(view, now.date())
         entry = self.cache.peek(key) or await self.cache.get(
             key, lambda: _build(self.app, view, now)
         )
         link = _link(self.base_url, token)
+        reward = self._reward(view, token)
         gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(request)
         # Strong ETags differ per representation, so the gzip one gets its own.
-        digest = hashlib.blake2b(entry.digest + link, digest_size=16).hexdigest()
+        digest = hashlib.blake2b(entry.digest + link + reward, digest_size=16).hexdigest()
         etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
         headers = {
             "ETag": etag,
@@ -171,7 +179,7 @@ class FeedHandler:
             "Vary": "Accept-Encoding",
         }
         status = 304 if _not_modified(request, etag, entry.last_modified) else 200
-        family = family_of(request.headers.get("User-Agent", ""))
+        family = family_of(agent)
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
         if entry.personal and not entry.receipts_recorded:
@@ -183,8 +191,30 @@ class FeedHandler:
             del headers["Last-Modified"]
             return web.Response(status=304, headers=headers)
         body = link.join(entry.parts)
+        if reward:  # the subscriber's own reward event, before END:VCALENDAR
+            head, end, tail = body.rpartition(b"END:VCALENDAR")
+            body = head + reward + end + tail
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
         headers["Content-Type"] = "text/calendar; charset=utf-8"
         return web.Response(body=body, headers=headers)
+
+    async def _unlock(self, view: PollView, now: datetime) -> PollView:
+        """The first poll by a calendar app of a subscription offered a reward: give it,
+        once (storage/rewards.py), and read the subscription again."""
+        try:
+            async with self.app[SESSIONS].begin() as session:
+                await unlock(session, view.subscription_id, now)
+        except Exception:  # the poll still gets its calendar; the next one tries again
+            log.exception("could not unlock the reward of subscription %s", view.subscription_id)
+            return view
+        return await self.lookup.view(view.subscription_id) or view
+
+    def _reward(self, view: PollView, token: str) -> bytes:
+        if view.reward is None or view.status in ENDED:
+            return b""
+        manage_url = self.base_url + manage_path(token)
+        return reward_event(
+            view.subscription_id, view.reward, view.timezone, view.language, manage_url
+        )

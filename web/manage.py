@@ -11,6 +11,7 @@ from calserver.validation import is_timezone, zone_names
 from feeds.feed import calendar_name, ended_name
 from feeds.i18n import texts
 from storage.lifecycle import ENDED
+from storage.models import Subscription
 from storage.subscriptions import (
     FeedView,
     change_subscription,
@@ -25,6 +26,7 @@ from web.subscribe import render, view_for_token
 async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Response:
     async with request.app[SESSIONS]() as session:
         segments = await workspace_segments(session, view.workspace_id)
+        subscription = await session.get(Subscription, view.subscription_id)
     return render(
         request,
         "manage.html",
@@ -38,6 +40,7 @@ async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Respo
         following={s.id for s in view.segments},
         zones=zone_names(),
         active=view.status not in ENDED,
+        reward=subscription,
         action=request.path,
         unsubscribe=request.path.replace("/m/", "/u/", 1),
         **extra,

@@ -19,6 +19,7 @@ from calserver.appkeys import CLOCK, CONFIG, LOOKUP, SESSIONS, SIGNER, WORKSPACE
 from calserver.passwords import dummy_hash, verify_password
 from storage.lookup import WorkspaceRow
 from storage.models import ApiKey, User, Workspace
+from storage.rewards import low_pools
 from storage.users import user_for_sign_in
 from storage.workspaces import KEY_PREFIX, hash_key
 from web.admin import csrf
@@ -93,7 +94,8 @@ async def _resolve(request: web.Request, state: dict[str, Any]) -> AdminSession 
             if key is None or key.revoked_at is not None or key.workspace_id != workspace.id:
                 return None
             who = f"key {key.prefix}…"
-    return AdminSession(workspace_row(workspace), who, state["c"])
+        pools = tuple(await low_pools(session, workspace.id))
+    return AdminSession(workspace_row(workspace), who, state["c"], pools)
 
 
 @web.middleware

@@ -14,6 +14,7 @@ from storage import segments as store
 from storage.errors import Conflict
 from storage.lookup import WorkspaceRow
 from storage.models import Segment, Workspace
+from storage.rewards import offer_open
 from storage.subscriptions import upcoming_events
 from web.admin.render import errors_by_field, form_of, page, see_other
 from web.api.common import workspace_of
@@ -156,7 +157,7 @@ async def preview(request: web.Request) -> web.Response:
         brand=brand_of(stored) if stored else None,
         workspace=workspace, segment=segment, also=[], buttons=BUTTON_ORDER[device],
         summary=summarize(events, segment.timezone, now, texts(language)), src="",
-        action="#preview",
+        action="#preview", reward=segment.reward_text if offer_open(segment) else None, variant={},
     )  # fmt: skip
     body = html.encode().replace(b"<main>", b"<main>" + PREVIEW_NOTE, 1)
     return web.Response(body=body, content_type="text/html", headers=PAGE_HEADERS)
