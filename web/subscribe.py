@@ -191,9 +191,7 @@ def _wants_json(request: web.Request) -> bool:
     )
 
 
-async def _subscribe_fields(
-    request: web.Request, target: Target
-) -> tuple[str, str, str, str, str]:
+async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, str, str, str, str]:
     """(time zone, src, client, language, copy variant) from a form or a JSON body; a bad
     zone or language falls back quietly (to the segment's zone, and to the language a page
     would speak); an unknown variant counts as none."""
