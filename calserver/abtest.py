@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from feeds.i18n import N_
+from storage.funnels import Funnel
 
 Z95 = 1.959963984540054
 ALPHA = 0.05
@@ -94,3 +98,68 @@ def variant_for(
         return None
     key = pick(visitor, segment_id, [str(v["key"]) for v in shown])
     return next(v for v in shown if v["key"] == key)
+
+
+KEY_RE = re.compile(r"^[a-z0-9]{1,8}$")
+# (field, longest, required, what to say when it is wrong)
+FIELDS = (
+    ("headline", 200, True, N_("The headline takes 1 to 200 characters.")),
+    ("description", 1000, False, N_("The description takes at most 1000 characters.")),
+    ("reward_text", 200, False, N_("The reward text takes at most 200 characters.")),
+)
+
+
+class VariantError(ValueError):
+    """Variants a segment cannot take: (field pointer, message) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{p}: {m}" for p, m in errors))
+        self.errors = errors
+
+
+def check_variants(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """2-4 variants with distinct keys, or [] (no test); each error names its field."""
+    errors: list[tuple[str, str]] = []
+    if items and not MIN_VARIANTS <= len(items) <= MAX_VARIANTS:
+        errors.append(("", N_("An A/B test takes 2 to 4 variants, or none to end it.")))
+    keys: set[str] = set()
+    clean = []
+    for index, item in enumerate(items):
+        key = str(item.get("key", ""))
+        if not KEY_RE.fullmatch(key) or key in keys:
+            errors.append((f"/{index}/key", N_("A key is 1 to 8 lower-case letters or digits, different for each variant.")))  # fmt: skip
+        keys.add(key)
+        fields = {}
+        for name, limit, required, message in FIELDS:
+            value = str(item.get(name) or "").strip()
+            if (required and not value) or len(value) > limit or "\x00" in value:
+                errors.append((f"/{index}/{name}", message))
+            fields[name] = value
+        clean.append({"key": key, **fields})
+    if errors:
+        raise VariantError(errors)
+    return clean
+
+
+@dataclass(frozen=True)
+class VariantFigures:
+    key: str
+    funnel: Funnel
+    conversion: float  # subscribed / views
+    interval: tuple[float, float]  # 95 % Wilson interval of the conversion
+    activation: float  # activated / subscribed
+
+
+def report(funnels: Mapping[str, Funnel]) -> tuple[list[VariantFigures], Verdict]:
+    """Each variant's conversion with its interval, and which leads (and how surely)."""
+    rows = [
+        VariantFigures(
+            key,
+            f,
+            f.subscribed / f.views if f.views else 0.0,
+            wilson(f.subscribed, f.views),
+            f.activated / f.subscribed if f.subscribed else 0.0,
+        )
+        for key, f in sorted(funnels.items())
+    ]
+    return rows, verdict({r.key: (r.funnel.subscribed, r.funnel.views) for r in rows})

@@ -14,6 +14,7 @@ from web.admin import cascade as admin_cascade
 from web.admin import channels as admin_channels
 from web.admin import events as admin_events
 from web.admin import imports as admin_imports
+from web.admin import rewards as admin_rewards
 from web.admin import segments as admin_segments
 from web.admin import settings as admin_settings
 from web.admin import stats as admin_stats
@@ -126,6 +127,12 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_get(
         "/admin/segments/{slug}/qr.{kind:svg|png}", admin_segments.qr_download, name="admin_qr"
     )
+    r.add_get("/admin/segments/{slug}/reward", admin_rewards.reward_page, name="admin_reward")
+    r.add_post("/admin/segments/{slug}/reward", admin_rewards.save_reward)
+    r.add_post("/admin/segments/{slug}/reward/codes", admin_rewards.upload_codes)
+    r.add_get("/admin/segments/{slug}/variants", admin_rewards.variants_page, name="admin_variants")
+    r.add_post("/admin/segments/{slug}/variants", admin_rewards.save_variants)
+    r.add_post("/admin/segments/{slug}/variants/keep", admin_rewards.keep_variant)
     r.add_get("/admin/segments/{slug}/events/new", admin_events.new_page, name="admin_event_new")
     r.add_post("/admin/segments/{slug}/events/new", admin_events.save)
     r.add_get(
