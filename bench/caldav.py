@@ -45,7 +45,7 @@ WEEK = """<?xml version="1.0" encoding="utf-8"?>
 
 
 async def _serve(tmp: str, conn: Connection) -> None:
-    from calserver.app import create_app
+    from web.app import create_app
 
     await serve_app(create_app(bench_config(tmp, caldav_rate_limit=0)), conn)
 

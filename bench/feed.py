@@ -30,7 +30,7 @@ IDENTITY = {"Accept-Encoding": "identity"}
 
 
 async def _serve(tmp: str, conn: Connection) -> None:
-    from calserver.app import create_app
+    from web.app import create_app
 
     app = create_app(bench_config(tmp))
     state: dict[str, Any] = {"body": b"", "etag": "", "profiler": None}

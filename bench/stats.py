@@ -24,15 +24,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import insert, select
 
-from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
-from calserver.families import DEFAULT_THRESHOLDS
+from storage.families import DEFAULT_THRESHOLDS
 from storage.lifecycle import end, log_created, sweep
 from storage.models import Segment, Subscription, SubscriptionSegment
 from storage.telemetry import PollBatch, timestamp_for, write_polls
 from storage.workspaces import add_key, create_workspace
+from web.app import create_app
 
 FAMILIES = ["apple-ios", "google", "microsoft", "icsx5", "apple-macos", "thunderbird"]
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-CALSERVER = [sys.executable, "-m", "calserver"]
+CALSERVER = [sys.executable, "-m", "web"]
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 

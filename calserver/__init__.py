@@ -1,3 +1,6 @@
 """calserver: a self-hosted calendar-subscription server."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# The one version source is pyproject.toml, read back from the installed package's metadata.
+__version__ = version("calserver")

@@ -25,6 +25,9 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 SIGNER = web.AppKey("signer", TokenSigner)
 # A small pool for CPU-heavy validation (recurrence expansion) so it never blocks the loop.
 CPU_POOL = web.AppKey("cpu_pool", ThreadPoolExecutor)
+# Checks of what a client sent (recurrence rules): apart from CPU_POOL, so a burst of
+# hostile rules never delays rendering other subscribers' feeds.
+CHECK_POOL = web.AppKey("check_pool", ThreadPoolExecutor)
 FEED_CACHE = web.AppKey("feed_cache", FeedCache)
 SUBSCRIBE_LIMITER = web.AppKey("subscribe_limiter", RateLimiter)
 RECORDER = web.AppKey("recorder", Recorder)

@@ -6,11 +6,12 @@ import logging
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from calserver.families import Thresholds, parse_thresholds
+from calserver.config_fields import ConfigFields
 from calserver.options import OPTIONS, OPTIONS_BY_NAME, SECTIONS, Option
 from feeds.i18n import languages, supported
+from storage.families import Thresholds, parse_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,12 @@ class ConfigError(ValueError):
     """A configuration value is missing, of the wrong type, or out of range."""
 
 
-class Config:
+class Config(ConfigFields):
     """The validated configuration. Options are read as attributes: ``config.port``.
 
-    Values are typed by their declaration in ``calserver.options``; ``sources`` says
-    where each value came from (default, file, env or flag) for the start-up log.
+    Values are typed by their declaration in ``calserver.options`` (``ConfigFields``, generated
+    from it, tells mypy); ``sources`` says where each value came from (default, file, env or
+    flag) for the start-up log.
     """
 
     def __init__(self, values: Mapping[str, Any], sources: Mapping[str, str] | None = None):
@@ -42,11 +44,13 @@ class Config:
         self._values = merged
         self.sources = dict(sources or {})
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["_values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    if not TYPE_CHECKING:  # hidden from mypy, which reads the typed ConfigFields instead
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return self.__dict__["_values"][name]
+            except KeyError:
+                raise AttributeError(name) from None
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some options changed (used by tests and the CLI)."""

@@ -74,6 +74,8 @@ async def ensure_demo(session: AsyncSession, config: Config) -> list[str]:
     return [
         "Created the demo workspace 'demo'.",
         f"Demo segment subscribe link: {link}",
-        "Demo admin API key (shown once; `calserver key create --workspace demo` makes another):",
-        key,
+        "Demo admin API key, shown once (sign in to the dashboard with it;",
+        "`calserver key create --workspace demo` makes another):",
+        f"    {key}",
+        "",
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,12 +20,19 @@ from typing import Any
 from icalendar import Calendar
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.eventspec import EventSpec, apply_spec, parse_event
+from calserver.eventspec import EventSpec, apply_spec
+from calserver.ranges import parse_event_in_range
 from calserver.validation import FieldErrors, format_duration
 from storage.models import Event
 from storage.segments import touch_segment
 
 MAX_ROWS = 2000
+# csv's own limit on one field, named in the error a longer field gets.
+MAX_CSV_FIELD = csv.field_size_limit()
+# A whole file's checks stop after this long (each row's are bounded by the recurrence cap):
+# the rows left get an error rather than a thread kept busy.
+IMPORT_BUDGET_SECONDS = 30.0
+TOO_LONG = "not checked: the file took too long to check; split it into smaller files"
 TRUE, FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
 MODES = ("all_or_nothing", "valid_only")
 
@@ -62,7 +70,18 @@ def _csv_rows(text: str) -> Iterator[Row]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "title" not in reader.fieldnames:
         raise ImportFileError("a CSV file needs a header line naming its columns, with title")
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # raised before the line is counted
+            where = f"line {reader.line_num + 1}"
+            if "field larger" in str(error):
+                raise ImportFileError(
+                    f"{where}: a field is longer than {MAX_CSV_FIELD // 1024} KB"
+                ) from None
+            raise ImportFileError(f"{where}: {error}") from None
         extra = record.pop(None, None)
         body = {
             name.strip(): _csv_value(name.strip(), value)
@@ -111,6 +130,10 @@ def _ics_body(event: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if event.get(prop) is not None:
             body[name] = str(event.get(prop))
     start = event.get("DTSTART")
+    tzid = start.params.get("TZID") if start is not None else None
+    if tzid and isinstance(start.dt, datetime) and start.dt.tzinfo is None:
+        # icalendar reads an unknown TZID as floating time: the event would move.
+        errors.append(("/timezone", f"unknown time zone {tzid}"))
     if start is not None:
         body["start"], zone, floating = _ics_time(start.dt)
         body["all_day"] = not isinstance(start.dt, datetime)
@@ -146,6 +169,9 @@ def read_rows(filename: str, data: bytes) -> list[Row]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ImportFileError("the file is not UTF-8 text") from None
+    if "\x00" in text:  # no text field may hold one (PostgreSQL refuses it)
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ImportFileError(f"line {line}: the file holds a NUL character")
     is_ics = filename.lower().endswith(".ics") or text.lstrip().startswith("BEGIN:VCALENDAR")
     rows = list(_ics_rows(data) if is_ics else _csv_rows(text))
     if not rows:
@@ -158,12 +184,28 @@ def read_rows(filename: str, data: bytes) -> list[Row]:
 def check_row(row: Row, default_timezone: str) -> Row:
     """Validate one row as the API would (CPU-bound: run it off the event loop)."""
     try:
-        row.spec = parse_event(row.body, default_timezone)
+        row.spec = parse_event_in_range(row.body, default_timezone)
     except FieldErrors as error:
         row.errors.extend(error.errors)
     if row.errors:
         row.spec = None
     return row
+
+
+def read_and_check(
+    filename: str, data: bytes, default_timezone: str, budget: float = IMPORT_BUDGET_SECONDS
+) -> list[Row]:
+    """Read and check a whole file: CPU-bound, run it off the event loop. Rows left when the
+    budget is spent are refused, so the work ends by itself."""
+    rows = read_rows(filename, data)
+    deadline = time.monotonic() + budget
+    for row in rows:
+        if time.monotonic() >= deadline:
+            row.errors.append(("/", TOO_LONG))
+            row.spec = None
+        else:
+            check_row(row, default_timezone)
+    return rows
 
 
 def mark_duplicate_uids(rows: list[Row], taken: set[str]) -> None:

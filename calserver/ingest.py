@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calserver.clock import Clock
 from calserver.eventspec import SPEC_COLUMNS, EventSpec, parse_event
+from calserver.shapes.events import EventInput
 from calserver.validation import FieldErrors
 from storage.errors import Conflict, NotFound
 from storage.lookup import WorkspaceRow
@@ -43,7 +44,7 @@ class Submitted:
     external_id: str
     key: str
     digest: str
-    event: dict[str, Any]
+    event: EventInput  # its shape checked; parse_event checks the rules between its fields
     deliver_by: datetime | None
     critical: bool
     create_contact: bool

@@ -57,6 +57,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("log_level", "info", "str", "Logging level: debug, info, warning or error.", "server"),
     Option(
+        "access_log",
+        False,
+        "bool",
+        "Log one line per request (method, path with tokens redacted, status, size, time).",
+        "server",
+    ),
+    Option(
         "max_body_bytes",
         1_048_576,
         "int",
@@ -355,7 +362,33 @@ def render_markdown_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+_PYTHON_TYPES: dict[OptionType, str] = {
+    "str": "str", "int": "int", "float": "float", "bool": "bool", "list": "list[str]",
+}  # fmt: skip
+
+
+def render_config_fields() -> str:
+    """The text of calserver/config_fields.py: every option as a typed attribute, for mypy."""
+    lines = [
+        '"""Every option as a typed attribute of Config, so mypy checks each read.',
+        "",
+        "Generated from calserver/options.py: python -m calserver.options --fields > "
+        "calserver/config_fields.py",
+        '(a test keeps it in step)."""',
+        "",
+        "",
+        "class ConfigFields:",
+    ]
+    lines += [f"    {o.name}: {_PYTHON_TYPES[o.type]}" for o in OPTIONS]
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
     import sys
 
-    print(render_markdown_table() if "--markdown" in sys.argv else render_example_toml(), end="")
+    if "--markdown" in sys.argv:
+        print(render_markdown_table(), end="")
+    elif "--fields" in sys.argv:
+        print(render_config_fields(), end="")
+    else:
+        print(render_example_toml(), end="")

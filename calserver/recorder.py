@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calserver.clock import Clock
-from calserver.families import Thresholds
+from storage.families import Thresholds
 from storage.lifecycle import sweep
 from storage.receipts import sweep_undelivered, write_receipts
 from storage.rewards import write_offers

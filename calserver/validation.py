@@ -1,25 +1,27 @@
-"""Small, explicit input checks shared by the API handlers.
+"""The rules the body shapes (calserver/shapes/) are built from: patterns, time zones,
+durations, and the error that carries every field error of a request at once.
 
-Errors are collected per field (as JSON pointers) so one answer names everything
-that is wrong, in the RFC 9457 problem's ``errors`` member.
+Errors are (JSON pointer, sentence) pairs, so one answer names everything that is wrong, in
+the RFC 9457 problem's ``errors`` member.
 """
 
 from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Mapping
 from datetime import timedelta
 from functools import cache
-from typing import Any
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
-CLOCK_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-# Years and months are left out on purpose: their length depends on the date.
+CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+CLOCK_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+# Years and months are left out on purpose: their length depends on the date. ASCII digits,
+# at most eight a part, so no value overflows a timedelta before its bounds are checked.
 DURATION_RE = re.compile(
-    r"^(?P<sign>[+-])?P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+    r"^(?P<sign>[+-])?P(?!$)(?:(?P<weeks>[0-9]{1,8})W)?(?:(?P<days>[0-9]{1,8})D)?"
+    r"(?:T(?=[0-9])(?:(?P<hours>[0-9]{1,8})H)?(?:(?P<minutes>[0-9]{1,8})M)?"
+    r"(?:(?P<seconds>[0-9]{1,8})S)?)?$"
 )
 
 
@@ -32,81 +34,6 @@ class FieldErrors(Exception):
         self.status = status
 
 
-class Checker:
-    """Collects field errors; ``done()`` raises them all at once."""
-
-    def __init__(self, body: Mapping[str, Any]):
-        self.body = body
-        self.errors: list[tuple[str, str]] = []
-
-    def fail(self, field: str, message: str) -> None:
-        self.errors.append((f"/{field}", message))
-
-    def done(self) -> None:
-        if self.errors:
-            raise FieldErrors(self.errors)
-
-    def text(self, field: str, *, max_length: int, required: bool = False) -> str | None:
-        value = self.body.get(field)
-        if value is None:
-            if required:
-                self.fail(field, "is required")
-            return None
-        if not isinstance(value, str):
-            self.fail(field, "must be a string")
-            return None
-        if required and not value.strip():
-            self.fail(field, "must not be empty")
-            return None
-        if len(value) > max_length:
-            self.fail(field, f"must be at most {max_length} characters")
-            return None
-        if "\x00" in value:
-            self.fail(field, "must not contain NUL characters")
-            return None
-        return value
-
-    def boolean(self, field: str) -> bool | None:
-        value = self.body.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, bool):
-            self.fail(field, "must be true or false")
-            return None
-        return value
-
-    def slug(self, field: str) -> str | None:
-        value = self.text(field, max_length=64, required=True)
-        if value is not None and not SLUG_RE.match(value):
-            self.fail(field, "use 1-64 lowercase letters, digits and inner hyphens")
-            return None
-        return value
-
-    def timezone(self, field: str, *, required: bool = False) -> str | None:
-        value = self.text(field, max_length=64, required=required)
-        if value is not None and not is_timezone(value):
-            self.fail(field, f"unknown time zone {value!r}; use an IANA name such as Europe/Moscow")
-            return None
-        return value
-
-    def color(self, field: str) -> str | None:
-        value = self.text(field, max_length=7)
-        if value is not None and not COLOR_RE.match(value):
-            self.fail(field, "use a hex colour such as #1E88E5")
-            return None
-        return value.upper() if value else value
-
-    def clock(self, pointer: str, value: Any) -> str | None:
-        if not isinstance(value, str) or not CLOCK_RE.match(value):
-            self.fail(pointer, "use a 24-hour time such as 22:00")
-            return None
-        return value
-
-    def unknown_fields(self, allowed: set[str]) -> None:
-        for field in sorted(set(self.body) - allowed):
-            self.fail(field, "is not a known field")
-
-
 @cache
 def _zone_names() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
@@ -117,6 +44,11 @@ def zone_names() -> list[str]:
     return sorted(
         name for name in _zone_names() if "/" in name and not name.startswith(("Etc/", "SystemV/"))
     )
+
+
+def zone_names_all() -> list[str]:
+    """Every zone name the API accepts, sorted (the document's list)."""
+    return sorted(name for name in _zone_names() if is_timezone(name))
 
 
 def is_timezone(name: str) -> bool:

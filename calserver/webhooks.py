@@ -20,20 +20,19 @@ import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from calserver import __version__
-from calserver.appkeys import CLOCK, CONFIG, ENGINE, SESSIONS
+from calserver.appkeys import CLOCK, CONFIG, SESSIONS
 from calserver.backoff import retry_delay
+from calserver.clock import Clock
 from calserver.targets import GuardedResolver, TargetRefused, check_target
-from storage.engine import is_postgresql
-from storage.models import OutboxMessage, WebhookEndpoint, Workspace
+from storage.outbox import Due, claim, select_due, set_outcome
 
 log = logging.getLogger(__name__)
 
@@ -57,27 +56,6 @@ MAX_ERROR = 200
 _SENDING_FOR: contextvars.ContextVar[str] = contextvars.ContextVar("webhook_workspace", default="")
 
 
-def allow_private(app: web.Application, workspace_slug: str | None = None) -> bool:
-    """Private targets: allowed for every workspace by ``webhook_allow_private``, or for the
-    workspaces named in ``webhook_private_workspaces``."""
-    config = app[CONFIG]
-    slug = _SENDING_FOR.get() if workspace_slug is None else workspace_slug
-    if slug and slug in config.webhook_private_workspaces:
-        return True
-    override = app.get(ALLOW_PRIVATE)
-    if override is not None:
-        return override
-    return bool(app[CONFIG].webhook_allow_private)
-
-
-def _timeout_seconds(app: web.Application) -> float:
-    return float(app[CONFIG].webhook_timeout_seconds)
-
-
-def _poll_seconds(app: web.Application) -> float:
-    return float(app[CONFIG].webhook_poll_seconds)
-
-
 # --- signature ----------------------------------------------------------------------------
 
 
@@ -94,248 +72,226 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 # --- the sender ---------------------------------------------------------------------------
 
 
-@dataclass
-class Sender:
-    """One HTTP client per app, a lock so one batch at a time runs per process, and the
-    signal to stop after the message in flight (on shutdown)."""
-
-    client: aiohttp.ClientSession
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    stopping: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-SENDER = web.AppKey("webhook_sender", Sender)
-
-
 @dataclass(frozen=True)
-class _Due:
-    id: int
-    endpoint_id: int
-    url: str
-    secret: str
-    event_id: str
-    event_type: str
-    payload: dict[str, Any]
-    created_at: datetime
-    workspace_slug: str
+class SenderSettings:
+    timeout_seconds: float
+    poll_seconds: float
+    # Private targets: allowed for every workspace, or for the workspaces named.
+    allow_private: bool
+    private_workspaces: frozenset[str] = frozenset()
+
+    def allows_private(self, workspace_slug: str) -> bool:
+        return self.allow_private or workspace_slug in self.private_workspaces
 
 
-@contextlib.asynccontextmanager
-async def _http_client(app: web.Application) -> AsyncIterator[aiohttp.ClientSession]:
-    resolver = GuardedResolver(lambda: allow_private(app))
-    connector = aiohttp.TCPConnector(resolver=resolver, limit=20)
-    try:
-        async with aiohttp.ClientSession(
-            connector=connector,
-            headers={"User-Agent": USER_AGENT},
-            timeout=aiohttp.ClientTimeout(total=_timeout_seconds(app)),
-            cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=False,
-        ) as client:
-            yield client
-    finally:
-        await resolver.close()
+class WebhookSender:
+    """Drains the outbox with its own HTTP client; a lock so one batch at a time runs per
+    process, and the signal to stop after the message in flight (on shutdown)."""
 
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock,
+        settings: SenderSettings, client: aiohttp.ClientSession,
+    ) -> None:  # fmt: skip
+        self.sessions = sessions
+        self.clock = clock
+        self.settings = settings
+        self.client = client
+        self.lock = asyncio.Lock()
+        self.stopping = asyncio.Event()
 
-async def webhook_sender(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the HTTP client and the background loop.
+    async def run_forever(self) -> None:
+        interval = self.settings.poll_seconds
+        while not self.stopping.is_set():
+            try:
+                picked, _ = await self._deliver()
+            except Exception:
+                log.exception("webhook deliveries failed; trying again in %s s", interval)
+                picked = 0
+            if picked < BATCH_SIZE:  # a full batch means more may be waiting: go on at once
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(interval):
+                        await self.stopping.wait()
 
-    On shutdown the loop stops after the message in flight (so no database call is cut off
-    half-way); it is cancelled only if that takes longer than a send's deadline.
-    """
-    async with _http_client(app) as client:
-        sender = Sender(client)
-        app[SENDER] = sender
-        task = asyncio.create_task(_run_forever(app, sender), name="calserver-webhooks")
+    async def deliver_due(self) -> int:
+        """Send the due messages (at most one batch); returns how many were delivered."""
+        return (await self._deliver())[1]
+
+    async def _deliver(self) -> tuple[int, int]:
+        async with self.lock:
+            return await self._deliver_batch()
+
+    async def _set(
+        self, message_id: int, values: dict[str, object], only_if_due: datetime | None
+    ) -> None:
+        async with self.sessions.begin() as session:
+            await set_outcome(session, message_id, values, only_if_due=only_if_due)
+
+    async def _claim(self, message_id: int, now: datetime) -> int | None:
+        lease_until = now + timedelta(seconds=self.settings.timeout_seconds) + LEASE_MARGIN
+        async with self.sessions.begin() as session:
+            return await claim(session, message_id, now, lease_until)
+
+    async def _deliver_batch(self) -> tuple[int, int]:
+        async with self.sessions.begin() as session:
+            batch = await select_due(session, self.clock.now(), BATCH_SIZE)
+        # An endpoint that failed in this batch is not tried again in it: its later messages
+        # wait for its next attempt, so one slow or dead receiver cannot hold up the others.
+        failing: dict[int, tuple[datetime, str]] = {}
+        delivered = 0
+        for message in batch:
+            if self.stopping.is_set():
+                break
+            now = self.clock.now()
+            if now - message.created_at >= GIVE_UP_AFTER:
+                log.warning("webhook %s to endpoint %d: gave up after %s", message.event_id,
+                            message.endpoint_id, GIVE_UP_AFTER)  # fmt: skip
+                await self._set(message.id, {"last_error": GAVE_UP, "next_attempt_at": NEVER}, now)
+                continue
+            if message.endpoint_id in failing:
+                retry_at, why = failing[message.endpoint_id]
+                waiting = {"next_attempt_at": retry_at, "last_error": f"waiting: {why}"[:MAX_ERROR]}
+                await self._set(message.id, waiting, now)
+                continue
+            attempts = await self._claim(message.id, now)
+            if attempts is None:
+                continue  # another sender has it, or had it
+            error = await self._send(message)
+            now = self.clock.now()
+            if error is None:
+                await self._set(message.id, {"delivered_at": now}, None)
+                delivered += 1
+                continue
+            attempts += 1
+            retry_at = now + retry_delay(attempts)
+            log.info("webhook %s to endpoint %d failed (%s); attempt %d, next at %s",
+                     message.event_id, message.endpoint_id, error, attempts,
+                     retry_at.isoformat())  # fmt: skip
+            values = {"attempts": attempts, "last_error": error, "next_attempt_at": retry_at}
+            await self._set(message.id, values, None)
+            failing[message.endpoint_id] = (retry_at, error)
+        return len(batch), delivered
+
+    async def _send(self, message: Due) -> str | None:
+        """POST one message; None when the receiver took it (2xx), else a short error."""
+        timeout = self.settings.timeout_seconds
+        body = json.dumps(message.payload, separators=(",", ":")).encode()
+        timestamp = int(self.clock.now().timestamp())
+        headers = {
+            "Content-Type": "application/json",
+            "Calserver-Event-Id": message.event_id,
+            "Calserver-Event-Type": message.event_type,
+            "Calserver-Signature": sign(message.secret, timestamp, body),
+        }
+        _SENDING_FOR.set(message.workspace_slug)
+        private_ok = self.settings.allows_private(message.workspace_slug)
         try:
-            yield
-        finally:
-            sender.stopping.set()
-            done, _ = await asyncio.wait({task}, timeout=_timeout_seconds(app) + 5)
-            if not done:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-
-async def _run_forever(app: web.Application, sender: Sender) -> None:
-    interval = _poll_seconds(app)
-    while not sender.stopping.is_set():
-        try:
-            picked, _ = await _deliver(app)
-        except Exception:
-            log.exception("webhook deliveries failed; trying again in %s s", interval)
-            picked = 0
-        if picked < BATCH_SIZE:  # a full batch means more may be waiting: go on at once
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(interval):
-                    await sender.stopping.wait()
-
-
-async def deliver_due(app: web.Application) -> int:
-    """Send the due messages (at most one batch); returns how many were delivered."""
-    return (await _deliver(app))[1]
-
-
-async def _deliver(app: web.Application) -> tuple[int, int]:
-    sender = app.get(SENDER)
-    if sender is None:  # webhook_sender is not running: a one-off client
-        async with _http_client(app) as client:
-            return await _deliver_batch(app, client)
-    async with sender.lock:
-        return await _deliver_batch(app, sender.client, sender.stopping)
-
-
-def _due(message_id: int, now: datetime) -> tuple[Any, ...]:
-    return (
-        OutboxMessage.id == message_id,
-        OutboxMessage.delivered_at.is_(None),
-        OutboxMessage.next_attempt_at <= now,
-    )
-
-
-async def _select_due(app: web.Application, now: datetime) -> list[_Due]:
-    query = (
-        select(
-            OutboxMessage.id, OutboxMessage.endpoint_id, WebhookEndpoint.url,
-            WebhookEndpoint.secret, OutboxMessage.event_id, OutboxMessage.event_type,
-            OutboxMessage.payload, OutboxMessage.created_at, Workspace.slug,
-        )
-        .join(WebhookEndpoint, WebhookEndpoint.id == OutboxMessage.endpoint_id)
-        .join(Workspace, Workspace.id == OutboxMessage.workspace_id)
-        .where(
-            OutboxMessage.delivered_at.is_(None),
-            OutboxMessage.next_attempt_at <= now,
-            WebhookEndpoint.active.is_(True),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(BATCH_SIZE)
-    )  # fmt: skip
-    async with app[SESSIONS].begin() as session:
-        rows = (await session.execute(query)).all()
-    return [_Due(*row) for row in rows]
-
-
-async def _claim(app: web.Application, message_id: int, now: datetime) -> int | None:
-    """Lease a due message to this sender; its attempts so far, or None if it is not ours."""
-    lease_until = now + timedelta(seconds=_timeout_seconds(app)) + LEASE_MARGIN
-    async with app[SESSIONS].begin() as session:
-        if is_postgresql(app[ENGINE]):
-            locked = await session.scalar(
-                select(OutboxMessage.id)
-                .where(*_due(message_id, now))
-                .with_for_update(skip_locked=True)
-            )
-            if locked is None:
-                return None
-        attempts: int | None = await session.scalar(
-            update(OutboxMessage)
-            .where(*_due(message_id, now))
-            .values(next_attempt_at=lease_until)
-            .returning(OutboxMessage.attempts)
-            .execution_options(synchronize_session=False)
-        )
-    return attempts
-
-
-async def _update(
-    app: web.Application, message_id: int, values: dict[str, Any], *, only_if_due: datetime | None
-) -> None:
-    where = (
-        _due(message_id, only_if_due)
-        if only_if_due is not None
-        else (OutboxMessage.id == message_id,)
-    )
-    async with app[SESSIONS].begin() as session:
-        await session.execute(
-            update(OutboxMessage)
-            .where(*where)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-
-
-async def _deliver_batch(
-    app: web.Application, client: aiohttp.ClientSession, stopping: asyncio.Event | None = None
-) -> tuple[int, int]:
-    clock = app[CLOCK]
-    batch = await _select_due(app, clock.now())
-    # An endpoint that failed in this batch is not tried again in it: its later messages wait
-    # for its next attempt, so one slow or dead receiver cannot hold up the others.
-    failing: dict[int, tuple[datetime, str]] = {}
-    delivered = 0
-    for message in batch:
-        if stopping is not None and stopping.is_set():
-            break
-        now = clock.now()
-        if now - message.created_at >= GIVE_UP_AFTER:
-            log.warning("webhook %s to endpoint %d: gave up after %s", message.event_id,
-                        message.endpoint_id, GIVE_UP_AFTER)  # fmt: skip
-            values = {"last_error": GAVE_UP, "next_attempt_at": NEVER}
-            await _update(app, message.id, values, only_if_due=now)
-            continue
-        if message.endpoint_id in failing:
-            retry_at, why = failing[message.endpoint_id]
-            values = {"next_attempt_at": retry_at, "last_error": f"waiting: {why}"[:MAX_ERROR]}
-            await _update(app, message.id, values, only_if_due=now)
-            continue
-        attempts = await _claim(app, message.id, now)
-        if attempts is None:
-            continue  # another sender has it, or had it
-        error = await _send(app, client, message)
-        now = clock.now()
-        if error is None:
-            await _update(app, message.id, {"delivered_at": now}, only_if_due=None)
-            delivered += 1
-            continue
-        attempts += 1
-        retry_at = now + retry_delay(attempts)
-        log.info("webhook %s to endpoint %d failed (%s); attempt %d, next at %s",
-                 message.event_id, message.endpoint_id, error, attempts,
-                 retry_at.isoformat())  # fmt: skip
-        values = {"attempts": attempts, "last_error": error, "next_attempt_at": retry_at}
-        await _update(app, message.id, values, only_if_due=None)
-        failing[message.endpoint_id] = (retry_at, error)
-    return len(batch), delivered
-
-
-async def _send(app: web.Application, client: aiohttp.ClientSession, message: _Due) -> str | None:
-    """POST one message; None when the receiver took it (2xx), else a short error."""
-    timeout = _timeout_seconds(app)
-    body = json.dumps(message.payload, separators=(",", ":")).encode()
-    timestamp = int(app[CLOCK].now().timestamp())
-    headers = {
-        "Content-Type": "application/json",
-        "Calserver-Event-Id": message.event_id,
-        "Calserver-Event-Type": message.event_type,
-        "Calserver-Signature": sign(message.secret, timestamp, body),
-    }
-    _SENDING_FOR.set(message.workspace_slug)
-    try:
-        async with asyncio.timeout(timeout):
-            refusal = await check_target(message.url, allow_private(app), unresolvable_ok=True)
-            if refusal is not None:
+            async with asyncio.timeout(timeout):
+                refusal = await check_target(message.url, private_ok, unresolvable_ok=True)
+                if refusal is not None:
+                    log.warning("webhook %s to endpoint %d refused: %s", message.event_id,
+                                message.endpoint_id, refusal)  # fmt: skip
+                    return TARGET_REFUSED
+                async with self.client.post(
+                    message.url, data=body, headers=headers, allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=timeout),
+                ) as response:  # fmt: skip
+                    if 200 <= response.status < 300:
+                        return None
+                    return f"HTTP {response.status}"
+        except TimeoutError:
+            return f"timeout after {timeout:g} s"
+        except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, TargetRefused):
                 log.warning("webhook %s to endpoint %d refused: %s", message.event_id,
-                            message.endpoint_id, refusal)  # fmt: skip
+                            message.endpoint_id, error.os_error)  # fmt: skip
                 return TARGET_REFUSED
-            async with client.post(
-                message.url, data=body, headers=headers, allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:  # fmt: skip
-                if 200 <= response.status < 300:
-                    return None
-                return f"HTTP {response.status}"
-    except TimeoutError:
-        return f"timeout after {timeout:g} s"
-    except aiohttp.ClientConnectorError as error:
-        if isinstance(error.os_error, TargetRefused):
-            log.warning("webhook %s to endpoint %d refused: %s", message.event_id,
-                        message.endpoint_id, error.os_error)  # fmt: skip
-            return TARGET_REFUSED
-        return _short(f"connection error: {error.os_error}")
-    except (aiohttp.ClientError, ValueError) as error:
-        return _short(f"{type(error).__name__}: {error}")
+            return _short(f"connection error: {error.os_error}")
+        except (aiohttp.ClientError, ValueError) as error:
+            return _short(f"{type(error).__name__}: {error}")
 
 
 def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+@contextlib.asynccontextmanager
+async def running_sender(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, settings: SenderSettings,
+    *, background: bool,
+) -> AsyncIterator[WebhookSender]:  # fmt: skip
+    """A sender with its own guarded HTTP client (webhook URLs come from API users, so a
+    private address is refused at connect time too); its loop runs when ``background``.
+
+    On exit the loop stops after the message in flight (so no database call is cut off
+    half-way); it is cancelled only if that takes longer than a send's deadline.
+    """
+    resolver = GuardedResolver(lambda: settings.allows_private(_SENDING_FOR.get()))
+    connector = aiohttp.TCPConnector(resolver=resolver, limit=20)
+    try:
+        async with aiohttp.ClientSession(
+            connector=connector, headers={"User-Agent": USER_AGENT},
+            timeout=aiohttp.ClientTimeout(total=settings.timeout_seconds),
+            cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+        ) as client:  # fmt: skip
+            sender = WebhookSender(sessions, clock, settings, client)
+            task = None
+            if background:
+                task = asyncio.create_task(sender.run_forever(), name="calserver-webhooks")
+            try:
+                yield sender
+            finally:
+                sender.stopping.set()
+                if task is not None:
+                    await _stop(task, settings.timeout_seconds + 5)
+    finally:
+        await resolver.close()
+
+
+async def _stop(task: asyncio.Task[None], patience: float) -> None:
+    done, _ = await asyncio.wait({task}, timeout=patience)
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# --- the app's sender (cleanup_ctx) -----------------------------------------------------------
+
+SENDER = web.AppKey("webhook_sender", WebhookSender)
+
+
+def app_settings(app: web.Application) -> SenderSettings:
+    config = app[CONFIG]
+    override = app.get(ALLOW_PRIVATE)
+    return SenderSettings(
+        timeout_seconds=float(config.webhook_timeout_seconds),
+        poll_seconds=float(config.webhook_poll_seconds),
+        allow_private=bool(config.webhook_allow_private) if override is None else override,
+        private_workspaces=frozenset(config.webhook_private_workspaces),
+    )
+
+
+def allow_private(app: web.Application, workspace_slug: str) -> bool:
+    """Whether a webhook of this workspace may target a private address."""
+    return app_settings(app).allows_private(workspace_slug)
+
+
+async def webhook_sender(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the app's sender and its background loop."""
+    async with running_sender(
+        app[SESSIONS], app[CLOCK], app_settings(app), background=True
+    ) as sender:
+        app[SENDER] = sender
+        yield
+
+
+async def deliver_due(app: web.Application) -> int:
+    """Send the app's due messages now (at most one batch); how many were delivered. Without
+    the app's sender running (webhook_sender not wired in), a one-off sender does it."""
+    sender = app.get(SENDER)
+    if sender is not None:
+        return await sender.deliver_due()
+    async with running_sender(
+        app[SESSIONS], app[CLOCK], app_settings(app), background=False
+    ) as one_off:
+        return await one_off.deliver_due()

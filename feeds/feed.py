@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.metadata import version
 
-from calserver import __version__
 from feeds.alarms import QuietHours
 from feeds.colors import css3_name
 from feeds.i18n import N_, texts
 from feeds.ics import CRLF, linked_text_prop, prop, text_prop, vtimezone
+from feeds.poison import each_rendered, leave_out
 from feeds.render import AnyEvent, Rendered, Window, link_label, render_event
 from storage.subscriptions import FeedView
 
-PRODID = f"-//calserver//calserver {__version__}//EN"
+PRODID = f"-//calserver//calserver {version('calserver')}//EN"
 UNSUBSCRIBED_NOTE = N_(
     "You unsubscribed from this calendar; it no longer receives events. "
     "You can delete it from your calendar app."
@@ -85,26 +86,38 @@ class RenderedCalendar:
 
 
 def render_calendar(
-    view: FeedView, events: Sequence[AnyEvent], settings: FeedSettings, now: datetime
+    view: FeedView,
+    events: Sequence[AnyEvent],
+    settings: FeedSettings,
+    now: datetime,
+    surface: str = "feed",
 ) -> RenderedCalendar:
-    """Header, one VTIMEZONE per zone used, every event; LINK_PLACEHOLDER marks the links."""
+    """Header, one VTIMEZONE per zone used, every event that renders (feeds/poison.py);
+    LINK_PLACEHOLDER marks the links."""
     quiet = QuietHours.parse(view.quiet_start, view.quiet_end)
     window = Window(
         now - timedelta(days=settings.retention_days), now + timedelta(days=settings.horizon_days)
     )
-    rendered = [
-        (event, render_event(event, view.timezone, quiet, window, view.language))
-        for event in events
-    ]
+    rendered = each_rendered(
+        surface,
+        events,
+        lambda event: render_event(event, view.timezone, quiet, window, view.language),
+    )
     first_year: dict[str, int] = {}
     for _, item in rendered:
         for zone in item.zones:
             first_year[zone] = min(first_year.get(zone, item.first_wall_year), item.first_wall_year)
+    timezones: dict[str, str] = {}
+    for zone, year in sorted(first_year.items()):
+        try:
+            timezones[zone] = vtimezone(zone, min(year, now.year - 1))
+        except Exception as error:  # the events written in that zone are left out
+            for event, item in rendered:
+                if zone in item.zones:
+                    leave_out(surface, event, error)
+    rendered = [pair for pair in rendered if pair[1].zones <= timezones.keys()]
     description = " ".join(s.description for s in view.segments if s.description)
     description = (description + "\n\n" if description else "") + link_label(view.language)
-    timezones = {
-        zone: vtimezone(zone, min(year, now.year - 1)) for zone, year in sorted(first_year.items())
-    }
     return RenderedCalendar(
         _header(view, settings, calendar_name(view), description), timezones, rendered
     )

@@ -22,6 +22,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, get_currency_symbol
 from babel.support import Translations
 
 LOCALES = Path(__file__).resolve().parent / "locales"
@@ -91,6 +92,25 @@ class Texts:
         return format_datetime(
             moment, self.datetime_pattern, tzinfo=ZoneInfo(zone), locale=self.language
         )
+
+    def money(self, value: float | None, currency: str) -> str:
+        """2.40 RUB, 2,40 ₽: the amount as the language writes it, the currency after it."""
+        if value is None:
+            return "—"
+        amount = self.amount(value)
+        symbol = get_currency_symbol(currency, locale=self.language)
+        return self.gettext("%(amount)s %(currency)s", amount=amount, currency=symbol)
+
+    def amount(self, value: float) -> str:
+        """A sum of money without its currency: 2.40, 2,40."""
+        return format_decimal(value, "#,##0.00", locale=self.language)
+
+    def percent(self, value: float | None) -> str:
+        """A share (0.667) as a percentage: 66.7 %, 66,7 %."""
+        if value is None:
+            return "—"
+        number = format_decimal(value * 100, "0.0", locale=self.language)
+        return self.gettext("%(number)s %%", number=number)
 
     def zone(self, zone: str) -> str:
         """A time zone as its readers name it: its city ("Москва"), from CLDR."""

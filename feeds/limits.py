@@ -39,3 +39,22 @@ def instant_in_range(value: datetime) -> bool:
 
 
 RANGE_TEXT = f"between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+
+
+def event_problems(
+    start_wall: datetime, duration_seconds: int, alarms: list[int], ends_at: datetime | None
+) -> list[tuple[str, str]]:
+    """(field, message) for each part of an event outside the accepted range: its start
+    (wall clock), its end (UTC: the last occurrence's, None for an endless rule), its
+    duration and its alarm offsets."""
+    problems: list[tuple[str, str]] = []
+    if not local_in_range(start_wall):
+        problems.append(("/start", f"must be {RANGE_TEXT}"))
+    elif ends_at is not None and not instant_in_range(ends_at):
+        problems.append(("/end", f"the event (its last occurrence) must end {RANGE_TEXT}"))
+    if not 0 <= duration_seconds <= MAX_EVENT_DURATION.total_seconds():
+        problems.append(("/duration", f"must be at most {MAX_EVENT_DURATION.days} days"))
+    for index, offset in enumerate(alarms):
+        if not -MAX_ALARM_OFFSET.total_seconds() <= offset <= MAX_ALARM_OFFSET.total_seconds():
+            problems.append((f"/alarms/{index}", f"must be within {MAX_ALARM_OFFSET.days} days"))
+    return problems

@@ -10,7 +10,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calserver.recurrence import feed_rule, rule_for
 from feeds.alarms import QuietHours, alarm_offset, to_utc, to_wall
 from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
 from feeds.ics import (
@@ -22,6 +21,7 @@ from feeds.ics import (
     text_prop,
     utc_stamp,
 )
+from feeds.recurrence import feed_rule, rule_for
 from storage.models import EventColumns
 
 # Segment events and a contact's personal events (triggers) render alike.

@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.cascade.policy import Policy
 from storage.models import (
     CascadeStep,
     Contact,
@@ -28,6 +27,7 @@ from storage.models import (
     UTCDateTime,
     Workspace,
 )
+from storage.policy import Policy
 
 LIVE = ("created", "active")
 

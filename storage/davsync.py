@@ -16,8 +16,7 @@ from sqlalchemy import Engine, create_engine, event, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from calserver.config import Config
-from storage.engine import sqlite_pragmas
+from storage.engine import StoreSettings, sqlite_pragmas
 from storage.models import (
     Contact,
     DeletedEvent,
@@ -25,14 +24,14 @@ from storage.models import (
     Subscription,
     Trigger,
 )
-from storage.subscriptions import FeedView, view_from_rows, view_query
+from storage.subscriptions import VIEW_WIDTH, FeedView, view_from_rows, view_query
 
 # A local event is shown at the subscriber's wall time, up to 26 hours away from the
 # instants stored in the event's own zone: time-range candidates are widened by that.
 ZONE_SLACK = timedelta(hours=27)
 
 
-def sync_engine(config: Config, pool_size: int) -> Engine:
+def sync_engine(config: StoreSettings, pool_size: int) -> Engine:
     """The same database through a blocking driver: stdlib sqlite3 or psycopg."""
     url = make_url(config.resolved_database_url)
     if url.drivername.startswith("sqlite"):
@@ -72,8 +71,8 @@ def dav_state(session: Session, subscription_id: int) -> DavState | None:
     view = view_from_rows(subscription_id, rows, len(extra))
     if view is None:
         return None
-    first = rows[0]
-    return DavState(view, first[8], first[9], first[10])
+    contact_id, version, updated_at = rows[0][VIEW_WIDTH : VIEW_WIDTH + len(extra)]
+    return DavState(view, contact_id, version, updated_at)
 
 
 def calendar_events(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -14,9 +14,19 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from calserver.config import Config, ConfigError
+from storage.errors import UnsupportedDatabase
 
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class StoreSettings(Protocol):
+    """What the store needs from the configuration (calserver's Config has both)."""
+
+    @property
+    def resolved_database_url(self) -> str: ...
+
+    @property
+    def database_pool_size(self) -> int: ...
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -29,11 +39,11 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(config: Config, url: str | None = None) -> AsyncEngine:
+def create_engine(config: StoreSettings, url: str | None = None) -> AsyncEngine:
     url = url or config.resolved_database_url
     parsed = make_url(url)
     if parsed.drivername not in SUPPORTED_DRIVERS:
-        raise ConfigError(
+        raise UnsupportedDatabase(
             f"database_url: driver {parsed.drivername!r} is not supported; "
             f"use one of {', '.join(SUPPORTED_DRIVERS)}"
         )

@@ -7,3 +7,7 @@ class Conflict(Exception):
 
 class NotFound(Exception):
     """The row does not exist, or belongs to another workspace."""
+
+
+class UnsupportedDatabase(ValueError):
+    """The database URL names a driver calserver does not run on."""

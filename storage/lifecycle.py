@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.families import Thresholds
+from storage.families import Thresholds
 from storage.models import Subscription, SubscriptionEvent
 from storage.notify import notify_subscriptions
 

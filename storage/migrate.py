@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -24,12 +27,35 @@ def _alembic_config(connection: Connection) -> AlembicConfig:
     return cfg
 
 
+@contextlib.contextmanager
+def _alembic_logs_at_debug() -> Iterator[None]:
+    """Alembic reports every step at INFO; shown only when calserver logs at debug."""
+    logger = logging.getLogger("alembic")
+    previous = logger.level
+    if not logger.isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         # Several processes may start at once against one database: one migrates, the
         # others wait and then find nothing to do.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-    command.upgrade(_alembic_config(connection), "head")
+    cfg = _alembic_config(connection)
+    # Creating a new database, or finding nothing to do, is routine: said at debug. Changing
+    # the schema of a database that holds data is worth a line per step in the log.
+    with _alembic_logs_at_debug():
+        current = set(MigrationContext.configure(connection).get_current_heads())
+        heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    if current and current != heads:
+        command.upgrade(cfg, "head")
+        return
+    with _alembic_logs_at_debug():
+        command.upgrade(cfg, "head")
 
 
 async def upgrade(engine: AsyncEngine) -> None:

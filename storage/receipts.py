@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.families import DROPS_ALARMS
 from storage.cascade import nudge
+from storage.families import DROPS_ALARMS
 from storage.models import Contact, Trigger, TriggerEvent
 from storage.outbox import enqueue
 

@@ -19,6 +19,8 @@ async def list_segments(session: AsyncSession, workspace_id: int) -> list[Segmen
 
 
 async def get_segment(session: AsyncSession, workspace_id: int, slug: str) -> Segment:
+    if "\x00" in slug:  # no slug holds one; PostgreSQL refuses it in a query
+        raise NotFound(f"no segment {slug!r}")
     segment = await session.scalar(
         select(Segment).where(Segment.workspace_id == workspace_id, Segment.slug == slug)
     )

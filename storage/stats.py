@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from feeds.alarms import to_utc
 from storage.models import (
     LandingDaily,
     PollDaily,
@@ -39,13 +38,16 @@ class Scope:
 
     @property
     def start(self) -> datetime:
-        return to_utc(datetime.combine(self.first, datetime.min.time()), self.timezone)
+        return self._midnight(self.first)
 
     @property
     def end(self) -> datetime:
-        return to_utc(
-            datetime.combine(self.last + timedelta(days=1), datetime.min.time()), self.timezone
-        )
+        return self._midnight(self.last + timedelta(days=1))
+
+    def _midnight(self, day: date) -> datetime:
+        """The start of ``day`` in the workspace's zone, as UTC (a midnight skipped by DST
+        reads with the offset before the gap, as feeds.alarms.to_utc does)."""
+        return datetime.combine(day, datetime.min.time(), ZoneInfo(self.timezone)).astimezone(UTC)
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]

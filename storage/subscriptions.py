@@ -46,6 +46,8 @@ class FeedView:
 async def segment_by_slugs(
     session: AsyncSession, workspace_slug: str, segment_slug: str
 ) -> tuple[Workspace, Segment]:
+    if "\x00" in workspace_slug + segment_slug:  # no slug holds one; PostgreSQL refuses it
+        raise NotFound("This calendar does not exist, or it was removed.")
     row = (
         await session.execute(
             select(Workspace, Segment)
@@ -95,6 +97,7 @@ _VIEW = (
     Workspace.timezone, Workspace.name, Workspace.quiet_start, Workspace.quiet_end,
     Subscription.language,
 )  # fmt: skip
+VIEW_WIDTH = len(_VIEW)  # where ``view_query``'s extra columns start
 _SEGMENT = (
     Segment.id, Segment.slug, Segment.version, Segment.name, Segment.description, Segment.color,
     Segment.updated_at,

@@ -41,6 +41,11 @@ async def user_for_sign_in(
     return (row[0], row[1]) if row else None
 
 
+async def anyone_has_a_password(session: AsyncSession) -> bool:
+    """False until the first dashboard user is added (then only an API key can sign in)."""
+    return await session.scalar(select(User.id).limit(1)) is not None
+
+
 async def list_users(session: AsyncSession, workspace_id: int) -> list[User]:
     query = select(User).where(User.workspace_id == workspace_id).order_by(User.email)
     return list((await session.scalars(query)).all())

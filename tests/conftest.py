@@ -22,7 +22,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.engine import make_url
 
-from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
@@ -30,6 +29,7 @@ from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.workspaces import add_key, create_workspace
 from tests.support.openapi import ApiClient
+from web.app import create_app
 
 PG_URL_ENV = "CALSERVER_TEST_POSTGRES_URL"
 TEST_SECRET = "test-secret-0123456789abcdef"

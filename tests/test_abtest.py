@@ -12,7 +12,6 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from calserver.abtest import pick, two_proportion_p, verdict, wilson
-from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
@@ -21,6 +20,7 @@ from storage.models import Segment
 from tests.conftest import _tenant
 from tests.support.feeds import add_event, make_segment
 from tests.support.telemetry import settle
+from web.app import create_app
 
 VARIANTS = [
     {"key": "a", "headline": "News from the shop", "description": "Sales and open days.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from calserver.appkeys import SESSIONS
 from calserver.config import Config
-from calserver.passwords import hash_password, verify_password
+from calserver.passwords import hash_password, needs_rehash, verify_password
 from storage.models import User
 from tests.conftest import Tenant
 from tests.support.admin import PASSWORD, add_user, csrf_of, form_token, post_form, sign_in
@@ -31,16 +32,49 @@ def env(tmp_path: Path, database_url: str) -> dict[str, str]:
     }
 
 
-def test_passwords_are_scrypt_hashes_that_verify_only_the_password() -> None:
+def test_passwords_are_argon2id_hashes_that_verify_only_the_password() -> None:
     stored = hash_password(PASSWORD)
-    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert stored != hash_password(PASSWORD)  # salted
     assert verify_password(PASSWORD, stored)
     assert not verify_password(PASSWORD + "!", stored)
+    assert not verify_password(PASSWORD, "$argon2id$broken")
     assert not verify_password(PASSWORD, "scrypt$broken")
-    n, r, p, salt = stored.split("$")[1:5]
-    assert int(n) >= 2**14 and int(r) >= 8
-    assert salt and p
+    # RFC 9106's low-memory profile: 64 MiB, 3 passes, 4 lanes.
+    assert "m=65536,t=3,p=4" in stored and not needs_rehash(stored)
+
+
+def _old_scrypt_hash(password: str) -> str:
+    """What the previous release stored (scrypt N=2^15, r=8, p=1)."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**15, r=8, p=1, maxmem=2**26, dklen=32)
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    return f"scrypt${2**15}$8$1${b64(salt)}${b64(digest)}"
+
+
+async def test_an_old_scrypt_hash_signs_in_and_is_upgraded(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    await add_user(client, "acme")
+    async with client.app[SESSIONS].begin() as session:
+        user = (await session.scalars(select(User))).one()
+        user.password_hash = _old_scrypt_hash(PASSWORD)
+    assert needs_rehash(_old_scrypt_hash(PASSWORD))
+    wrong = await sign_in(client, password=PASSWORD + "!")
+    assert wrong[0] == 401
+    async with client.app[SESSIONS]() as session:
+        assert (await session.scalars(select(User))).one().password_hash.startswith("scrypt$")
+    status, path, _ = await sign_in(client)
+    assert status == 200 and path == "/admin/segments"
+    async with client.app[SESSIONS]() as session:
+        upgraded = (await session.scalars(select(User))).one().password_hash
+    assert upgraded.startswith("$argon2id$") and verify_password(PASSWORD, upgraded)
+    client.session.cookie_jar.clear()
+    assert (await sign_in(client))[1] == "/admin/segments"  # the new hash signs in too
 
 
 async def test_user_signs_in_sees_pages_and_signs_out(
@@ -98,9 +132,9 @@ async def test_sign_in_attempts_are_rate_limited_per_account(
     clock: Any,
     tmp_path: Any,
 ) -> None:
-    from calserver.app import create_app
     from storage.workspaces import create_workspace
     from tests.conftest import START
+    from web.app import create_app
 
     client = await aiohttp_client(
         create_app(config.replace(admin_sign_in_rate_limit=3), clock=clock)
@@ -185,3 +219,24 @@ async def test_the_cookie_is_secure_when_reached_by_the_public_https_host(
         assert behind_proxy.cookies["calserver_admin"]["secure"]
     async with client.get("/admin/sign-in") as direct:  # plain HTTP on 127.0.0.1
         assert not direct.cookies["calserver_admin"]["secure"]
+
+
+async def test_a_new_install_offers_the_key_first(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    async with client.get("/admin/sign-in") as before:
+        page = await before.text()
+    # No one has a password yet: the key form comes first, open, and says where the key is.
+    assert page.index('id="f-key"') < page.index('id="f-workspace"')
+    assert "<details open>" in page and "printed" in page
+    fields = {"csrf": csrf_of(page), "key": "csk_mistyped"}
+    async with client.post("/admin/sign-in", data=fields) as wrong:
+        again = await wrong.text()
+    assert wrong.status == 401 and again.index('id="f-key"') < again.index('id="f-workspace"')
+
+    await add_user(client, "acme")
+    async with client.get("/admin/sign-in") as after:
+        page = await after.text()
+    assert page.index('id="f-workspace"') < page.index('id="f-key"')
+    assert "<details>" in page and "printed" not in page

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from calserver.app import create_app
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from tests.conftest import START, Tenant
@@ -25,6 +24,7 @@ from tests.support.peers import SmsGateway
 from tests.support.telemetry import settle
 from tests.test_admin_pages import field_errors, typed_value
 from tests.test_triggers import bound_subscription
+from web.app import create_app
 
 PERIOD = "from=2026-03-01&to=2026-03-31"
 CALENDAR_THEN_SMS = {"step-0-channel": "calendar", "step-1-channel": "sms", "quiet_hours": "on"}
@@ -142,8 +142,8 @@ async def test_without_channels_or_policy_the_pages_say_so(admin: TestClient) ->
     assert 'id="cascade-empty"' in page and "<svg" not in page
     channels = await get(admin, "/admin/channels")
     assert 'id="no-channels"' in channels
-    options = re.findall(r"<option(?: selected)?>([^<]*)</option>", channels)
-    assert set(options) == {"calendar"}  # only the calendar can be chosen
+    options = re.findall(r"<option value=\"(\w+)\"(?: selected)?>[^<]*</option>", channels)
+    assert set(options) - {"defer", "drop"} == {"calendar"}  # only the calendar can be chosen
 
 
 async def test_channels_are_listed_with_their_report_url_and_no_credentials(
@@ -173,7 +173,9 @@ async def test_policy_form_saves_what_the_api_reads(admin: TestClient, api: ApiC
         "frequency_cap": {"max": 3, "period_seconds": 86400, "action": "drop"}}  # fmt: skip
     # The saved policy comes back in the form, blank row closed up.
     assert (typed_value(page, "step-1-price"), typed_value(page, "step-1-wait")) == ("1.90", "600")
-    assert "<option selected>sms</option>" in page and typed_value(page, "cap_max") == "3"
+    assert (
+        '<option value="sms" selected>sms</option>' in page and typed_value(page, "cap_max") == "3"
+    )
     status, _, page = await post_form(
         admin, "/admin/channels/remove", {}, token_from="/admin/channels"
     )
@@ -187,13 +189,13 @@ BAD = [
     ({"step-1-wait": "forever"}, "step-1-wait", "must be a whole number from 0 to 604800"),
     ({"step-1-wait": "-5"}, "step-1-wait", "must be a whole number from 0 to 604800"),
     ({"step-1-channel": "calendar"}, "step-1-channel", "each channel may appear once"),
-    ({"step-0-channel": "", "step-1-channel": ""}, "steps", "must be a list of 1 to 8 steps"),
+    ({"step-0-channel": "", "step-1-channel": ""}, "steps", "must have at least 1 item"),
     ({"step-1-channel": "", "step-2-channel": "sms", "step-2-price": "x"}, "step-2-price",
      "must be a number of at least 0"),
     ({"step-1-channel": "", "step-1-price": "2"}, "step-1-channel", "unknown channel ''"),
     ({"cap_max": "0", "cap_period": "3600"}, "cap_max", "must be a whole number from 1 to 1000"),
     ({"cap_max": "3", "cap_period": "10"}, "cap_period", "must be a whole number from 60 to 2678400"),
-    ({"cap_max": "3"}, "cap_period", "must be a whole number from 60 to 2678400"),
+    ({"cap_max": "3"}, "cap_period", "is required"),
     ({"cap_max": "3", "cap_period": "3600", "cap_action": "ignore"}, "cap_action",
      'must be "defer" or "drop"'),
 ]  # fmt: skip

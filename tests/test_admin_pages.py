@@ -196,7 +196,7 @@ async def test_quiet_hours_warning_names_the_subscribers_zone(
     assert status == 200
     warnings = re.findall(r'<p class="warning" role="status">(.*?)</p>', page, re.S)
     assert len(warnings) == 1, warnings
-    assert "PT12H" in warnings[0] and "05:00 in Asia/Vladivostok" in warnings[0]
+    assert "The alarm 12 hours before" in warnings[0] and "05:00 in Asia/Vladivostok" in warnings[0]
 
 
 async def test_a_segment_named_new_has_its_own_page(admin: TestClient, api: Any) -> None:  # type: ignore[type-arg]

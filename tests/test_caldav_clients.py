@@ -144,3 +144,52 @@ async def test_sync_collection_reports_a_change_and_a_deletion(
         f"e{events['june']['id']}.ics",
     }
     dav.close()
+
+
+async def test_server_side_expansion_answers_each_instance(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    # python caldav asks for <C:expand> with <D:getetag/>: Radicale's expansion of a shared
+    # copy of the item answered 400 (500 before the bridge) where Radicale alone gives 207.
+    await _shop(tenant)
+    links = await subscribe(tenant.api, tenant.slug, "news", "Europe/Berlin")
+
+    def search() -> list[tuple[str, datetime]]:
+        with dav_client(client, links) as dav:
+            calendar = dav.principal().calendars()[0]
+            found = calendar.search(
+                start=datetime(2026, 3, 1, tzinfo=UTC), end=datetime(2026, 5, 1, tzinfo=UTC),
+                event=True, expand=True, server_expand=True,
+            )  # fmt: skip
+            return sorted(
+                (str(c["SUMMARY"]), c["DTSTART"].dt.astimezone(UTC))
+                for o in found for c in o.icalendar_instance.walk("VEVENT")
+            )  # fmt: skip
+
+    instances = await in_thread(search)
+    tasting = [start for title, start in instances if title == "Tasting"]
+    assert tasting == [
+        datetime(2026, 3, 19, 9, 0, tzinfo=UTC), datetime(2026, 3, 26, 9, 0, tzinfo=UTC),
+        datetime(2026, 4, 2, 8, 0, tzinfo=UTC), datetime(2026, 4, 9, 8, 0, tzinfo=UTC),
+    ]  # fmt: skip
+    assert ("Cancelled talk", datetime(2026, 4, 20, 16, 0, tzinfo=UTC)) in instances
+
+
+async def test_a_missing_collection_under_ones_own_principal_is_404(
+    client: TestClient,
+    tenant: Tenant,  # type: ignore[type-arg]
+) -> None:
+    from tests.support.dav import basic, dav
+
+    await _shop(tenant)
+    links = await subscribe(tenant.api, tenant.slug, "news", "Europe/Berlin")
+    mine = f"/dav/{links['caldav_password']}"
+    headers = {**basic(links), "Depth": "0"}
+    for path in (f"{mine}/other/", f"{mine}/other/x.ics", f"{mine}/calendar/nothing.ics"):
+        status, _, _ = await dav(client, "PROPFIND", path, headers=headers)
+        assert status == 404, path
+    status, _, _ = await dav(client, "GET", f"{mine}/other/x.ics", headers=basic(links))
+    assert status == 404
+    status, _, _ = await dav(client, "PUT", f"{mine}/other/x.ics", "x", headers=basic(links))
+    assert status == 403

@@ -14,7 +14,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from calserver.app import create_app
 from calserver.appkeys import CONFIG, SESSIONS, SIGNER
 from calserver.clock import FrozenClock
 from calserver.config import Config
@@ -22,6 +21,7 @@ from storage.models import DeletedEvent, Event, Segment
 from tests.conftest import Tenant
 from tests.support.dav import SYNC_REPORT, basic, calendar_path, dav
 from tests.support.feeds import add_event, make_segment, path_of, subscribe
+from web.app import create_app
 from web.dav.bridge import DAV
 
 PROPFIND = """<?xml version="1.0" encoding="utf-8"?>

@@ -18,7 +18,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from calserver.app import create_app
 from calserver.appkeys import CASCADE, CLOCK, CONFIG, SESSIONS
 from calserver.cascade.worker import Worker, WorkerSettings
 from calserver.clock import FrozenClock
@@ -33,6 +32,7 @@ from tests.support.peers import Mailbox, Platform, SmsGateway, Telegram, post_re
 from tests.support.processes import run
 from tests.support.telemetry import settle
 from tests.test_triggers import bound_subscription
+from web.app import create_app
 
 # ORDER's alarm (1 h before 15:00 Berlin = 13:00Z) minus the default 15-minute margin.
 DELIVER_BY = datetime(2026, 3, 6, 12, 45, tzinfo=UTC)

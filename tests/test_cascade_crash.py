@@ -20,7 +20,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
@@ -28,6 +27,8 @@ from storage.models import CascadeStep, TriggerEvent
 from tests.conftest import TEST_SECRET, Tenant
 from tests.support.cascade import write_channels
 from tests.support.peers import SmsGateway
+from tests.support.processes import LISTENING
+from web.app import create_app
 
 TRIGGERS = 500
 CYCLES = 50
@@ -77,6 +78,14 @@ async def _push_triggers(tenant: Tenant) -> None:
     await asyncio.gather(*(push(n) for n in range(TRIGGERS)))
 
 
+async def _listening_url(stdout: asyncio.StreamReader) -> str:
+    """The server's address, from the line that says it listens (after the start-up box)."""
+    while line := (await asyncio.wait_for(stdout.readline(), 30)).decode():
+        if match := LISTENING.search(line):
+            return match.group(1)
+    raise AssertionError("the server stopped before it listened")
+
+
 def _worker_env(config: Config, channels: Path, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -107,6 +116,7 @@ async def _reconciled(client: TestClient) -> tuple[int, int]:  # type: ignore[ty
     return reconciled, retries
 
 
+@pytest.mark.slow  # 50 kill cycles at random moments (~80 s): not in scripts/test --quick
 async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
     client: TestClient,
     tenant: Tenant,
@@ -121,7 +131,7 @@ async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
     kills_mid_send = 0
     for _ in range(CYCLES):
         worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "calserver", "worker", env=env,
+            sys.executable, "-m", "web", "worker", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         await asyncio.sleep(rng.uniform(0.6, 1.6))
@@ -130,7 +140,7 @@ async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
         await worker.wait()
     # A last worker, left alone, finishes what is left (leases run out after a second).
     worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "calserver", "worker", env=env,
+        sys.executable, "-m", "web", "worker", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     assert worker.stdout is not None
@@ -185,13 +195,12 @@ async def test_serve_runs_the_worker_in_process(
     env = {**_worker_env(config, channels, tmp_path), "CALSERVER_DEMO": "false"}
     del env["CALSERVER_CASCADE_LEASE_SECONDS"]
     server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "calserver", "serve", "--port", "0", env=env,
+        sys.executable, "-m", "web", "serve", "--port", "0", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
         assert server.stdout is not None
-        line = (await asyncio.wait_for(server.stdout.readline(), 30)).decode()
-        base = line.rsplit(" ", 1)[1].strip()
+        base = await _listening_url(server.stdout)
         headers = {"Authorization": f"Bearer {tenant.key}"}
         body = {"external_id": "c1", "idempotency_key": "live-1", "event": EVENT}
         async with (

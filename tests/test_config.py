@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from calserver.cli import build_parser, config_from_args
 from calserver.config import Config, ConfigError, load_config
-from calserver.options import OPTIONS, render_example_toml, render_markdown_table
+from calserver.options import (
+    OPTIONS,
+    render_config_fields,
+    render_example_toml,
+    render_markdown_table,
+)
+from web.cli import build_parser, config_from_args
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,6 +91,15 @@ def test_unknown_or_broken_file(tmp_path: Path) -> None:
 
 def test_example_file_is_generated_from_the_declarations() -> None:
     assert (ROOT / "config.example.toml").read_text() == render_example_toml()
+
+
+def test_typed_fields_are_generated_from_the_declarations() -> None:
+    # mypy reads Config's option types from this file; it must list every option as declared.
+    assert (ROOT / "calserver" / "config_fields.py").read_text() == render_config_fields()
+    config = Config({})
+    for option in OPTIONS:
+        expected = {"str": str, "int": int, "float": (int, float), "bool": bool, "list": list}
+        assert isinstance(getattr(config, option.name), expected[option.type]), option.name
 
 
 def test_example_file_uncommented_is_valid_and_equals_the_defaults(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from calserver.families import DEFAULT_THRESHOLDS, FAMILIES, family_of, is_person, parse_thresholds
+from storage.families import DEFAULT_THRESHOLDS, FAMILIES, family_of, is_person, parse_thresholds
 from tests.support.agents import AGENTS, BOTS, BROWSERS
 
 

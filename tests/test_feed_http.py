@@ -10,12 +10,12 @@ from aiohttp.test_utils import TestClient
 from icalendar import Calendar
 from sqlalchemy import event as sa_event
 
-from calserver.app import create_app
 from calserver.appkeys import ENGINE, FEED_CACHE, LOOKUP, SIGNER
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from tests.conftest import TEST_SECRET, Tenant
 from tests.support.feeds import add_event, make_segment, path_of, poll, read, subscribe
+from web.app import create_app
 
 APPLE = "iOS/26.6 (23G71) dataaccessd/1.0"
 OUTLOOK = "Microsoft Exchange/15.20"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from calserver.app import create_app
 from calserver.config import Config
 from tests.conftest import TEST_SECRET
 from tests.support.openapi import check_against_spec
+from web.app import create_app
 
 
 async def test_healthy(client: Any) -> None:

@@ -6,11 +6,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from calserver.demo import ensure_demo
+from web.app import create_app
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8", "Accept-Language": "en"}
 

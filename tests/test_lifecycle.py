@@ -101,7 +101,7 @@ async def test_google_gets_days_before_doubt_and_polls_are_kept_raw(
 async def test_two_processes_write_one_activation(
     client: TestClient, tenant: Tenant, aiohttp_client: Any
 ) -> None:  # type: ignore[type-arg]
-    from calserver.app import create_app
+    from web.app import create_app
 
     await make_segment(tenant.api)
     links = await subscribe(tenant.api, tenant.slug, "news")

@@ -7,13 +7,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from calserver.app import create_app
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from tests.conftest import Tenant
 from tests.support.agents import AGENTS
 from tests.support.feeds import make_segment, poll, subscribe
 from tests.support.telemetry import settle
+from web.app import create_app
 
 LINE = re.compile(r'^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.]+$')
 

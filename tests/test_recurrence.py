@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from calserver.recurrence import RecurrenceError, check_rrule
+from feeds.recurrence import EXPANSION_LAST_YEAR, RecurrenceError, check_rrule, rule_for
 
 START = datetime(2026, 3, 2, 10, 0)
 
@@ -44,3 +44,12 @@ def test_accepted(rule: str, last: datetime | None) -> None:
 def test_refused(rule: str, reason: str) -> None:
     with pytest.raises(RecurrenceError, match=reason):
         check_rrule(rule, START)
+
+
+def test_expansion_stops_at_the_year_after_the_accepted_range() -> None:
+    # dateutil would walk to 9999; a rule with no further occurrence then kept a thread
+    # busy for seconds.
+    starts = list(rule_for("FREQ=YEARLY", datetime(2190, 1, 1), "UTC"))
+    assert starts[-1].year == EXPANSION_LAST_YEAR == 2200
+    sparse = rule_for("FREQ=HOURLY;BYYEARDAY=366;BYDAY=SU;BYHOUR=1", datetime(2026, 1, 1), "UTC")
+    assert all(start.year <= EXPANSION_LAST_YEAR for start in sparse)

@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
-from calserver.app import create_app
 from calserver.config import Config
-from calserver.families import DEFAULT_THRESHOLDS
+from storage.families import DEFAULT_THRESHOLDS
 from tests.conftest import _tenant
 from tests.support.agents import AGENTS, BOTS, BROWSERS
 from tests.support.feeds import make_segment
 from tests.support.telemetry import settle
+from web.app import create_app
 
 TICK = timedelta(hours=12)
 DAYS = 21
@@ -142,6 +143,7 @@ def _expected(people: list[Person], ticks: int) -> dict[str, int]:
     return truth
 
 
+@pytest.mark.slow  # ~100 s of volume: scripts/test --quick leaves it out
 async def test_reported_figures_match_the_simulation(
     aiohttp_client: Any, config: Config, clock: Any
 ) -> None:

@@ -9,13 +9,13 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from storage.models import Subscription
 from tests.conftest import Tenant, _tenant
 from tests.support.feeds import add_event, make_segment, path_of, poll, read
+from web.app import create_app
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Mobile/15E148 Safari/604.1"
 ANDROID = (

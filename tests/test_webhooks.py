@@ -21,7 +21,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from calserver.app import create_app
 from calserver.appkeys import SESSIONS
 from calserver.clock import FrozenClock
 from calserver.config import Config
@@ -33,6 +32,7 @@ from storage.workspaces import add_key, create_workspace
 from tests.conftest import START, Tenant
 from tests.support.openapi import ApiClient
 from web.api import webhooks as webhooks_api
+from web.app import create_app
 
 HOOKS = "/api/v1/webhooks"
 TRIGGER_DATA = {

@@ -29,7 +29,6 @@ from calserver.appkeys import (
     SESSIONS,
     SIGNER,
 )
-from calserver.families import family_of, is_calendar_app
 from calserver.links import FEED_PURPOSE, manage_path
 from feeds.alarms import to_wall
 from feeds.cache import CachedFeed, cached_feed
@@ -39,6 +38,7 @@ from feeds.ics import fold_link
 from feeds.render import AnyEvent
 from feeds.reward import reward_event
 from storage.contacts import personal_events
+from storage.families import family_of, is_calendar_app
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.rewards import unlock

@@ -12,6 +12,7 @@ from aiohttp import web
 from feeds.i18n import language_name, languages, supported
 
 COOKIE = "lang"
+ADMIN_COOKIE = "admin_lang"  # the dashboard's own switch (web/admin/render.py)
 COOKIE_MAX_AGE = 365 * 86400
 LANGUAGE_KEY = web.RequestKey("language", str)
 # Pages in several languages: shared caches must keep them apart.

@@ -20,7 +20,7 @@ from storage.subscriptions import (
 )
 from web.brand import brand_for
 from web.language import choose
-from web.subscribe import render, view_for_token
+from web.subscribe import read_form, render, view_for_token
 
 
 async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Response:
@@ -56,11 +56,12 @@ async def manage(request: web.Request) -> web.Response:
     _, view = await view_for_token(request)
     language = choose(request, view.language)
     t = texts(language)
-    form = await request.post()
+    form = await read_form(request)
     zone = str(form.get("tz", ""))
-    chosen = sorted(
-        {int(str(value)) for value in form.getall("segment", []) if str(value).isdigit()}
-    )
+    raw = [str(value) for value in form.getall("segment", [])]
+    if not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in raw):
+        return await _page(request, view, status=422, error="Pick calendars from the list.")
+    chosen = sorted({int(value) for value in raw})
     if view.status in ENDED:
         error = t.gettext("This subscription has ended; subscribe again instead.")
         return await _page(request, view, language=language, status=409, error=error)

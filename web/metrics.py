@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from calserver.appkeys import CONFIG, RECORDER, SESSIONS
+from feeds import poison
 from storage.lifecycle import COUNTED
 from storage.models import Segment, Subscription, SubscriptionSegment, Workspace
 
@@ -75,6 +76,12 @@ async def metrics(request: web.Request) -> web.Response:
         "# HELP calserver_flush_lag_seconds Age of the oldest recorded poll or view not yet written.",
         "# TYPE calserver_flush_lag_seconds gauge",
         f"calserver_flush_lag_seconds {recorder.lag_seconds():.3f}",
+        "# HELP calserver_unrenderable_events_total Stored events left out of an answer because they cannot be rendered, by answer (feed, caldav, api, page).",
+        "# TYPE calserver_unrenderable_events_total counter",
+        *(
+            f'calserver_unrenderable_events_total{{surface="{surface}"}} {count}'
+            for surface, count in sorted(poison.left_out_total.items())
+        ),
         "# HELP calserver_active_subscribers Active subscriptions (dormant included) by segment.",
         "# TYPE calserver_active_subscribers gauge",
     ]

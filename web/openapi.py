@@ -1,307 +1,121 @@
-"""The OpenAPI 3.1 document of the admin API.
+"""The OpenAPI 3.1 document of the admin API, generated.
 
-Tests validate every API response they receive against this document and check
-that each route of the application appears here, so it cannot drift from the code.
+Components come from the pydantic models (calserver/shapes/), paths from the table of
+operations (web/operations.py); nothing here describes a shape by hand. Tests validate
+every request they send and every answer they get against this document, and check that
+each route of the application appears in it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
 
 from calserver import __version__
-from web.openapi_cascade import CASCADE_PATHS, CASCADE_SCHEMAS
-from web.schemas import SCHEMAS, STR
+from calserver.shapes.fields import ZONE_MARK
+from calserver.shapes.queries import PATH_PARAMETERS, Problem
+from calserver.validation import zone_names_all
+from web.operations import OPERATIONS, Op
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"
+HTML = "text/html"
+REF = "#/components/schemas/{model}"
+ZONE_SCHEMA = "TimeZone"
+Mode = Literal["validation", "serialization"]
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _tidy(node: Any) -> Any:
+    """Drop pydantic's generated titles and null defaults (a field left out is not null);
+    point every zone at the one list of zone names."""
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node.get(ZONE_MARK):
+        return {"$ref": REF.format(model=ZONE_SCHEMA)}
+    return {
+        k: _tidy(v)
+        for k, v in node.items()
+        if not (k == "title" and isinstance(v, str)) and not (k == "default" and v is None)
+    }
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM: {"schema": _ref("Problem")}}}
+def _models() -> list[tuple[type[BaseModel], Mode]]:
+    found: dict[tuple[type[BaseModel], Mode], None] = {(Problem, "serialization"): None}
+    for op in OPERATIONS:
+        if op.body is not None:
+            found[(op.body, "validation")] = None
+        for _, model in op.answers.values():
+            if model is not None:
+                found[(model, "serialization")] = None
+    return list(found)
 
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+def _problem(description: str, page: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {PROBLEM: {"schema": {"$ref": REF.format(model="Problem")}}}
+    if page:
+        content[HTML] = {"schema": {"type": "string"}}
+    return {"description": description, "content": content}
 
 
-def _body(schema: str) -> dict[str, Any]:
-    return {"required": True, "content": {JSON: {"schema": _ref(schema)}}}
+def _parameters(op: Op) -> list[dict[str, Any]]:
+    parameters = []
+    for name in (part[1:-1] for part in op.path.split("/") if part.startswith("{")):
+        schema = _tidy(TypeAdapter(PATH_PARAMETERS[name]).json_schema())
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if op.query is not None:
+        query = _tidy(op.query.model_json_schema(ref_template=REF))
+        for name, schema in query["properties"].items():
+            parameter = {"name": name, "in": "query", "required": name in query.get("required", [])}
+            if description := schema.pop("description", None):
+                parameter["description"] = description
+            parameters.append({**parameter, "schema": schema})
+    return parameters
 
 
-AUTH_ERRORS = {"401": _problem("Missing or invalid API key.")}
-BODY_ERRORS = {
-    "400": _problem("The body is not a JSON object."),
-    "413": _problem("The body is larger than max_body_bytes."),
-    "422": _problem("Some fields are invalid; `errors` names each one."),
-}
-NOT_FOUND = {"404": _problem("No such segment or event in this workspace.")}
-SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-EVENT_ID = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-WEBHOOK_ID = {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-STATS_PARAMS = [
-    {
-        "name": "from",
-        "in": "query",
-        "schema": {"type": "string", "format": "date"},
-        "description": "First day (the workspace's zone); default 29 days before `to`.",
-    },
-    {
-        "name": "to",
-        "in": "query",
-        "schema": {"type": "string", "format": "date"},
-        "description": "Last day, included; default today.",
-    },
-    {"name": "segment", "in": "query", "schema": STR, "description": "One segment's slug."},
-]
-
-PATHS: dict[str, Any] = {
-    "/healthz": {
-        "get": {
-            "summary": "Health check: 200 when the database answers.",
-            "security": [],
-            "responses": {"200": _ok("Healthy.", "Health"), "503": _problem("Database down.")},
+def _operation(op: Op, refs: dict[Any, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, (description, model) in op.answers.items():
+        responses[str(status)] = {"description": description}
+        if model is None and op.page:
+            responses[str(status)]["content"] = {HTML: {"schema": {"type": "string"}}}
+        elif model is not None:
+            content: dict[str, Any] = {JSON: {"schema": refs[(model, "serialization")]}}
+            if op.csv:
+                content["text/csv"] = {"schema": {"type": "string"}}
+            responses[str(status)]["content"] = content
+    problems = op.problems if op.public else {401: "Missing or invalid API key.", **op.problems}
+    responses.update({str(status): _problem(text, op.page) for status, text in problems.items()})
+    operation: dict[str, Any] = {"summary": op.summary, "responses": responses}
+    if parameters := _parameters(op):
+        operation["parameters"] = parameters
+    if op.body is not None:
+        schema = refs[(op.body, "validation")]
+        operation["requestBody"] = {
+            "required": not op.public,
+            "content": {JSON: {"schema": schema}},
         }
-    },
-    "/s/{workspace}/{segment}": {
-        "parameters": [
-            {"name": "workspace", "in": "path", "required": True, "schema": STR},
-            {"name": "segment", "in": "path", "required": True, "schema": STR},
-        ],
-        "post": {
-            "summary": "Subscribe (public, no key): with Accept: application/json, answers the links.",
-            "security": [],
-            "requestBody": {"required": False, "content": {JSON: {"schema": _ref("SubscribeInput")}}},
-            "responses": {
-                "201": _ok("Subscribed; the feed and the links to add it.", "SubscriptionLinks"),
-                "400": _problem("The body is not a JSON object."),
-                "404": _problem("No such segment."),
-                "429": _problem("Too many subscriptions from this address; see Retry-After."),
-            },
-        },
-    },
-    "/api/v1/contacts/{external_id}": {
-        "parameters": [{"name": "external_id", "in": "path", "required": True, "schema": STR}],
-        "put": {
-            "summary": "Create or replace a contact (the CRM's own id).",
-            "requestBody": _body("ContactInput"),
-            "responses": {"200": _ok("Replaced.", "Contact"), "201": _ok("Created.", "Contact"),
-                          **AUTH_ERRORS, **BODY_ERRORS, "404": _problem("A malformed external id.")},
-        },
-        "get": {
-            "summary": "One contact.",
-            "responses": {"200": _ok("The contact.", "Contact"), **AUTH_ERRORS, "404": _problem("No such contact.")},
-        },
-        "delete": {
-            "summary": "Erase a contact's personal data and triggers; its subscriptions become anonymous.",
-            "responses": {"204": {"description": "Erased."}, **AUTH_ERRORS, "404": _problem("No such contact.")},
-        },
-    },
-    "/api/v1/links": {
-        "post": {
-            "summary": "A personalized subscribe link (and its QR codes) bound to a contact.",
-            "requestBody": _body("LinkInput"),
-            "responses": {"201": _ok("The link.", "Link"), **AUTH_ERRORS, **BODY_ERRORS,
-                          "404": _problem("No such contact (see create_contact) or segment.")},
-        },
-    },
-    "/api/v1/triggers": {
-        "post": {
-            "summary": "Push a personal event into one contact's feeds (202 once committed; idempotent).",
-            "requestBody": _body("TriggerInput"),
-            "responses": {
-                "202": _ok("Accepted: the trigger, new or the one this key made.", "Trigger"),
-                **AUTH_ERRORS, **BODY_ERRORS,
-                "404": _problem("No such contact (see create_contact)."),
-                "409": _problem("The idempotency key was used with another body."),
-            },
-        },
-    },
-    "/api/v1/triggers/{trigger_id}": {
-        "parameters": [{"name": "trigger_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "get": {
-            "summary": "A trigger, its receipt and its timeline.",
-            "responses": {"200": _ok("The trigger.", "Trigger"), **AUTH_ERRORS, "404": _problem("No such trigger.")},
-        },
-        "patch": {
-            "summary": "Change the event (SEQUENCE goes up; a new receipt is needed), deliver_by or critical.",
-            "requestBody": _body("TriggerPatch"),
-            "responses": {"200": _ok("Changed.", "Trigger"), **AUTH_ERRORS, **BODY_ERRORS,
-                          "404": _problem("No such trigger."), "409": _problem("The trigger was cancelled.")},
-        },
-        "delete": {
-            "summary": "Cancel: feeds keep it as STATUS:CANCELLED for the retention period so calendars remove it.",
-            "responses": {"200": _ok("Cancelled.", "Trigger"), **AUTH_ERRORS, "404": _problem("No such trigger.")},
-        },
-    },
-    "/api/v1/webhooks": {
-        "get": {
-            "summary": "The workspace's webhook endpoints (secrets are never shown again).",
-            "responses": {"200": _ok("Endpoints, oldest first.", "WebhookList"), **AUTH_ERRORS},
-        },
-        "post": {
-            "summary": "Register a URL for some event types; the answer holds its signing secret, once.",
-            "requestBody": _body("WebhookInput"),
-            "responses": {"201": _ok("Registered.", "WebhookCreated"), **AUTH_ERRORS, **BODY_ERRORS},
-        },
-    },
-    "/api/v1/webhooks/{webhook_id}": {
-        "parameters": [WEBHOOK_ID],
-        "delete": {
-            "summary": "Remove an endpoint and its undelivered messages.",
-            "responses": {"204": {"description": "Removed."}, **AUTH_ERRORS,
-                          "404": _problem("No such webhook in this workspace.")},
-        },
-    },
-    "/api/v1/webhooks/{webhook_id}/deliveries": {
-        "parameters": [WEBHOOK_ID],
-        "get": {
-            "summary": "The latest 100 messages to an endpoint, newest first, with their delivery state.",
-            "responses": {"200": _ok("Messages.", "WebhookDeliveryList"), **AUTH_ERRORS,
-                          "404": _problem("No such webhook in this workspace.")},
-        },
-    },
-    "/api/v1/stats/summary": {
-        "get": {
-            "summary": "Funnel and lifecycle figures for a period, with breakdowns by source, client family and segment.",
-            "parameters": STATS_PARAMS,
-            "responses": {
-                "200": _ok("The figures.", "StatsSummary"), **AUTH_ERRORS,
-                "400": _problem("A malformed date, from after to, or more than 731 days."),
-                "404": _problem("No such segment."),
-                "406": _problem("CSV asked for; this endpoint answers JSON only."),
-            },
-        },
-    },
-    "/api/v1/stats/daily": {
-        "get": {
-            "summary": "The same figures day by day, optionally split by=src|family|segment; CSV with Accept: text/csv.",
-            "parameters": [*STATS_PARAMS, {"name": "by", "in": "query", "schema": {"type": "string", "enum": ["src", "family", "segment"]}}],
-            "responses": {
-                "200": {"description": "Days.", "content": {JSON: {"schema": _ref("StatsDaily")}, "text/csv": {"schema": STR}}},
-                **AUTH_ERRORS,
-                "400": _problem("A malformed date, from after to, more than 731 days, or an unknown `by`."),
-                "404": _problem("No such segment."),
-            },
-        },
-    },
-    "/api/v1/subscribers": {
-        "get": {
-            "summary": "Anonymous subscriber rows; CSV with Accept: text/csv (up to 100,000 a page).",
-            "parameters": [
-                {"name": "segment", "in": "query", "schema": STR},
-                {"name": "status", "in": "query", "schema": STR},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 1000}},
-                {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}},
-            ],
-            "responses": {
-                "200": {"description": "Subscribers by id.", "content": {JSON: {"schema": _ref("SubscriberList")}, "text/csv": {"schema": STR}}},
-                **AUTH_ERRORS,
-                "400": _problem("Unknown status, or a bad limit or offset."),
-                "404": _problem("No such segment."),
-            },
-        },
-    },
-    "/api/v1/subscribers/{subscriber_id}": {
-        "parameters": [{"name": "subscriber_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-        "delete": {
-            "summary": "Revoke a subscription: its feed empties and is renamed, like an unsubscribe.",
-            "responses": {"204": {"description": "Revoked (or already ended)."}, **AUTH_ERRORS,
-                          "404": _problem("No such subscriber in this workspace.")},
-        },
-    },
-    "/api/v1/workspace": {
-        "get": {
-            "summary": "The workspace of the key.",
-            "responses": {"200": _ok("The workspace.", "Workspace"), **AUTH_ERRORS},
-        },
-        "patch": {
-            "summary": "Change name, default time zone, quiet hours or SMS price.",
-            "requestBody": _body("WorkspacePatch"),
-            "responses": {"200": _ok("Updated.", "Workspace"), **AUTH_ERRORS, **BODY_ERRORS},
-        },
-    },
-    "/api/v1/segments": {
-        "get": {
-            "summary": "All segments of the workspace.",
-            "responses": {"200": _ok("Segments, by slug.", "SegmentList"), **AUTH_ERRORS},
-        },
-        "post": {
-            "summary": "Create a segment.",
-            "requestBody": _body("SegmentInput"),
-            "responses": {
-                "201": _ok("Created.", "Segment"), **AUTH_ERRORS, **BODY_ERRORS,
-                "409": _problem("The slug is taken."),
-            },
-        },
-    },
-    "/api/v1/segments/{slug}": {
-        "parameters": [SLUG],
-        "get": {
-            "summary": "One segment.",
-            "responses": {"200": _ok("The segment.", "Segment"), **AUTH_ERRORS, **NOT_FOUND},
-        },
-        "patch": {
-            "summary": "Change a segment.",
-            "requestBody": _body("SegmentPatch"),
-            "responses": {
-                "200": _ok("Updated.", "Segment"), **AUTH_ERRORS, **BODY_ERRORS, **NOT_FOUND,
-                "409": _problem("The new slug is taken."),
-            },
-        },
-        "delete": {
-            "summary": "Delete a segment and its events.",
-            "responses": {"204": {"description": "Deleted."}, **AUTH_ERRORS, **NOT_FOUND},
-        },
-    },
-    "/api/v1/segments/{slug}/events": {
-        "parameters": [SLUG],
-        "get": {
-            "summary": "Events of a segment, by start.",
-            "parameters": [
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 100}},
-                {"name": "offset", "in": "query", "schema": {"type": "integer", "default": 0}},
-            ],
-            "responses": {
-                "200": _ok("Events.", "EventList"), **AUTH_ERRORS, **NOT_FOUND,
-                "400": _problem("Bad limit or offset."),
-            },
-        },
-        "post": {
-            "summary": "Create an event.",
-            "requestBody": _body("EventInput"),
-            "responses": {
-                "201": _ok("Created.", "Event"), **AUTH_ERRORS, **BODY_ERRORS, **NOT_FOUND,
-                "409": _problem("The uid is taken in this segment."),
-            },
-        },
-    },
-    "/api/v1/segments/{slug}/events/{event_id}": {
-        "parameters": [SLUG, EVENT_ID],
-        "get": {
-            "summary": "One event.",
-            "responses": {"200": _ok("The event.", "Event"), **AUTH_ERRORS, **NOT_FOUND},
-        },
-        "patch": {
-            "summary": "Change an event; its SEQUENCE goes up by one.",
-            "requestBody": _body("EventPatch"),
-            "responses": {
-                "200": _ok("Updated.", "Event"), **AUTH_ERRORS, **BODY_ERRORS, **NOT_FOUND,
-                "409": _problem("The new uid is taken in this segment."),
-            },
-        },
-        "delete": {
-            "summary": "Delete an event.",
-            "responses": {"204": {"description": "Deleted."}, **AUTH_ERRORS, **NOT_FOUND},
-        },
-    },
-}  # fmt: skip
+    if op.public:
+        operation["security"] = []
+    return operation
 
 
-def openapi_document() -> dict[str, Any]:
+@cache
+def _document() -> dict[str, Any]:
+    refs, top = models_json_schema(_models(), ref_template=REF)
+    schemas = _tidy(top.get("$defs", {}))
+    schemas[ZONE_SCHEMA] = {
+        "type": "string",
+        "enum": zone_names_all(),
+        "description": "An IANA time zone name, such as Europe/Moscow.",
+    }
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, refs)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -316,8 +130,12 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "components": {
-            "schemas": {**SCHEMAS, **CASCADE_SCHEMAS},
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": {**PATHS, **CASCADE_PATHS},
+        "paths": paths,
     }
+
+
+def openapi_document() -> dict[str, Any]:
+    return _document()

@@ -13,9 +13,9 @@ from markupsafe import escape
 
 from calserver.appkeys import CONFIG
 from calserver.validation import FieldErrors
-from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
+from feeds.i18n import DEFAULT_LANGUAGE, N_, supported, texts
 from storage.errors import Conflict, NotFound
-from web.language import LANGUAGE_KEY, choose, remember
+from web.language import ADMIN_COOKIE, LANGUAGE_KEY, choose, remember
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "urn:calserver:problem:"
@@ -70,6 +70,8 @@ def wants_page(request: web.Request) -> bool:
     accept = request.headers.get("Accept", "")
     if request.path.startswith("/api/") or "application/json" in accept:
         return False
+    if request.content_type == "application/json":  # a program posting JSON (subscribe)
+        return False
     return request.path.startswith(PAGE_PREFIXES) or "text/html" in accept
 
 
@@ -111,6 +113,11 @@ def error_page(
 
 def _page_language(request: web.Request) -> str:
     chosen = request.get(LANGUAGE_KEY)
+    if chosen is None and request.path.startswith("/admin"):
+        # The dashboard's own switch, as its pages read it.
+        chosen = supported(request.query.get("lang")) or supported(
+            request.cookies.get(ADMIN_COOKIE)
+        )
     return chosen or choose(request, request.app[CONFIG].language)
 
 

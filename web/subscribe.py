@@ -6,12 +6,11 @@ GET. Subscribing and unsubscribing are POSTs.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from calserver.abtest import (
     VISITOR_COOKIE,
@@ -21,7 +20,6 @@ from calserver.abtest import (
     variant_for,
 )
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
-from calserver.families import is_person
 from calserver.links import (
     BUTTON_ORDER,
     CLIENTS,
@@ -30,11 +28,13 @@ from calserver.links import (
     platform,
     subscription_links,
 )
+from calserver.shapes.fields import SRC_RE
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name, ended_name
 from feeds.i18n import N_, supported, texts
 from storage.errors import NotFound
+from storage.families import is_person
 from storage.lifecycle import ENDED, end
 from storage.models import Contact, Segment, Workspace
 from storage.rewards import mark_offered, offer_open
@@ -46,6 +46,7 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
+from web.api.common import parse_json_object
 from web.brand import Brand, brand_for, brand_of
 from web.feed import subscription_id
 from web.language import choose, remember, switch
@@ -53,7 +54,6 @@ from web.pages import templates
 from web.upcoming import summarize
 
 CALENDAR_GONE = N_("This calendar does not exist, or it was removed.")
-SRC_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
 PAGE_HEADERS = {
     # The links page carries the feed token: never send it on to Google or Microsoft.
     "Referrer-Policy": "no-referrer",
@@ -83,7 +83,7 @@ def render(
 
 
 def clean_src(value: Any) -> str:
-    return value if isinstance(value, str) and SRC_RE.match(value) else ""
+    return value if isinstance(value, str) and SRC_RE.fullmatch(value) else ""
 
 
 def client_address(request: web.Request) -> str:
@@ -191,22 +191,25 @@ def _wants_json(request: web.Request) -> bool:
     )
 
 
+async def read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form, or 400 when it is not UTF-8 text."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text=N_("The form is not UTF-8 text.")) from None
+
+
 async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, str, str, str, str]:
     """(time zone, src, client, language, copy variant) from a form or a JSON body; a bad
     zone or language falls back quietly (to the segment's zone, and to the language a page
     would speak); an unknown variant counts as none."""
     segment = target.segments[0]
     if request.content_type == "application/json":
-        try:
-            body = json.loads(await request.read() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text=N_("The request body is not valid JSON.")) from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text=N_("The request body must be a JSON object."))
+        body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
         language, variant = body.get("lang"), ""
     else:
-        form = await request.post()
+        form = await read_form(request)
         zone, src, client = form.get("tz"), form.get("src"), str(form.get("client", "copy"))
         language, variant = form.get("lang"), str(form.get("variant", ""))
     shown = {str(v["key"]) for v in shown_variants(segment.variants, segment.variant_kept)}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calserver.recurrence import rule_for
 from feeds.alarms import to_utc, to_wall
 from feeds.i18n import Texts
+from feeds.poison import each_rendered
+from feeds.recurrence import rule_for
 from storage.models import Event
 
 LOOKAHEAD_DAYS = 90
@@ -87,19 +88,19 @@ def _reminder_text(seconds: int, t: Texts) -> str:
 
 def summarize(events: list[Event], zone: str, now: datetime, t: Texts) -> Summary:
     until = now + timedelta(days=LOOKAHEAD_DAYS)
-    found: list[Upcoming] = []
-    for event in events:
-        for start in _occurrences(event, zone, now, until):
-            found.append(
-                Upcoming(
-                    event.title,
-                    _when(event, start, zone, t),
-                    start,
-                    event.kind == "timed",
-                    event.kind == "all_day",
-                )
+
+    def upcoming(event: Event) -> list[Upcoming]:
+        return [
+            Upcoming(
+                event.title, _when(event, start, zone, t), start,
+                event.kind == "timed", event.kind == "all_day",
             )
+            for start in _occurrences(event, zone, now, until)
+        ]  # fmt: skip
+
+    shown = each_rendered("page", events, upcoming)
+    found = [item for _, items in shown for item in items]
     found.sort(key=lambda item: item.starts_at)
     month = sum(1 for item in found if item.starts_at <= now + timedelta(days=30))
-    offsets = sorted({o for e in events for o in e.alarms}, reverse=True)
+    offsets = sorted({o for e, _ in shown for o in e.alarms}, reverse=True)
     return Summary(found[:SHOWN], month, [_reminder_text(o, t) for o in offsets])

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from calserver.cascade.policy import Cap, Policy
 from calserver.cascade.registry import CALENDAR
-from calserver.families import DROPS_ALARMS
 from feeds.alarms import QuietHours, to_utc, to_wall
+from storage.families import DROPS_ALARMS
+from storage.policy import Cap, Policy
 
 FINAL = frozenset({"delivered", "failed", "skipped", "expired"})
 

@@ -16,143 +16,87 @@ how long to wait for a delivery report before the next step (0: "sent" is enough
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
 
 from calserver.cascade.registry import CALENDAR, Registry
-from calserver.validation import Checker, FieldErrors
+from calserver.shapes.crm import MAX_STEPS, MAX_WAIT, CascadePolicyInput, StepInput, step_price
+from calserver.shapes.fields import check_body
+from calserver.validation import FieldErrors
+from storage.policy import Cap, Policy, Step
 
 DEFAULT_WAIT = 900
-MAX_WAIT = 7 * 86400
-MAX_STEPS = 8
-CapAction = Literal["defer", "drop"]
-
-
-@dataclass(frozen=True)
-class Step:
-    channel: str
-    price: Decimal
-    wait_seconds: int
-
-
-@dataclass(frozen=True)
-class Cap:
-    max: int
-    period_seconds: int
-    action: CapAction
-
-
-@dataclass(frozen=True)
-class Policy:
-    steps: tuple[Step, ...]
-    quiet_hours: bool
-    cap: Cap | None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Policy:
-        steps = tuple(
-            Step(s["channel"], Decimal(str(s["price"])), int(s["wait_seconds"]))
-            for s in data["steps"]
-        )
-        cap = data.get("frequency_cap")
-        return cls(
-            steps,
-            bool(data.get("quiet_hours", True)),
-            Cap(int(cap["max"]), int(cap["period_seconds"]), cap["action"]) if cap else None,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "steps": [
-                {"channel": s.channel, "price": str(s.price), "wait_seconds": s.wait_seconds}
-                for s in self.steps
-            ],
-            "quiet_hours": self.quiet_hours,
-            "frequency_cap": (
-                {"max": self.cap.max, "period_seconds": self.cap.period_seconds,
-                 "action": self.cap.action} if self.cap else None
-            ),
-        }  # fmt: skip
-
-
-def _integer(c: Checker, pointer: str, value: Any, low: int, high: int) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        c.fail(pointer, f"must be a whole number from {low} to {high}")
-        return None
-    return value
+__all__ = ["DEFAULT_WAIT", "MAX_STEPS", "MAX_WAIT", "Cap", "Policy", "Step", "parse_policy"]
 
 
 def _step(
-    c: Checker, pointer: str, raw: Any, registry: Registry, workspace_slug: str
+    errors: list[tuple[str, str]], pointer: str, raw: StepInput, registry: Registry, slug: str
 ) -> Step | None:
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("channel"), str):
-        c.fail(pointer, 'must be an object with a "channel"')
-        return None
-    for key in set(raw) - {"channel", "price", "wait_seconds"}:
-        c.fail(f"{pointer}/{key}", "unknown field")
-    name = raw["channel"]
-    entry = registry.get(name, workspace_slug)
-    if name != CALENDAR and entry is None:
-        known = ", ".join([CALENDAR, *registry.names_for(workspace_slug)])
-        c.fail(f"{pointer}/channel", f"unknown channel {name[:40]!r}; configured: {known}")
+    entry = registry.get(raw.channel, slug)
+    if raw.channel != CALENDAR and entry is None:
+        known = ", ".join([CALENDAR, *registry.names_for(slug)])
+        errors.append(
+            (f"{pointer}/channel", f"unknown channel {raw.channel[:40]!r}; configured: {known}")
+        )
         return None
     price = entry.price if entry is not None else Decimal(0)
-    if "price" in raw:
-        try:
-            price = Decimal(str(raw["price"]))
-        except InvalidOperation:
-            price = Decimal(-1)
-        if isinstance(raw["price"], bool) or not price.is_finite() or not 0 <= price < 10**8:
-            c.fail(f"{pointer}/price", "must be a number of at least 0")
-            return None
-    wait = DEFAULT_WAIT if name != CALENDAR else 0
-    if "wait_seconds" in raw:
-        wait = _integer(c, f"{pointer}/wait_seconds", raw["wait_seconds"], 0, MAX_WAIT) or 0
-    return Step(name, price.quantize(Decimal("0.0001")), wait)
-
-
-def _cap(c: Checker, raw: Any) -> Cap | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, Mapping):
-        c.fail("frequency_cap", 'use {"max": 3, "period_seconds": 86400, "action": "defer"}')
-        return None
-    for key in set(raw) - {"max", "period_seconds", "action"}:
-        c.fail(f"frequency_cap/{key}", "unknown field")
-    most = _integer(c, "frequency_cap/max", raw.get("max"), 1, 1000)
-    period = _integer(c, "frequency_cap/period_seconds", raw.get("period_seconds"), 60, 31 * 86400)
-    action = raw.get("action", "defer")
-    if action not in ("defer", "drop"):
-        c.fail("frequency_cap/action", 'must be "defer" or "drop"')
-        return None
-    if most is None or period is None:
-        return None
-    return Cap(most, period, action)
+    if raw.price is not None:
+        price = step_price(raw.price)
+    wait = raw.wait_seconds
+    if wait is None:
+        wait = DEFAULT_WAIT if raw.channel != CALENDAR else 0
+    return Step(raw.channel, price.quantize(Decimal("0.0001")), wait)
 
 
 def parse_policy(body: Any, registry: Registry, workspace_slug: str, prefix: str = "") -> Policy:
     """The policy in ``body``, or FieldErrors naming each bad field (under ``prefix``, a
     JSON pointer such as "/cascade")."""
-    if not isinstance(body, Mapping):
-        raise FieldErrors([(prefix or "/", 'must be an object with "steps"')])
-    c = Checker(body)
-    c.unknown_fields({"steps", "quiet_hours", "frequency_cap"})
-    raw_steps = body.get("steps")
+    try:
+        shape = check_body(CascadePolicyInput, body, prefix)
+    except FieldErrors as error:
+        error.errors.extend(channel_errors(body, registry, workspace_slug, prefix))
+        raise
+    return policy_of(shape, registry, workspace_slug, prefix)
+
+
+def channel_errors(body: Any, registry: Registry, slug: str, prefix: str) -> list[tuple[str, str]]:
+    """What the channels of a policy whose shape is wrong elsewhere would add, so that one
+    answer names every error."""
+    raw_steps = body.get("steps") if isinstance(body, Mapping) else None
+    if not isinstance(raw_steps, list) or len(raw_steps) > MAX_STEPS:
+        return []
+    errors: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_steps):
+        try:
+            step = StepInput.model_validate(raw)
+        except ValidationError:
+            continue
+        if _step(errors, f"{prefix}/steps/{index}", step, registry, slug) is None:
+            continue
+        if step.channel in seen:
+            errors.append((f"{prefix}/steps/{index}/channel", "each channel may appear once"))
+        seen.add(step.channel)
+    return errors
+
+
+def policy_of(
+    shape: CascadePolicyInput, registry: Registry, workspace_slug: str, prefix: str = ""
+) -> Policy:
+    """A checked shape as a Policy: its channels must be configured for the workspace."""
+    errors: list[tuple[str, str]] = []
     steps: list[Step] = []
-    if not isinstance(raw_steps, list) or not 1 <= len(raw_steps) <= MAX_STEPS:
-        c.fail("steps", f"must be a list of 1 to {MAX_STEPS} steps")
-    else:
-        for index, raw in enumerate(raw_steps):
-            step = _step(c, f"steps/{index}", raw, registry, workspace_slug)
-            if step is None:
-                continue
-            if any(s.channel == step.channel for s in steps):
-                c.fail(f"steps/{index}/channel", "each channel may appear once")
-            steps.append(step)
-    quiet = c.boolean("quiet_hours")
-    cap = _cap(c, body.get("frequency_cap"))
-    if c.errors and prefix:
-        c.errors = [(prefix + pointer, message) for pointer, message in c.errors]
-    c.done()
-    return Policy(tuple(steps), True if quiet is None else quiet, cap)
+    for index, raw in enumerate(shape.steps):
+        step = _step(errors, f"{prefix}/steps/{index}", raw, registry, workspace_slug)
+        if step is None:
+            continue
+        if any(s.channel == step.channel for s in steps):
+            errors.append((f"{prefix}/steps/{index}/channel", "each channel may appear once"))
+        steps.append(step)
+    if errors:
+        raise FieldErrors(errors)
+    raw_cap = shape.frequency_cap
+    cap = Cap(raw_cap.max, raw_cap.period_seconds, raw_cap.action) if raw_cap else None
+    return Policy(tuple(steps), shape.quiet_hours, cap)

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from calserver.backoff import retry_delay
 from calserver.cascade.messages import address_for, build_message, language_of
 from calserver.cascade.plan import Situation, decide, ending
-from calserver.cascade.policy import Policy
 from calserver.cascade.registry import Registry
 from calserver.channels import BaseChannel, Message, SendResult
 from calserver.clock import Clock
@@ -41,6 +40,7 @@ from storage.cascade import (
 )
 from storage.engine import is_postgresql
 from storage.models import CascadeStep, Trigger
+from storage.policy import Policy
 
 log = logging.getLogger(__name__)
 

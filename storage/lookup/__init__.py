@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import make_url
 
-from calserver.config import Config
+from storage.engine import StoreSettings
 
 # One row per followed segment (a row with NULL segment columns when there is none).
 POLL_SQL = """
@@ -138,7 +138,7 @@ class BaseLookup:
         raise NotImplementedError
 
 
-async def load(config: Config) -> BaseLookup:
+async def load(config: StoreSettings) -> BaseLookup:
     url = make_url(config.resolved_database_url)
     if url.drivername.startswith("sqlite"):
         from storage.lookup.sqlite import Lookup as SQLiteLookup

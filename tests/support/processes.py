@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-CALSERVER = [sys.executable, "-m", "calserver"]
+CALSERVER = [sys.executable, "-m", "web"]
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
@@ -27,11 +27,14 @@ def run(
 
 
 @contextmanager
-def serving(args: list[str], env: dict[str, str]) -> Iterator[tuple[str, list[str]]]:
-    """Start `calserver serve` on a free port; yield its URL and the lines it printed."""
+def serving(
+    args: list[str], env: dict[str, str], *, with_log: bool = False
+) -> Iterator[tuple[str, list[str]]]:
+    """Start `calserver serve` on a free port; yield its URL and the lines it printed (with
+    its log on stderr too when ``with_log``: keep the requests few then, as nobody reads on)."""
     process = subprocess.Popen(
-        [*CALSERVER, "serve", "--port", "0", *args],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [*CALSERVER, "serve", "--port", "0", *args], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if with_log else subprocess.DEVNULL, text=True,
     )  # fmt: skip
     lines: list[str] = []
     try:

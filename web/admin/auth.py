@@ -16,15 +16,16 @@ from aiohttp import web
 from itsdangerous import BadSignature
 
 from calserver.appkeys import CLOCK, CONFIG, LOOKUP, SESSIONS, SIGNER, WORKSPACE
-from calserver.passwords import dummy_hash, verify_password
+from calserver.passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from feeds.i18n import N_
 from storage.lookup import WorkspaceRow
 from storage.models import ApiKey, User, Workspace
 from storage.rewards import low_pools
-from storage.users import user_for_sign_in
+from storage.users import anyone_has_a_password, user_for_sign_in
 from storage.workspaces import KEY_PREFIX, hash_key
 from web.admin import csrf
 from web.admin.keys import ADMIN, CSRF, SIGN_IN_LIMITER, AdminSession
-from web.admin.render import form_of, page, see_other
+from web.admin.render import form_of, page, see_other, texts_of
 from web.problems import Handler
 from web.subscribe import client_address
 
@@ -32,8 +33,9 @@ COOKIE = "calserver_admin"
 PURPOSE = "admin-session"
 SIGN_IN = "/admin/sign-in"
 PUBLIC_PATHS = {SIGN_IN}
-WRONG = "Wrong workspace, e-mail address or password."
-WRONG_KEY = "This admin key is not valid."
+WRONG = N_("Wrong workspace, e-mail address or password.")
+WRONG_KEY = N_("This admin key is not valid.")
+TOO_MANY = N_("Too many attempts. Wait a minute and try again.")
 
 
 def workspace_row(workspace: Workspace) -> WorkspaceRow:
@@ -124,7 +126,12 @@ async def admin_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
-    return page(request, "sign_in.html", section="sign-in", form={}, error=None)
+    # A new install has no users yet: its one way in is the key printed at first start.
+    async with request.app[SESSIONS]() as session:
+        key_first = not await anyone_has_a_password(session)
+    return page(
+        request, "sign_in.html", section="sign-in", form={}, error=None, key_first=key_first
+    )
 
 
 def _limited(request: web.Request, account: str) -> bool:
@@ -139,11 +146,14 @@ async def _check_password(request: web.Request, form: dict[str, str]) -> dict[st
     async with request.app[SESSIONS].begin() as session:
         found = await user_for_sign_in(session, form.get("workspace", ""), form.get("email", ""))
         stored = found[0].password_hash if found else dummy_hash()
-        # scrypt takes tens of milliseconds of CPU: off the event loop.
-        ok = await asyncio.to_thread(verify_password, form.get("password", ""), stored)
+        # argon2id takes tens of milliseconds of CPU: off the event loop.
+        password = form.get("password", "")
+        ok = await asyncio.to_thread(verify_password, password, stored)
         if not ok or found is None:
             return None
         user, workspace = found
+        if needs_rehash(stored):  # an older hash: the password is at hand to replace it
+            user.password_hash = await asyncio.to_thread(hash_password, password)
         user.last_sign_in_at = request.app[CLOCK].now()
         return {"w": workspace.id, "u": user.id}
 
@@ -160,15 +170,16 @@ async def sign_in(request: web.Request) -> web.Response:
     key = form.get("key", "").strip()
     account = key[:12] if key else f"{form.get('workspace', '')}/{form.get('email', '')}"
     kept = {k: form.get(k, "") for k in ("workspace", "email")}
+    t = texts_of(request)
     if _limited(request, account):
         response = page(request, "sign_in.html", section="sign-in", status=429, form=kept,
-                        error="Too many attempts. Wait a minute and try again.")  # fmt: skip
+                        key_first=bool(key), error=t.gettext(TOO_MANY))  # fmt: skip
         response.headers["Retry-After"] = "60"
         return response
     state = await (_check_key(request, key) if key else _check_password(request, form))
     if state is None:
         return page(request, "sign_in.html", section="sign-in", status=401, form=kept,
-                    error=WRONG_KEY if key else WRONG)  # fmt: skip
+                    key_first=bool(key), error=t.gettext(WRONG_KEY if key else WRONG))  # fmt: skip
     # A new CSRF token with the new session: a token seen before sign-in is worth nothing.
     state["c"] = csrf.new_token()
     response = see_other("/admin/segments")

@@ -6,22 +6,21 @@ from typing import Any
 
 from aiohttp import web
 
+from calserver.shapes.queries import Period
+from feeds.i18n import N_, Texts
 from web.admin.charts import Bar, bar_chart
-from web.admin.render import page
+from web.admin.render import page, texts_of
 from web.api.cascade import channels_json, report_json, stored_policy
-from web.api.stats import BadQuery, scope_from_query
+from web.api.common import BadQuery
+from web.api.stats import scope_from_query
 
 FIGURES = {
-    "triggers": "Triggers",
-    "with_cascade": "With a cascade",
-    "delivered_by_calendar": "Delivered by the calendar",
-    "reached_by_channel": "Reached by another channel",
-    "unreached": "Not reached",
+    "triggers": N_("Triggers"),
+    "with_cascade": N_("With a cascade"),
+    "delivered_by_calendar": N_("Delivered by the calendar"),
+    "reached_by_channel": N_("Reached by another channel"),
+    "unreached": N_("Not reached"),
 }
-
-
-def money(value: float | None, currency: str) -> str:
-    return "—" if value is None else f"{value:.2f} {currency}"
 
 
 def channel_lines(reported: list[dict[str, Any]], configured: list[str]) -> list[dict[str, Any]]:
@@ -33,41 +32,51 @@ def channel_lines(reported: list[dict[str, Any]], configured: list[str]) -> list
     return lines + list(by_name.values())
 
 
-def saving_text(data: dict[str, Any]) -> str:
+def saving_text(data: dict[str, Any], t: Texts) -> str:
     currency = data["currency"]
     if data["all_sms_cost"] is None:
-        return (
+        return t.gettext(
             "No SMS price is known (no SMS channel and no workspace SMS price), so there is "
             "nothing to compare the cascade's cost with."
         )
     spent, all_sms, saving = data["cost_total"], data["all_sms_cost"], data["saving"]
-    base = (f"The cascade cost {money(spent, currency)}; sending each of the "
-            f"{data['triggers']} triggers by SMS at {money(data['sms_price'], currency)} would "
-            f"have cost {money(all_sms, currency)}.")  # fmt: skip
+    base = t.ngettext(
+        "The cascade cost %(spent)s; sending the %(num)d trigger by SMS at %(price)s would "
+        "have cost %(all_sms)s.",
+        "The cascade cost %(spent)s; sending each of the %(num)d triggers by SMS at %(price)s "
+        "would have cost %(all_sms)s.",
+        data["triggers"], spent=t.money(spent, currency),
+        price=t.money(data["sms_price"], currency), all_sms=t.money(all_sms, currency),
+    )  # fmt: skip
     if saving < 0:
-        return f"{base} It cost {money(-saving, currency)} more than SMS alone."
-    return f"{base} Saving: {money(saving, currency)}."
+        more = t.gettext("It cost %(amount)s more than SMS alone.",
+                         amount=t.money(-saving, currency))  # fmt: skip
+        return f"{base} {more}"
+    return f"{base} " + t.gettext("Saving: %(amount)s.", amount=t.money(saving, currency))
 
 
-def charts(data: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
+def charts(data: dict[str, Any], lines: list[dict[str, Any]], t: Texts) -> dict[str, Any]:
     currency = data["currency"]
-    comparison = [Bar("With the cascade", data["cost_total"], money(data["cost_total"], currency))]
+    comparison = [Bar(t.gettext("With the cascade"), data["cost_total"],
+                      t.money(data["cost_total"], currency))]  # fmt: skip
     if data["all_sms_cost"] is not None:
-        comparison.insert(0, Bar("Every trigger by SMS", data["all_sms_cost"],
-                                 money(data["all_sms_cost"], currency)))  # fmt: skip
+        comparison.insert(0, Bar(t.gettext("Every trigger by SMS"), data["all_sms_cost"],
+                                 t.money(data["all_sms_cost"], currency)))  # fmt: skip
     return {
-        "messages": bar_chart("messages", "Messages by channel", [
+        "messages": bar_chart("messages", t.gettext("Messages by channel"), [
             Bar(line["channel"], line["messages"], str(line["messages"])) for line in lines]),
-        "cost": bar_chart("cost", "Cost by channel", [
-            Bar(line["channel"], line["cost"], money(line["cost"], currency)) for line in lines]),
-        "saving": bar_chart("saving", "Cost of sending every trigger by SMS and of the cascade",
-                            comparison, value_width=120),
+        "cost": bar_chart("cost", t.gettext("Cost by channel"), [
+            Bar(line["channel"], line["cost"], t.money(line["cost"], currency))
+            for line in lines]),
+        "saving": bar_chart(
+            "saving", t.gettext("Cost of sending every trigger by SMS and of the cascade"),
+            comparison, value_width=120),
     }  # fmt: skip
 
 
 async def cascade_page(request: web.Request) -> web.Response:
     try:
-        scope = await scope_from_query(request)
+        scope = await scope_from_query(request, Period, form=True)
     except BadQuery as error:
         return page(request, "cascade.html", section="cascade", status=400, query=request.query,
                     scope=None, errors={error.pointer: [error.message]}, data=None)  # fmt: skip
@@ -75,6 +84,7 @@ async def cascade_page(request: web.Request) -> web.Response:
     configured = [channel["name"] for channel in channels_json(request)]
     lines = channel_lines(data["channels"], configured)
     empty = not configured and not data["channels"] and await stored_policy(request) is None
+    t = texts_of(request)
     return page(request, "cascade.html", section="cascade", query=request.query, scope=scope,
                 errors={}, data=data, lines=lines, empty=empty, figures=FIGURES,
-                charts=charts(data, lines), saving=saving_text(data), money=money)  # fmt: skip
+                charts=charts(data, lines, t), saving=saving_text(data, t), money=t.money)  # fmt: skip

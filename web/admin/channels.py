@@ -18,13 +18,19 @@ from calserver.appkeys import CHANNELS
 from calserver.cascade.policy import DEFAULT_WAIT, MAX_STEPS, parse_policy
 from calserver.cascade.registry import CALENDAR
 from calserver.validation import FieldErrors
-from web.admin.render import form_of, page, see_other
+from feeds.i18n import N_
+from web.admin.render import form_of, page, see_other, texts_of
 from web.api.cascade import channels_json, save_policy, stored_policy
 from web.api.common import workspace_of
 
 WHOLE = re.compile(r"-?\d{1,12}")
 CAP_FIELDS = {"max": "cap_max", "period_seconds": "cap_period", "action": "cap_action"}
-SAVED = {"policy": "Policy saved.", "removed": "Policy removed: triggers get no cascade."}
+SAVED = {"policy": N_("Policy saved."), "removed": N_("Policy removed: triggers get no cascade.")}
+
+
+def _saved(request: web.Request) -> str | None:
+    message = SAVED.get(request.query.get("saved", ""))
+    return texts_of(request).gettext(message) if message else None
 
 
 def step_rows(channels: list[dict[str, Any]], form: dict[str, str]) -> int:
@@ -86,7 +92,7 @@ def body_of(form: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
 def field_of(pointer: str, rows: list[int]) -> str:
     """The form field an API pointer ("/steps/1/price", "/frequency_cap/max") is about."""
     parts = pointer.strip("/").split("/")
-    if parts[0] == "steps" and len(parts) > 1 and parts[1].isdigit():
+    if parts[0] == "steps" and len(parts) > 1 and parts[1].isascii() and parts[1].isdigit():
         part = {"price": "price", "wait_seconds": "wait"}.get(parts[2] if len(parts) > 2 else "")
         return f"step-{rows[int(parts[1])]}-{part or 'channel'}"
     if parts[0] == "frequency_cap":
@@ -113,7 +119,7 @@ async def _page(
 async def channels_page(request: web.Request) -> web.Response:
     policy = await stored_policy(request)
     return await _page(request, form_of_policy(policy), errors={}, has_policy=policy is not None,
-                       saved=SAVED.get(request.query.get("saved", "")))  # fmt: skip
+                       saved=_saved(request))  # fmt: skip
 
 
 async def save(request: web.Request) -> web.Response:

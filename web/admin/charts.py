@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from feeds.i18n import Texts, texts
+
 # (fill colour, pattern drawing) pairs; the pattern alone tells series apart in greyscale.
 PATTERNS = (
     ("#1565c0", ""),
@@ -22,6 +24,7 @@ PATTERNS = (
     ("#c62828", '<path d="M0,0 L8,8 M0,8 L8,0" stroke="#fff" stroke-width="1.5"/>'),
     ("#00838f", '<path d="M4,0 V8" stroke="#000" stroke-opacity=".5" stroke-width="2"/>'),
 )
+ENGLISH = texts("en")
 ROW = 28
 LABEL_WIDTH = 150
 
@@ -114,5 +117,5 @@ def line_chart(
     return _frame(chart_id, title, desc, width, height, axis + line + marks)
 
 
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+def percent(value: float | None, t: Texts = ENGLISH) -> str:
+    return t.percent(value)

@@ -12,9 +12,11 @@ import secrets
 
 from aiohttp import web
 
+from feeds.i18n import N_
+
 FIELD = "csrf"
 HEADER = "X-CSRF-Token"
-REFUSED = (
+REFUSED = N_(
     "This form did not come from this dashboard, or it has expired. Reload the page and try again."
 )
 
@@ -28,7 +30,11 @@ async def submitted_token(request: web.Request) -> str | None:
     if header := request.headers.get(HEADER):
         return header
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        value = (await request.post()).get(FIELD)  # aiohttp keeps the parsed form for the handler
+        try:
+            form = await request.post()  # aiohttp keeps the parsed form for the handler
+        except (UnicodeDecodeError, ValueError):
+            raise web.HTTPBadRequest(text="The form is not UTF-8 text.") from None
+        value = form.get(FIELD)
         return value if isinstance(value, str) else None
     return None
 
@@ -36,5 +42,8 @@ async def submitted_token(request: web.Request) -> str | None:
 async def check(request: web.Request, expected: str | None) -> None:
     """Raise 403 unless the POST carries the session's token."""
     sent = await submitted_token(request)
-    if not expected or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
+    # Tokens are ASCII (token_urlsafe): anything else cannot match, and cannot be encoded.
+    if not expected or not sent or not sent.isascii():
+        raise web.HTTPForbidden(text=REFUSED)
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise web.HTTPForbidden(text=REFUSED)

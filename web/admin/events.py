@@ -12,17 +12,19 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK, SESSIONS
-from calserver.eventspec import EventSpec, apply_spec, parse_event
+from calserver.eventspec import EventSpec, apply_spec
+from calserver.ranges import parse_event_in_range
 from calserver.validation import FieldErrors, format_duration, zone_names
+from feeds.i18n import N_
 from storage import segments as store
 from storage.errors import Conflict
 from storage.models import Event, Segment
 from web.admin.quiet import quiet_warnings, subscriber_zones
-from web.admin.render import errors_by_field, form_of, page, see_other
+from web.admin.render import errors_by_field, form_of, page, see_other, texts_of
 from web.api.common import run_cpu_check, workspace_of
 
-REPEATS = (("", "Does not repeat"), ("DAILY", "Every day"), ("WEEKLY", "Every week"),
-           ("MONTHLY", "Every month"), ("YEARLY", "Every year"))  # fmt: skip
+REPEATS = (("", N_("Does not repeat")), ("DAILY", N_("Every day")), ("WEEKLY", N_("Every week")),
+           ("MONTHLY", N_("Every month")), ("YEARLY", N_("Every year")))  # fmt: skip
 TEXT_FIELDS = ("title", "description", "location", "url")
 
 
@@ -76,7 +78,9 @@ async def _editor(
     if event is not None and not errors:
         async with request.app[SESSIONS]() as session:
             zones = await subscriber_zones(session, segment.id)
-        warnings = quiet_warnings(event, workspace_of(request), zones or [segment.timezone])
+        warnings = quiet_warnings(
+            event, workspace_of(request), zones or [segment.timezone], texts_of(request)
+        )
     return page(request, "event_form.html", section="segments", status=status, segment=segment,
                 event=event, form=form, errors=errors, zones=zone_names(), repeats=REPEATS,
                 warnings=warnings, saved=request.query.get("saved") == "1")  # fmt: skip
@@ -90,7 +94,7 @@ async def _load(request: web.Request) -> tuple[Segment, Event | None]:
         raw = request.match_info.get("event_id")
         if raw is None:
             return segment, None
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise web.HTTPNotFound(text=f"no event {raw!r} in this segment")
         return segment, await store.get_event(session, segment.id, int(raw))
 
@@ -134,7 +138,9 @@ async def save(request: web.Request) -> web.Response:
     segment, event = await _load(request)
     form = await form_of(request)
     try:
-        spec: EventSpec = await run_cpu_check(request, parse_event, body_of(form), segment.timezone)
+        spec: EventSpec = await run_cpu_check(
+            request, parse_event_in_range, body_of(form), segment.timezone
+        )
         event_id = await _save(request, segment, event, spec)
     except FieldErrors as error:
         return await _editor(request, segment, event, form, errors_by_field(error.errors), 422)

@@ -12,13 +12,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.validation import format_duration
 from feeds.alarms import QuietHours, alarm_offset, to_utc, to_wall
+from feeds.i18n import Texts, texts
 from storage.lifecycle import ENDED
 from storage.lookup import WorkspaceRow
 from storage.models import Event, Subscription, SubscriptionSegment
+from web.upcoming import span
 
 MAX_ZONES_NAMED = 5
+ENGLISH = texts("en")
 
 
 async def subscriber_zones(session: AsyncSession, segment_id: int) -> list[str]:
@@ -37,7 +39,9 @@ def _start_wall(event: Event) -> datetime:
     return datetime.fromisoformat(event.start_local)
 
 
-def quiet_warnings(event: Event, workspace: WorkspaceRow, zones: list[str]) -> list[str]:
+def quiet_warnings(
+    event: Event, workspace: WorkspaceRow, zones: list[str], t: Texts = ENGLISH
+) -> list[str]:
     """One sentence per alarm that quiet hours move, naming the zones it happens in."""
     quiet = QuietHours.parse(workspace.quiet_start, workspace.quiet_end)
     start = _start_wall(event)
@@ -51,13 +55,18 @@ def quiet_warnings(event: Event, workspace: WorkspaceRow, zones: list[str]) -> l
             rings = to_utc(start - timedelta(days=days), event_zone) - timedelta(seconds=exact)
             unmoved = int((to_utc(start, event_zone) - rings).total_seconds())
             if alarm_offset(start, event_zone, before, zone, quiet) != unmoved:
-                moved.append(f"{to_wall(rings, zone):%H:%M} in {zone}")
+                time = to_wall(rings, zone).strftime("%H:%M")
+                moved.append(t.gettext("%(time)s in %(zone)s", time=time, zone=zone))
         if moved:
             named = ", ".join(moved[:MAX_ZONES_NAMED])
-            more = f" and {len(moved) - MAX_ZONES_NAMED} more zones" if len(moved) > 5 else ""
-            warnings.append(
-                f"The alarm {format_duration(before)} before would ring at {named}{more}: inside "
-                f"quiet hours ({workspace.quiet_start}–{workspace.quiet_end}). Feeds ring it at "
-                f"{workspace.quiet_start} instead."
-            )
+            if len(moved) > MAX_ZONES_NAMED:
+                extra = len(moved) - MAX_ZONES_NAMED
+                named = t.ngettext("%(zones)s and %(num)d more zone",
+                                   "%(zones)s and %(num)d more zones", extra, zones=named)  # fmt: skip
+            warnings.append(t.gettext(
+                "The alarm %(span)s before the start would ring at %(moments)s: inside quiet "
+                "hours (%(start)s–%(end)s). Feeds ring it at %(start)s instead.",
+                span=span(before, t) if before else "0", moments=named,
+                start=workspace.quiet_start, end=workspace.quiet_end,
+            ))  # fmt: skip
     return warnings

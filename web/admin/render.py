@@ -7,22 +7,35 @@ from typing import Any
 
 from aiohttp import web
 
+from calserver.appkeys import CONFIG
+from feeds.i18n import N_, Texts, supported, texts
 from web.admin.keys import ADMIN, CSRF
+from web.language import ADMIN_COOKIE, from_accept_language, switch
 from web.pages import templates
 
 # (section, label, path): a new page is one more line.
 NAV: tuple[tuple[str, str, str], ...] = (
-    ("segments", "Segments", "/admin/segments"),
-    ("stats", "Statistics", "/admin/stats"),
-    ("subscribers", "Subscribers", "/admin/subscribers"),
-    ("triggers", "Triggers", "/admin/triggers"),
-    ("cascade", "Cascade", "/admin/cascade"),
-    ("channels", "Channels", "/admin/channels"),
-    ("webhooks", "Webhooks", "/admin/webhooks"),
-    ("access", "API keys & users", "/admin/access"),
-    ("settings", "Settings", "/admin/settings"),
-    ("brand", "Brand", "/admin/brand"),
+    ("segments", N_("Segments"), "/admin/segments"),
+    ("stats", N_("Statistics"), "/admin/stats"),
+    ("subscribers", N_("Subscribers"), "/admin/subscribers"),
+    ("triggers", N_("Triggers"), "/admin/triggers"),
+    ("cascade", N_("Cascade"), "/admin/cascade"),
+    ("channels", N_("Channels"), "/admin/channels"),
+    ("webhooks", N_("Webhooks"), "/admin/webhooks"),
+    ("access", N_("API keys & users"), "/admin/access"),
+    ("settings", N_("Settings"), "/admin/settings"),
+    ("brand", N_("Brand"), "/admin/brand"),
 )
+# State words the dashboard shows in badges and filters: stored in English, shown with _().
+STATE_WORDS = (
+    N_("created"), N_("active"), N_("dormant"), N_("lapsed"), N_("unsubscribed"), N_("revoked"),
+    N_("pending"), N_("delivered"), N_("undelivered"), N_("cancelled"), N_("sending"),
+    N_("sent"), N_("failed"), N_("skipped"), N_("expired"), N_("deferred"), N_("critical"),
+    N_("calendar"), N_("other"),  # the cascade's first channel; a calendar app not recognised
+)  # fmt: skip
+# The dashboard's own language switch (its pages follow it, not the public pages' cookie).
+LANGUAGE_COOKIE = ADMIN_COOKIE
+ADMIN_LANGUAGE = web.RequestKey("admin_language", str)
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",
@@ -33,12 +46,36 @@ HEADERS = {
 }
 
 
+def language_of(request: web.Request) -> str:
+    """The dashboard's language: ?lang= (its switch), its cookie, Accept-Language, then the
+    workspace's language (before sign-in: the server's)."""
+    chosen = request.get(ADMIN_LANGUAGE)
+    if chosen is None:
+        admin = request.get(ADMIN)
+        default = admin.workspace.language if admin else request.app[CONFIG].language
+        chosen = (
+            supported(request.query.get("lang"))
+            or supported(request.cookies.get(LANGUAGE_COOKIE))
+            or from_accept_language(request.headers.get("Accept-Language", ""))
+            or supported(default)
+            or "en"
+        )
+        request[ADMIN_LANGUAGE] = chosen
+    return chosen
+
+
+def texts_of(request: web.Request) -> Texts:
+    """The dashboard's texts for this request: for messages built in Python."""
+    return texts(language_of(request))
+
+
 def page(
     request: web.Request, template: str, *, section: str, status: int = 200, **context: Any
 ) -> web.Response:
     admin = request.get(ADMIN)
+    language = language_of(request)
     html = (
-        templates()
+        templates(language)
         .get_template(f"admin/{template}")
         .render(
             nav=NAV,
@@ -46,10 +83,16 @@ def page(
             admin=admin,
             workspace=admin.workspace if admin else None,
             csrf=request.get(CSRF, ""),
+            switch=switch(request, language),
             **context,
         )
     )
-    return web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
+    response = web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
+    response.headers["Content-Language"] = language
+    if supported(request.query.get("lang")) == language != request.cookies.get(LANGUAGE_COOKIE):
+        response.set_cookie(LANGUAGE_COOKIE, language, max_age=365 * 86400, path="/admin",
+                            httponly=True, samesite="Lax", secure=request.secure)  # fmt: skip
+    return response
 
 
 def see_other(location: str) -> web.HTTPSeeOther:

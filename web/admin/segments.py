@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from markupsafe import escape
 
 from calserver.appkeys import CLOCK, CONFIG, SESSIONS
 from calserver.links import BUTTON_ORDER, platform
 from calserver.validation import FieldErrors, zone_names
-from feeds.i18n import supported, texts
+from feeds.i18n import N_, language_name, languages, supported, texts
 from storage import segments as store
 from storage.errors import Conflict
 from storage.lookup import WorkspaceRow
@@ -25,19 +26,26 @@ from web.qr import qr_bytes
 from web.subscribe import PAGE_HEADERS
 from web.upcoming import summarize
 
-FORM_FIELDS = ("slug", "name", "description", "color", "timezone")
-PREVIEW_NOTE = (
-    b'<p class="saved" role="note">Preview from the dashboard: this is what people see. '
-    b"Views here are not counted, and the buttons do not subscribe.</p>"
+FORM_FIELDS = ("slug", "name", "description", "color", "timezone", "language")
+PREVIEW_NOTE = N_(
+    "Preview from the dashboard: this is what people see. "
+    "Views here are not counted, and the buttons do not subscribe."
 )
 
 
-def links(workspace: WorkspaceRow, segment: Segment, base: str) -> dict[str, str]:
+def links(workspace: WorkspaceRow, segment: Segment, base: str) -> dict[str, Any]:
     subscribe_url = base + subscribe_path(workspace.slug, segment.slug)
+    default = segment.language or workspace.language
     return {
         "subscribe_url": subscribe_url,
         "qr_link": subscribe_url + "?src=qr",
-        "embed_html": embed_html(subscribe_url, segment.color),
+        "embed_html": embed_html(subscribe_url, segment.color, default),
+        # The button in the other languages, for a site that speaks several.
+        "embeds": [
+            (code, language_name(code), embed_html(subscribe_url, segment.color, code))
+            for code in languages()
+            if code != default
+        ],
     }
 
 
@@ -47,7 +55,12 @@ def _body(form: dict[str, str]) -> dict[str, Any]:
     for optional in ("color", "timezone"):
         if form.get(optional, "").strip():
             body[optional] = form[optional].strip()
+    body["language"] = form.get("language", "").strip() or None  # None: the workspace's
     return body
+
+
+def _languages() -> list[tuple[str, str]]:
+    return [(code, language_name(code)) for code in languages()]
 
 
 async def list_page(request: web.Request) -> web.Response:
@@ -63,7 +76,8 @@ def _form_page(
     request: web.Request, form: dict[str, str], errors: dict[str, list[str]], status: int = 200
 ) -> web.Response:
     return page(request, "segment_form.html", section="segments", status=status, form=form,
-                errors=errors, zones=zone_names(), segment=None)  # fmt: skip
+                errors=errors, zones=zone_names(), segment=None,
+                languages=_languages())  # fmt: skip
 
 
 async def new_page(request: web.Request) -> web.Response:
@@ -95,6 +109,7 @@ async def _segment_page(
         events = await store.list_events(session, segment.id, 200, 0)
     return page(request, "segment.html", section="segments", status=status, segment=segment,
                 form=form, errors=errors, zones=zone_names(), events=events,
+                languages=_languages(),
                 saved=request.query.get("saved") == "1",
                 **links(workspace, segment, request.app[CONFIG].base_url))  # fmt: skip
 
@@ -159,5 +174,6 @@ async def preview(request: web.Request) -> web.Response:
         summary=summarize(events, segment.timezone, now, texts(language)), src="",
         action="#preview", reward=segment.reward_text if offer_open(segment) else None, variant={},
     )  # fmt: skip
-    body = html.encode().replace(b"<main>", b"<main>" + PREVIEW_NOTE, 1)
+    note = f'<p class="saved" role="note">{escape(texts(language).gettext(PREVIEW_NOTE))}</p>'
+    body = html.encode().replace(b"<main>", b"<main>" + note.encode(), 1)
     return web.Response(body=body, content_type="text/html", headers=PAGE_HEADERS)

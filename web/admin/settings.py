@@ -9,12 +9,13 @@ from aiohttp import web
 
 from calserver.appkeys import SESSIONS
 from calserver.validation import FieldErrors, zone_names
+from feeds.i18n import language_name, languages
 from storage.workspaces import workspace_by_slug
 from web.admin.render import errors_by_field, page
 from web.api.common import workspace_of
 from web.api.workspace import change_workspace, parse_workspace_patch
 
-FIELDS = ("name", "timezone", "quiet_start", "quiet_end", "sms_price", "currency")
+FIELDS = ("name", "timezone", "quiet_start", "quiet_end", "sms_price", "currency", "language")
 
 
 def _form_of(workspace: Any) -> dict[str, str]:
@@ -23,18 +24,32 @@ def _form_of(workspace: Any) -> dict[str, str]:
         "name": workspace.name, "timezone": workspace.timezone,
         "quiet_start": workspace.quiet_start, "quiet_end": workspace.quiet_end,
         "sms_price": f"{price.normalize():f}" if price is not None else "",
-        "currency": workspace.currency,
+        "currency": workspace.currency, "language": workspace.language,
     }  # fmt: skip
 
 
 def _body(form: dict[str, str]) -> dict[str, Any]:
     """The form as the API's PATCH body; an empty SMS price clears it."""
-    return {
+    body = {
         "name": form["name"], "timezone": form["timezone"],
         "quiet_hours": {"start": form["quiet_start"], "end": form["quiet_end"]},
-        "sms_price": form["sms_price"].strip().replace(",", ".") or None,
+        "sms_price": _number(form["sms_price"].strip().replace(",", ".")),
         "currency": form["currency"].strip().upper(),
     }  # fmt: skip
+    if form["language"]:
+        body["language"] = form["language"]
+    return body
+
+
+def _number(text: str) -> float | str | None:
+    """A typed price as the API's JSON number; what does not read as one is left for the
+    API's rules to refuse with their message."""
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _errors(errors: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -53,7 +68,8 @@ def _page(
 ) -> web.Response:
     extra.setdefault("errors", {})
     return page(request, "settings.html", section="settings", status=status, form=form,
-                zones=zone_names(), **extra)  # fmt: skip
+                zones=zone_names(), languages=[(c, language_name(c)) for c in languages()],
+                **extra)  # fmt: skip
 
 
 async def settings_page(request: web.Request) -> web.Response:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from calserver.appkeys import SESSIONS
-from calserver.families import FAMILIES
 from storage import segments as segment_store
+from storage.families import FAMILIES
 from storage.lifecycle import STATUSES
 from storage.subscribers import list_subscribers
 from web.admin.render import page
@@ -27,7 +27,11 @@ async def subscribers_page(request: web.Request) -> web.Response:
     family = _choice(request, "family", FAMILIES)
     src = clean_src(request.query.get("src")) or None
     raw_page = request.query.get("page", "1")
-    number = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100_000 else 1
+    number = (
+        int(raw_page)
+        if raw_page.isascii() and raw_page.isdigit() and 0 < int(raw_page) < 100_000
+        else 1
+    )
     async with request.app[SESSIONS]() as session:
         segments = await segment_store.list_segments(session, workspace.id)
         chosen = next((s for s in segments if s.slug == request.query.get("segment")), None)

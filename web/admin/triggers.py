@@ -29,7 +29,7 @@ async def triggers_page(request: web.Request) -> web.Response:
 
 async def trigger_page(request: web.Request) -> web.Response:
     raw = request.match_info["trigger_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise web.HTTPNotFound(text=f"no trigger {raw!r}")
     async with request.app[SESSIONS]() as session:
         trigger = await get_trigger(session, workspace_of(request).id, int(raw))

@@ -51,7 +51,7 @@ async def create(request: web.Request) -> web.Response:
 
 async def delete(request: web.Request) -> web.Response:
     raw = request.match_info["webhook_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise web.HTTPNotFound(text=f"no webhook {raw!r} in this workspace")
     async with request.app[SESSIONS].begin() as session:
         await store.delete_endpoint(session, workspace_of(request).id, int(raw))

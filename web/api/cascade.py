@@ -14,13 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, SIGNER
-from calserver.cascade.policy import Policy, parse_policy
+from calserver.cascade.policy import parse_policy
+from calserver.shapes.queries import Period
 from storage.cascade import record_report
 from storage.cascade_report import CENT, cascade_report
 from storage.models import CascadeStep, Workspace
+from storage.policy import Policy
 from storage.stats import Scope
 from web.api.common import json_response, read_json_object, transaction, workspace_of
-from web.api.stats import BadQuery, scope_from_query
+from web.api.stats import scope_from_query
 from web.problems import problem
 
 REPORT_PURPOSE = "delivery-report"
@@ -122,10 +124,7 @@ def _money(value: Decimal | None) -> float | None:
 
 
 async def report(request: web.Request) -> web.Response:
-    try:
-        scope = await scope_from_query(request)
-    except BadQuery as error:
-        return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
+    scope = await scope_from_query(request, Period)
     return json_response(await report_json(request, scope))
 
 

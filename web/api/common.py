@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -11,16 +13,25 @@ from typing import Any, TypeVar
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from calserver.appkeys import CLOCK, CONFIG, CPU_POOL, LOOKUP, SESSIONS, WORKSPACE
+from calserver.appkeys import CHECK_POOL, CLOCK, CONFIG, LOOKUP, SESSIONS, WORKSPACE
+from calserver.shapes.fields import check_body
+from calserver.shapes.queries import Query, id_in_path
 from calserver.validation import FieldErrors
 from storage.lookup import WorkspaceRow
 from storage.workspaces import KEY_PREFIX, LAST_USED_RESOLUTION, hash_key, touch_key
 from web.problems import Handler
 
 T = TypeVar("T")
-# Expanding a hostile recurrence rule may take seconds in dateutil; give up well before.
+Q = TypeVar("Q", bound=Query)
+# Expanding a recurrence rule stops by itself (feeds/recurrence.py caps dateutil's walk);
+# the deadline still answers a client that waited long enough.
 CPU_CHECK_TIMEOUT = 2.0
 PUBLIC_API_PATHS = {"/api/v1/openapi.json"}
+
+
+MAX_JSON_DEPTH = 32
+# A JSON escape of a UTF-16 surrogate: valid only as half of a pair, which Python joins.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 async def read_json_object(request: web.Request) -> dict[str, Any]:
@@ -28,13 +39,63 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
     raw = await request.read()  # aiohttp raises 413 past client_max_size
     if not raw.strip():
         raise web.HTTPBadRequest(text="The request body is empty; send a JSON object.")
+    return parse_json_object(raw)
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """UTF-8 JSON holding an object, nested at most 32 deep, with valid Unicode strings and
+    finite numbers; anything else is a 400 that says what is wrong."""
     try:
-        body = json.loads(raw)
+        body = json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_number)
+    except RecursionError:
+        body = None  # deeper than Python's own stack: refused below like any deep body
+        _too_deep()
     except (ValueError, UnicodeDecodeError):
         raise web.HTTPBadRequest(text="The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="The request body must be a JSON object.")
+    # Cheap guards first: a body with few brackets and no surrogate escape needs no walk.
+    deep = raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH
+    if deep or _SURROGATE_ESCAPE.search(raw):
+        _inspect(body, 1)
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _number(text: str) -> float | int:
+    """JSON has one number type: 60.0 is the integer 60 (as JSON Schema says); a number
+    too large for a float is refused, not read as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
+
+
+def _too_deep() -> None:
+    raise web.HTTPBadRequest(text=f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+
+
+def _inspect(node: Any, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        _too_deep()
+    if isinstance(node, str):
+        try:
+            node.encode("utf-8")
+        except UnicodeEncodeError:
+            raise web.HTTPBadRequest(
+                text="The request body holds a lone UTF-16 surrogate (\\ud800-\\udfff); "
+                "strings must be valid Unicode."
+            ) from None
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _inspect(key, depth)
+            _inspect(value, depth + 1)
+    elif isinstance(node, list):
+        for item in node:
+            _inspect(item, depth + 1)
 
 
 def json_response(
@@ -59,13 +120,41 @@ def workspace_of(request: web.Request) -> WorkspaceRow:
 
 
 async def run_cpu_check(request: web.Request, func: Callable[..., T], *args: Any) -> T:
-    """Run a CPU-heavy validation off the event loop, with a deadline."""
+    """Run a CPU-heavy validation off the event loop (not in the rendering pool), with a deadline."""
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(request.app[CPU_POOL], func, *args)
+    future = loop.run_in_executor(request.app[CHECK_POOL], func, *args)
     try:
         return await asyncio.wait_for(future, CPU_CHECK_TIMEOUT)
     except TimeoutError:
         raise FieldErrors([("/rrule", "the rule takes too long to expand; simplify it")]) from None
+
+
+def id_of(request: web.Request, name: str, what: str) -> int:
+    """The id in the path, or 404: ids are ASCII digits within 64 bits (a "²" or a number
+    past 2**63 is no id, not an error of the server)."""
+    raw = request.match_info[name]
+    value = id_in_path(raw)
+    if value is None:
+        raise web.HTTPNotFound(text=f"no {what} {raw[:40]!r}")
+    return value
+
+
+class BadQuery(FieldErrors):
+    """A bad query string: 400, every error named; ``pointer`` and ``message`` are the
+    first one's (the dashboard shows it next to its field)."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__(errors, status=400)
+        self.pointer, self.message = errors[0][0].lstrip("/"), errors[0][1]
+
+
+def query_of(request: web.Request, model: type[Q], *, form: bool = False) -> Q:
+    """The query string as ``model``; a dashboard form's empty fields count as left out."""
+    raw = {k: v for k, v in request.query.items() if not (form and v == "")}
+    try:
+        return check_body(model, raw)
+    except FieldErrors as error:
+        raise BadQuery(error.errors) from None
 
 
 def _bearer(request: web.Request) -> str | None:

@@ -9,41 +9,17 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK, CONFIG, SIGNER
 from calserver.links import LINK_PURPOSE
-from calserver.validation import Checker
+from calserver.shapes.crm import LinkInput
+from calserver.shapes.fields import check_body
 from storage import segments as segment_store
 from storage.contacts import contact_for
 from web.api.common import json_response, read_json_object, transaction, workspace_of
-from web.api.contacts import EXTERNAL_ID
-from web.subscribe import SRC_RE
-
-LINK_FIELDS = {"external_id", "segments", "src", "expires_in", "create_contact"}
-DEFAULT_EXPIRY = 30 * 86400
-MAX_EXPIRY = 366 * 86400
-MAX_SEGMENTS = 20
 
 
-def _parse(body: dict[str, Any]) -> tuple[str, list[str], str, int, bool]:
-    c = Checker(body)
-    c.unknown_fields(LINK_FIELDS)
-    external_id = c.text("external_id", max_length=200, required=True)
-    if external_id and not EXTERNAL_ID.match(external_id):
-        c.fail("external_id", "use 1-200 letters, digits and . _ : @ -")
-    slugs = body.get("segments")
-    if not isinstance(slugs, list) or not slugs or not all(isinstance(s, str) for s in slugs):
-        c.fail("segments", "give a non-empty list of segment slugs")
-        slugs = []
-    elif len(slugs) > MAX_SEGMENTS:
-        c.fail("segments", f"at most {MAX_SEGMENTS} segments")
-    src = c.text("src", max_length=32) or ""
-    if src and not SRC_RE.match(src):
-        c.fail("src", "use 1-32 lowercase letters, digits, _ or -")
-    expires = body.get("expires_in", DEFAULT_EXPIRY)
-    if isinstance(expires, bool) or not isinstance(expires, int) or not 60 <= expires <= MAX_EXPIRY:
-        c.fail("expires_in", f"seconds from 60 to {MAX_EXPIRY}")
-        expires = DEFAULT_EXPIRY
-    create = bool(c.boolean("create_contact"))
-    c.done()
-    return str(external_id), list(dict.fromkeys(slugs)), src, int(expires), create
+def _parse(body: Any) -> tuple[str, list[str], str, int, bool]:
+    link = check_body(LinkInput, body)
+    slugs = list(dict.fromkeys(link.segments))
+    return link.external_id, slugs, link.src or "", link.expires_in, link.create_contact
 
 
 async def create(request: web.Request) -> web.Response:

@@ -8,15 +8,13 @@ from aiohttp import web
 from markupsafe import escape
 
 from calserver.appkeys import CLOCK, CONFIG
-from calserver.validation import Checker
+from calserver.shapes.fields import check_body
+from calserver.shapes.workspace import SegmentInput, SegmentPatch
 from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
 from storage import segments as store
 from storage.lookup import WorkspaceRow
 from storage.models import Segment, Workspace
 from web.api.common import json_response, read_json_object, transaction, workspace_of
-from web.api.languages import language_field
-
-SEGMENT_FIELDS = {"slug", "name", "description", "color", "timezone", "language"}
 
 
 def subscribe_path(workspace_slug: str, segment_slug: str) -> str:
@@ -65,23 +63,17 @@ def segment_json(
     }
 
 
-def parse_segment(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
-    c = Checker(body)
-    c.unknown_fields(SEGMENT_FIELDS)
-    fields: dict[str, Any] = {}
-    if not partial or "slug" in body:
-        fields["slug"] = c.slug("slug")
-    if not partial or "name" in body:
-        fields["name"] = c.text("name", max_length=200, required=True)
-    if "description" in body:
-        fields["description"] = c.text("description", max_length=5000) or ""
-    if "color" in body:
-        fields["color"] = c.color("color")
-    if "timezone" in body:
-        fields["timezone"] = c.timezone("timezone", required=True)
-    if "language" in body:
-        fields["language"] = language_field(c, "language", nullable=True)
-    c.done()
+def parse_segment(body: Any, *, partial: bool) -> dict[str, Any]:
+    """The fields a body sets (for a PATCH, only those it names), or FieldErrors."""
+    if partial:
+        patch = check_body(SegmentPatch, body)
+        fields = patch.model_dump(exclude_unset=True)
+    else:
+        fields = check_body(SegmentInput, body).model_dump(exclude_none=True)
+    if "description" in fields:
+        fields["description"] = fields["description"] or ""
+    if fields.get("color"):
+        fields["color"] = fields["color"].upper()
     return fields
 
 

@@ -8,55 +8,36 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK
+from calserver.shapes.queries import MAX_RANGE_DAYS, DailyQuery, Period, StatsQuery
 from feeds.alarms import to_wall
 from storage import segments as segment_store
 from storage.stats import Scope, Tally, count_by_status, polls_per_day, tallies, totals
-from web.api.common import json_response, transaction, workspace_of
+from web.api.common import BadQuery, json_response, query_of, transaction, workspace_of
 from web.api.csv import csv_response, refuse_csv, wants_csv
-from web.problems import problem
 
-MAX_RANGE_DAYS = 731
 DEFAULT_DAYS = 30
 GROUPS = ("src", "family", "segment")
 
 
-class BadQuery(Exception):
-    def __init__(self, pointer: str, message: str):
-        super().__init__(message)
-        self.pointer, self.message = pointer, message
-
-
-def _date(request: web.Request, name: str, default: date) -> date:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadQuery(name, "use a date such as 2026-03-31") from None
-
-
-async def scope_from_query(request: web.Request) -> Scope:
+async def scope_from_query(
+    request: web.Request, model: type[Period] = StatsQuery, *, form: bool = False
+) -> Scope:
+    query = query_of(request, model, form=form)
     workspace = workspace_of(request)
     today = to_wall(request.app[CLOCK].now(), workspace.timezone).date()
-    last = _date(request, "to", today)
-    first = _date(request, "from", last - timedelta(days=DEFAULT_DAYS - 1))
+    last = date.fromisoformat(query.to) if query.to else today
+    first = (
+        date.fromisoformat(query.from_) if query.from_ else last - timedelta(days=DEFAULT_DAYS - 1)
+    )
     if first > last:
-        raise BadQuery("from", "from must not be after to")
+        raise BadQuery([("/from", "from must not be after to")])
     if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise BadQuery("to", f"a range covers at most {MAX_RANGE_DAYS} days")
+        raise BadQuery([("/to", f"a range covers at most {MAX_RANGE_DAYS} days")])
     segment_id = None
-    if slug := request.query.get("segment"):
+    if slug := getattr(query, "segment", None):
         async with transaction(request) as session:
             segment_id = (await segment_store.get_segment(session, workspace.id, slug)).id
     return Scope(workspace.id, workspace.timezone, first, last, segment_id)
-
-
-def _group(request: web.Request) -> str | None:
-    group = request.query.get("by")
-    if group is not None and group not in GROUPS:
-        raise BadQuery("by", f"choose one of {', '.join(GROUPS)}")
-    return group
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -91,10 +72,7 @@ def _period(scope: Scope) -> dict[str, Any]:
 
 async def summary(request: web.Request) -> web.StreamResponse:
     refuse_csv(request)
-    try:
-        scope = await scope_from_query(request)
-    except BadQuery as error:
-        return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
+    scope = await scope_from_query(request)
     async with transaction(request) as session:
         total = (await totals(session, scope)).get("", Tally())
         breakdowns = {group: await totals(session, scope, group) for group in GROUPS}
@@ -135,10 +113,8 @@ def daily_rows(
 
 
 async def daily(request: web.Request) -> web.StreamResponse:
-    try:
-        scope, group = await scope_from_query(request), _group(request)
-    except BadQuery as error:
-        return problem(400, error.message, errors=[(f"/{error.pointer}", error.message)])
+    scope = await scope_from_query(request, DailyQuery)
+    group = query_of(request, DailyQuery).by
     async with transaction(request) as session:
         table = await tallies(session, scope, group)
         # Polls are counted per workspace; they are left out when one segment is asked for.

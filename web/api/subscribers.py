@@ -7,14 +7,13 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK
+from calserver.shapes.queries import SubscriberQuery
 from storage import segments as segment_store
-from storage.lifecycle import STATUSES, end
+from storage.lifecycle import end
 from storage.models import Subscription
 from storage.subscribers import list_subscribers, subscriber
-from web.api.common import json_response, transaction, workspace_of
+from web.api.common import id_of, json_response, query_of, transaction, workspace_of
 from web.api.csv import csv_response, wants_csv
-from web.api.events import page_of
-from web.problems import problem
 
 
 def _iso(value: Any) -> str | None:
@@ -38,15 +37,12 @@ def subscriber_json(row: Subscription, segments: list[str]) -> dict[str, Any]:
 
 
 async def list_all(request: web.Request) -> web.StreamResponse:
-    status = request.query.get("status")
-    if status is not None and status not in STATUSES:
-        detail = f"choose one of {', '.join(STATUSES)}"
-        return problem(400, detail, errors=[("/status", detail)])
-    limit, offset = page_of(request, default=1000, maximum=100_000 if wants_csv(request) else 1000)
+    query = query_of(request, SubscriberQuery)
+    status, limit, offset = query.status, query.limit, query.offset
     workspace = workspace_of(request)
     async with transaction(request) as session:
         segment_id = None
-        if slug := request.query.get("segment"):
+        if slug := query.segment:
             segment_id = (await segment_store.get_segment(session, workspace.id, slug)).id
         rows, slugs = await list_subscribers(
             session, workspace.id, segment_id, status, limit, offset
@@ -58,10 +54,8 @@ async def list_all(request: web.Request) -> web.StreamResponse:
 
 
 async def revoke(request: web.Request) -> web.Response:
-    raw = request.match_info["subscriber_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no subscriber {raw!r}")
+    subscriber_id = id_of(request, "subscriber_id", "subscriber")
     async with transaction(request) as session:
-        row = await subscriber(session, workspace_of(request).id, int(raw))
+        row = await subscriber(session, workspace_of(request).id, subscriber_id)
         await end(session, row, "revoked", request.app[CLOCK].now())
     return web.Response(status=204)

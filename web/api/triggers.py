@@ -16,11 +16,12 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, INGEST
-from calserver.cascade.policy import parse_policy
+from calserver.cascade.policy import channel_errors, policy_of
 from calserver.eventspec import EventSpec, apply_spec, parse_event
-from calserver.families import DROPS_ALARMS
 from calserver.ingest import RetryAlone, Submitted, default_deliver_by, in_event_pointer
-from calserver.validation import Checker, FieldErrors
+from calserver.shapes.crm import CascadePolicyInput, TriggerInput, TriggerPatch
+from calserver.shapes.fields import check_body
+from calserver.validation import FieldErrors
 from storage.contacts import (
     contact_for,
     get_trigger,
@@ -29,22 +30,18 @@ from storage.contacts import (
     trigger_timeline,
 )
 from storage.errors import Conflict
+from storage.families import DROPS_ALARMS
 from storage.models import Contact, Trigger, TriggerEvent
 from web.api.cascade import trigger_steps
-from web.api.common import json_response, read_json_object, run_cpu_check, transaction, workspace_of
-from web.api.contacts import EXTERNAL_ID
+from web.api.common import (
+    id_of,
+    json_response,
+    read_json_object,
+    run_cpu_check,
+    transaction,
+    workspace_of,
+)
 from web.api.events import event_json, merge_patch
-
-TRIGGER_FIELDS = {
-    "external_id",
-    "idempotency_key",
-    "event",
-    "deliver_by",
-    "critical",
-    "create_contact",
-    "cascade",
-}
-PATCH_FIELDS = {"event", "deliver_by", "critical"}
 
 
 def request_hash(body: dict[str, Any]) -> str:
@@ -52,26 +49,14 @@ def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _deliver_by(c: Checker, body: dict[str, Any]) -> datetime | None:
-    raw = body.get("deliver_by")
-    if raw is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        c.fail(
-            "deliver_by", "use an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+03:00"
-        )
-        return None
-    return moment
+def _instant(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def trigger_json(
     trigger: Trigger, external_id: str, timeline: list[TriggerEvent] | None = None
 ) -> dict[str, Any]:
-    event = event_json(trigger)  # a trigger carries the same event columns
+    event = event_json(trigger, tolerant=True)  # a trigger carries the same event columns
     for derived in ("id", "sequence", "created_at", "updated_at"):
         event.pop(derived)
     receipt = None
@@ -103,43 +88,21 @@ def trigger_json(
     return answer
 
 
-def _cascade_choice(
-    request: web.Request, body: dict[str, Any]
-) -> tuple[bool, dict[str, Any] | None]:
-    """(off, override): ``"cascade": false`` turns it off for this trigger; an object
-    replaces the workspace's policy for this trigger."""
-    raw = body.get("cascade")
-    if raw is None:
-        return False, None
-    if raw is False:
-        return True, None
-    slug = workspace_of(request).slug
-    return False, parse_policy(raw, request.app[CHANNELS], slug, "/cascade").to_json()
-
-
 def _parse_post(request: web.Request, body: dict[str, Any], digest: str) -> Submitted:
-    c = Checker(body)
-    c.unknown_fields(TRIGGER_FIELDS)
-    external_id = c.text("external_id", max_length=200, required=True)
-    if external_id and not EXTERNAL_ID.match(external_id):
-        c.fail("external_id", "use 1-200 letters, digits and . _ : @ -")
-    key = c.text("idempotency_key", max_length=200, required=True)
-    event = body.get("event")
-    if not isinstance(event, dict):
-        c.fail("event", "is required: an object with the same fields as a segment event")
-    deliver_by = _deliver_by(c, body)
-    critical, create = bool(c.boolean("critical")), bool(c.boolean("create_contact"))
-    if body.get("cascade") is True:
-        c.fail("cascade", "use false (no cascade) or an object with steps (this trigger's policy)")
     try:
-        off, override = _cascade_choice(request, body)
+        shape = check_body(TriggerInput, body)
     except FieldErrors as error:
-        c.errors.extend(error.errors)
-        off, override = False, None
-    c.done()
+        registry, slug = request.app[CHANNELS], workspace_of(request).slug
+        error.errors.extend(channel_errors(body.get("cascade"), registry, slug, "/cascade"))
+        raise
+    off, override = shape.cascade is False, None
+    if isinstance(shape.cascade, CascadePolicyInput):
+        slug = workspace_of(request).slug
+        override = policy_of(shape.cascade, request.app[CHANNELS], slug, "/cascade").to_json()
     return Submitted(
-        workspace_of(request), str(external_id), str(key), digest, dict(event or {}), deliver_by,
-        critical, create, cascade_policy=override, cascade_off=off,
+        workspace_of(request), shape.external_id, shape.idempotency_key, digest,
+        shape.event, _instant(shape.deliver_by), shape.critical, shape.create_contact,
+        cascade_policy=override, cascade_off=off,
     )  # fmt: skip
 
 
@@ -159,7 +122,7 @@ async def _same_or_conflict(request: web.Request, key: str, digest: str) -> web.
 async def create(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     item = _parse_post(request, body, request_hash(body))
-    if not item.event.get("rrule"):  # recurrences are checked in the CPU pool, one at a time
+    if not item.event.rrule:  # recurrences are checked in the CPU pool, one at a time
         try:
             created, trigger, name = await request.app[INGEST].submit(item)
         except RetryAlone:
@@ -223,10 +186,7 @@ def _margin(request: web.Request) -> timedelta:
 
 
 def _trigger_id(request: web.Request) -> int:
-    raw = request.match_info["trigger_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no trigger {raw!r}")
-    return int(raw)
+    return id_of(request, "trigger_id", "trigger")
 
 
 async def get(request: web.Request) -> web.Response:
@@ -241,19 +201,14 @@ async def get(request: web.Request) -> web.Response:
 
 async def patch(request: web.Request) -> web.Response:
     body = await read_json_object(request)
-    c = Checker(body)
-    c.unknown_fields(PATCH_FIELDS)
-    deliver_by = _deliver_by(c, body)
-    critical = c.boolean("critical")
-    if "event" in body and not isinstance(body["event"], dict):
-        c.fail("event", "must be an object")
-    c.done()
+    shape = check_body(TriggerPatch, body)
+    deliver_by, critical = _instant(shape.deliver_by), shape.critical
     async with transaction(request) as session:
         trigger = await get_trigger(session, workspace_of(request).id, _trigger_id(request))
         if trigger.status == "cancelled":
             raise Conflict("this trigger was cancelled")
         contact = await session.get(Contact, trigger.contact_id)
-        if "event" in body:
+        if shape.event is not None:
             merged = merge_patch(trigger, body["event"])
             zone = (contact.timezone if contact else None) or workspace_of(request).timezone
             try:

@@ -7,16 +7,16 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK
+from calserver.shapes.crm import WebhookInput
+from calserver.shapes.fields import check_body
 from calserver.targets import check_target
-from calserver.validation import Checker
+from calserver.validation import FieldErrors
 from calserver.webhooks import NEVER, allow_private
 from storage import webhooks as store
 from storage.models import OutboxMessage, WebhookEndpoint
 from storage.outbox import EVENT_TYPES
-from web.api.common import json_response, read_json_object, transaction, workspace_of
+from web.api.common import id_of, json_response, read_json_object, transaction, workspace_of
 
-WEBHOOK_FIELDS = {"url", "events"}
-MAX_URL = 2000
 DELIVERIES_LIMIT = 100
 
 
@@ -43,44 +43,17 @@ def delivery_json(message: OutboxMessage) -> dict[str, Any]:
     }
 
 
-def _events(c: Checker, value: Any) -> list[str] | None:
-    if value is None:
-        c.fail("events", "is required")
-        return None
-    if not isinstance(value, list):
-        c.fail("events", "must be a list of event types")
-        return None
-    if not value:
-        c.fail("events", "must name at least one event type")
-        return None
-    ok = True
-    for index, item in enumerate(value):
-        if item not in EVENT_TYPES:
-            c.fail(f"events/{index}", f"unknown event type; use one of {', '.join(EVENT_TYPES)}")
-            ok = False
+async def parse_webhook(request: web.Request, body: Any) -> tuple[str, list[str]]:
+    shape = check_body(WebhookInput, body)
+    refusal = await check_target(shape.url, allow_private(request.app, workspace_of(request).slug))
+    if refusal is not None:
+        raise FieldErrors([("/url", refusal)])
     # Kept in the canonical order, each once.
-    return [event for event in EVENT_TYPES if event in value] if ok else None
-
-
-async def parse_webhook(request: web.Request, body: dict[str, Any]) -> tuple[str, list[str]]:
-    c = Checker(body)
-    c.unknown_fields(WEBHOOK_FIELDS)
-    url = c.text("url", max_length=MAX_URL, required=True)
-    if url is not None:
-        refusal = await check_target(url, allow_private(request.app, workspace_of(request).slug))
-        if refusal is not None:
-            c.fail("url", refusal)
-    events = _events(c, body.get("events"))
-    c.done()
-    assert url is not None and events is not None
-    return url, events
+    return shape.url, [event for event in EVENT_TYPES if event in shape.events]
 
 
 def _webhook_id(request: web.Request) -> int:
-    raw = request.match_info["webhook_id"]
-    if not raw.isdigit() or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no webhook {raw!r} in this workspace")
-    return int(raw)
+    return id_of(request, "webhook_id", "webhook in this workspace")
 
 
 async def list_webhooks(request: web.Request) -> web.Response:

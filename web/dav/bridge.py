@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 import radicale.config
@@ -31,11 +31,11 @@ from defusedxml import ElementTree as DefusedET
 from radicale.app import Application
 
 from calserver.appkeys import CLOCK, CONFIG, LOOKUP, RECORDER, SIGNER
-from calserver.families import family_of
 from calserver.links import FEED_PURPOSE, dav_username, manage_path
 from calserver.ratelimit import RateLimiter
 from feeds.ics import fold_link
 from storage.davsync import sync_engine
+from storage.families import family_of
 from web.dav import plugin
 from web.dav.calendar import CalendarCache
 from web.feed import local_day, settings_of
@@ -57,6 +57,15 @@ _UNSUPPORTED_REPORT = (
     b'<D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
 )
 _COMPRESS_MIN_BYTES = 1024
+# XML bodies are read by expat before Radicale sees them: nesting and the number of filters
+# bound the work Radicale's (recursive) filter evaluation may do.
+MAX_XML_DEPTH = 32
+MAX_XML_ELEMENTS = 20_000
+MAX_FILTERS = 64
+_FILTERS = frozenset(
+    "{urn:ietf:params:xml:ns:caldav}" + name
+    for name in ("comp-filter", "prop-filter", "param-filter", "text-match", "time-range")
+)
 _HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "keep-alive"}
 
 
@@ -102,6 +111,11 @@ class DavServer:
         self.max_body = config.caldav_max_body_bytes
         self.limiter = RateLimiter(config.caldav_rate_limit)
         self.pool = ThreadPoolExecutor(config.caldav_threads, thread_name_prefix="calserver-dav")
+        # Queries that evaluate filters or expand occurrences have their own lane, so a burst
+        # of expensive ones waits for itself and never holds up other clients' syncs.
+        self.query_pool = ThreadPoolExecutor(
+            max(1, config.caldav_threads // 4), thread_name_prefix="calserver-dav-query"
+        )
         self.engine = sync_engine(config, config.caldav_threads)
         self.context = plugin.DavContext(
             self.engine, settings_of(app), self.clock, CalendarCache(config.feed_cache_entries)
@@ -111,6 +125,7 @@ class DavServer:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.query_pool.shutdown(wait=True, cancel_futures=True)
         self.engine.dispose()
 
 
@@ -213,6 +228,8 @@ class DavHandler:
             return web.Response(status=400, text="Request bodies must be UTF-8.")
         if _DOCTYPE.search(body):
             return web.Response(status=400, text="XML with a DOCTYPE or entities is refused.")
+        if body.strip() and (refused := _xml_too_big(body)):
+            return web.Response(status=400, text=refused)
         if request.method == "REPORT":
             root = _ROOT.match(body)
             if root is None or root.group(1).decode() not in REPORTS:
@@ -275,9 +292,8 @@ class DavHandler:
             )
         environ = _environ(request, path, body, authorization)
         loop = asyncio.get_running_loop()
-        status, headers, answer = await loop.run_in_executor(
-            server.pool, _run, server, environ, dav
-        )
+        pool = server.query_pool if _is_query(request.method, body) else server.pool
+        status, headers, answer = await loop.run_in_executor(pool, _run, server, environ, dav)
         if dav is not None:
             self._record(request, server, dav, status, _sends_data(request.method, body))
         out = {name: value for name, value in headers if name.lower() not in _HOP_BY_HOP}
@@ -301,6 +317,34 @@ class DavHandler:
         )
         if dav.personal and sent_data:
             server.recorder.receipts(tuple(sorted(dav.personal)), now, family)
+
+
+def _xml_too_big(body: bytes) -> str | None:
+    """Why an XML body is refused (too deep, too many elements or filters), or None; bodies
+    that are not XML are left to Radicale, which answers them 400."""
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
+    depth = elements = filters = 0
+    try:
+        for offset in range(0, len(body), 65536):
+            parser.feed(body[offset : offset + 65536])
+            for event, found in parser.read_events():  # type: ignore[misc]
+                element = cast(ET.Element, found)
+                if event == "end":
+                    depth -= 1
+                    element.clear()
+                    continue
+                depth, elements = depth + 1, elements + 1
+                filters += element.tag in _FILTERS
+                if depth > MAX_XML_DEPTH:
+                    return f"XML nested deeper than {MAX_XML_DEPTH} elements is refused."
+                if elements > MAX_XML_ELEMENTS or filters > MAX_FILTERS:
+                    return (
+                        f"XML with more than {MAX_XML_ELEMENTS} elements or {MAX_FILTERS} "
+                        "filters is refused."
+                    )
+    except ET.ParseError:
+        return None
+    return None
 
 
 def _unchanged_sync(method: str, path: str, body: bytes, dav: plugin.DavRequest) -> bytes | None:
@@ -328,6 +372,14 @@ _NO_CHANGE = (
     b"<?xml version='1.0' encoding='utf-8'?>\n"
     b'<multistatus xmlns="DAV:"><sync-token>TOKEN</sync-token></multistatus>'
 )
+
+
+def _is_query(method: str, body: bytes) -> bool:
+    """A REPORT that evaluates filters (time ranges, text) or expands recurrences."""
+    if method != "REPORT":
+        return False
+    root = _ROOT.match(body)
+    return root is not None and root.group(1) in (b"calendar-query", b"free-busy-query")
 
 
 def _sends_data(method: str, body: bytes) -> bool:

@@ -12,15 +12,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from calserver.recurrence import rule_for
 from feeds.alarms import to_utc, to_wall
 from feeds.feed import PRODID, FeedSettings, render_calendar
 from feeds.ics import CRLF, LINK_PLACEHOLDER, prop
-from feeds.render import MAX_OCCURRENCES, event_start
+from feeds.limits import LATEST_UTC
+from feeds.recurrence import bounded_after, rule_for
+from feeds.render import event_start
 from storage.davsync import DavState, calendar_events
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
@@ -37,6 +38,10 @@ class DavItem:
     timing: Timing
 
 
+# Occurrences of a rule read to decide one item's time range (a few milliseconds).
+TIME_RANGE_BUDGET = 2000
+
+
 @dataclass(frozen=True)
 class Timing:
     """When an item occurs, as the feed writes it: enough to answer a time-range query
@@ -49,27 +54,30 @@ class Timing:
     rrule: str | None
 
     def _span(self, wall: datetime) -> tuple[datetime, datetime]:
+        if self.kind == "all_day":  # floating dates, read as UTC as Radicale reads them
+            return wall.replace(tzinfo=UTC), wall.replace(tzinfo=UTC) + self.duration
         start = to_utc(wall, self.zone)
         if self.kind == "timed":
             return start, start + self.duration
         return start, to_utc(wall + self.duration, self.zone)
 
-    def overlaps(self, low: datetime, high: datetime) -> bool | None:
-        """RFC 4791 9.9 for [low, high); None when undecided here (all-day dates are
-        floating, or a rule runs past the occurrences looked at): Radicale decides."""
-        if self.kind == "all_day":
-            return None
+    def overlaps(self, low: datetime, high: datetime) -> bool:
+        """RFC 4791 9.9 for [low, high). The database already kept only events whose stored
+        first and last occurrences bracket the range, so a rule is read for at most
+        TIME_RANGE_BUDGET occurrences: past them (a range far out), the stored bounds decide."""
         if not self.rrule:
             return _hit(*self._span(self.start_wall), low, high)
+        if low >= LATEST_UTC:
+            return True
         rule = rule_for(self.rrule, self.start_wall, self.zone)
         first = max(to_wall(low - self.duration, self.zone) - timedelta(days=1), self.start_wall)
-        for wall in rule.xafter(first, count=MAX_OCCURRENCES, inc=True):
+        for wall in bounded_after(rule, first, TIME_RANGE_BUDGET):
             start, end = self._span(wall)
             if start >= high:
                 return False
             if _hit(start, end, low, high):
                 return True
-        return None
+        return True
 
 
 def _hit(start: datetime, end: datetime, low: datetime, high: datetime) -> bool:
@@ -121,7 +129,7 @@ def build_calendar(
     retained = now - timedelta(days=settings.retention_days)
     segment_ids = [s for s, _ in poll.segments]
     events, personal = calendar_events(session, segment_ids, poll.contact_id, retained)
-    calendar = render_calendar(details.view, [*events, *personal], settings, now)
+    calendar = render_calendar(details.view, [*events, *personal], settings, now, "caldav")
     fingerprint = lineage(poll)
     items: dict[str, DavItem] = {}
     for event, rendered in calendar.events:

@@ -8,10 +8,10 @@ document.querySelectorAll("button[data-copy]").forEach((button) => {
     const status = document.getElementById(button.dataset.copy + "-status");
     try {
       await navigator.clipboard.writeText(source.value);
-      if (status) status.textContent = "Copied.";
+      if (status) status.textContent = document.body.dataset.copied;
     } catch (error) {
       source.select();
-      if (status) status.textContent = "Press Ctrl+C (⌘C) to copy the selected text.";
+      if (status) status.textContent = document.body.dataset.copyByHand;
     }
   });
 });

@@ -9,15 +9,22 @@ occurrences overall.
 from __future__ import annotations
 
 import calendar
+import datetime as datetime_module
 import re
+import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import dateutil.rrule
 from dateutil.rrule import rrule, rrulestr
+
+from feeds.limits import LATEST_LOCAL, RANGE_TEXT, local_in_range
 
 MAX_ENDLESS_IN_FIVE_YEARS = 1000
 MAX_OCCURRENCES = 10_000
+MAX_INTERVAL = 1000
 FIVE_YEARS = timedelta(days=5 * 365 + 1)
 _PART_RE = re.compile(r"^[A-Z]+=[A-Z0-9,+\-:TZ]+$")
 _ALLOWED_PARTS = {
@@ -25,6 +32,33 @@ _ALLOWED_PARTS = {
     "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
 }  # fmt: skip
 _DAYS_IN_MONTH = {month: calendar.monthrange(2024, month)[1] for month in range(1, 13)}
+
+
+# dateutil walks a rule period by period up to datetime.MAXYEAR (9999) looking for the next
+# occurrence, checking UNTIL only on occurrences found: a rule whose occurrences stop (or are
+# rare) keeps a thread busy for many seconds, and no deadline can stop it. Nothing calserver
+# stores or answers lies past LATEST_LOCAL, so every expansion in this process (ours, and
+# Radicale's through vobject) gives up at the year after it: the period loop is bounded.
+EXPANSION_LAST_YEAR = LATEST_LOCAL.year + 1
+
+
+class _CappedDatetime(types.ModuleType):
+    """The datetime module as dateutil.rrule sees it, with MAXYEAR lowered."""
+
+    MAXYEAR = EXPANSION_LAST_YEAR
+
+
+def _cap_expansion() -> None:
+    if isinstance(dateutil.rrule.datetime, _CappedDatetime):
+        return
+    capped = _CappedDatetime("datetime")
+    capped.__dict__.update(
+        {k: v for k, v in vars(datetime_module).items() if k not in ("MAXYEAR", "__name__")}
+    )
+    dateutil.rrule.datetime = capped
+
+
+_cap_expansion()
 
 
 class RecurrenceError(ValueError):
@@ -62,10 +96,14 @@ def _refuse_fine_or_impossible(parts: dict[str, str]) -> None:
             raise RecurrenceError(f"several {name} values make the rule finer than hourly")
     if "COUNT" in parts and "UNTIL" in parts:
         raise RecurrenceError("COUNT and UNTIL must not both be given")
-    if "COUNT" in parts and (not parts["COUNT"].isdigit() or int(parts["COUNT"]) < 1):
+    count = parts.get("COUNT", "1")
+    if not count.isascii() or not count.isdigit() or len(count) > 9 or int(count) < 1:
         raise RecurrenceError("COUNT must be a positive whole number")
     if "COUNT" in parts and int(parts["COUNT"]) > MAX_OCCURRENCES:
         raise RecurrenceError(f"COUNT may be at most {MAX_OCCURRENCES}")
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isascii() or not interval.isdigit() or not 1 <= int(interval) <= MAX_INTERVAL:
+        raise RecurrenceError(f"INTERVAL must be a whole number from 1 to {MAX_INTERVAL}")
     # dateutil walks to the year 9999 looking for a day that never comes; refuse the
     # common impossible dates (30 February, 31 April) before expanding.
     if "BYMONTH" in parts and "BYMONTHDAY" in parts:
@@ -120,6 +158,16 @@ def rule_for(text: str, dtstart: datetime, zone: str) -> rrule:
     return rule
 
 
+def bounded_after(rule: rrule, first: datetime, budget: int) -> Iterator[datetime]:
+    """Occurrences from ``first`` on, reading at most ``budget`` occurrences of the rule from
+    its start (dateutil's xafter reads all those before ``first`` without a limit)."""
+    for read, occurrence in enumerate(rule):
+        if read >= budget:
+            return
+        if occurrence >= first:
+            yield occurrence
+
+
 def feed_rule(text: str, kind: str, subscriber_zone: str) -> str:
     """The RRULE line value for a feed: a local-time event's UNTIL becomes UTC in the
     subscriber's zone, where its DTSTART is written."""
@@ -138,18 +186,39 @@ def check_rrule(text: str, dtstart: datetime, kind: str = "timed", zone: str = "
         raise RecurrenceError("the rule must be 1-500 characters")
     parts = _parts(text)
     _refuse_fine_or_impossible(parts)
-    if "UNTIL" in parts and not _UNTIL_RE.fullmatch("UNTIL=" + parts["UNTIL"]):
-        raise RecurrenceError("UNTIL takes a date (20261231) or a date-time (20261231T235959Z)")
-    text = _canonical_until(text, kind, zone)
+    _check_until(parts.get("UNTIL"))
     try:
+        text = _canonical_until(text, kind, zone)
         rule = rule_for(text, dtstart, zone)
+        bounded = "COUNT" in parts or "UNTIL" in parts
+        last_start, count = _expand(rule, dtstart, bounded)
+    except RecurrenceError:
+        raise
     except (ValueError, TypeError, OverflowError) as error:
         raise RecurrenceError(f"not a valid RRULE: {error}") from None
-    bounded = "COUNT" in parts or "UNTIL" in parts
-    return Recurrence(text=text, last_start=_expand(rule, dtstart, bounded))
+    # The walk ends at EXPANSION_LAST_YEAR: a COUNT the walk did not reach runs past the
+    # range, and the stored last occurrence would be wrong.
+    short = "COUNT" in parts and count < int(parts["COUNT"])
+    if last_start is not None and (short or not local_in_range(last_start)):
+        raise RecurrenceError(f"the last occurrence must start {RANGE_TEXT}")
+    return Recurrence(text=text, last_start=last_start)
 
 
-def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> datetime | None:
+def _check_until(value: str | None) -> None:
+    if value is None:
+        return
+    message = "UNTIL takes a date (20261231) or a date-time (20261231T235959Z)"
+    if not _UNTIL_RE.fullmatch("UNTIL=" + value):
+        raise RecurrenceError(message)
+    try:
+        day = datetime.strptime(value[:8], "%Y%m%d")
+    except ValueError:
+        raise RecurrenceError(f"{message}; {value[:8]} is not a day of the calendar") from None
+    if not local_in_range(day):
+        raise RecurrenceError(f"UNTIL must be {RANGE_TEXT}")
+
+
+def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> tuple[datetime | None, int]:
     horizon = dtstart + FIVE_YEARS
     count = 0
     last: datetime | None = None
@@ -167,4 +236,4 @@ def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> datetime | None:
             raise RecurrenceError(f"the rule has more than {MAX_OCCURRENCES} occurrences")
     if count == 0:
         raise RecurrenceError("the rule has no occurrence")
-    return last if bounded else None
+    return (last if bounded else None), count

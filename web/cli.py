@@ -29,10 +29,12 @@ from calserver.options import OPTIONS
 from calserver.passwords import hash_password, password_problem
 from calserver.validation import SLUG_RE
 from storage.engine import create_engine, session_factory
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict, NotFound, UnsupportedDatabase
 from storage.migrate import upgrade
 from storage.users import create_user
 from storage.workspaces import add_key, create_workspace, list_keys, revoke_key, workspace_by_slug
+from web.accesslog import LOGGER, AccessLogger
+from web.accesslog import flush as flush_access_log
 
 log = logging.getLogger("calserver")
 _TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "list": str}
@@ -226,15 +228,15 @@ def _cmd_migrate(config: Config) -> int:
 
 
 def _cmd_serve(config: Config) -> int:
-    from calserver.app import create_app
     from calserver.demo import ensure_demo
+    from web.app import create_app
 
     for line in config.describe():
         log.info("config: %s", line)
+    notes: list[str] = []
     if config.demo:
-        for line in asyncio.run(_with_store(config, lambda session: ensure_demo(session, config))):
-            print(line, flush=True)
-    asyncio.run(_serve_until_stopped(create_app(config), config))
+        notes = asyncio.run(_with_store(config, lambda session: ensure_demo(session, config)))
+    asyncio.run(_serve_until_stopped(create_app(config), config, notes))
     return 0
 
 
@@ -267,18 +269,40 @@ async def _work_until_stopped(config: Config, registry: Registry) -> None:
         await engine.dispose()
 
 
-async def _serve_until_stopped(app: web.Application, config: Config) -> None:
-    """Serve until SIGINT or SIGTERM; prints the bound address (useful with --port 0)."""
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+def framed(lines: Sequence[str]) -> str:
+    """Lines in a box, so what a person must copy (a key, a link) stands out in the log."""
+    width = max(len(line) for line in lines)
+    rule = "─" * (width + 2)
+    return "\n".join([f"┌{rule}┐", *(f"│ {line.ljust(width)} │" for line in lines), f"└{rule}┘"])
+
+
+async def _serve_until_stopped(
+    app: web.Application, config: Config, notes: Sequence[str] = ()
+) -> None:
+    """Serve until SIGINT or SIGTERM. Prints, last and framed, the bound address (useful with
+    --port 0), the dashboard's address and ``notes`` (the demo's link and key)."""
+    if config.access_log:  # one line per request, tokens redacted
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER
+        )
+    else:  # nothing at all per request
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
         port = runner.addresses[0][1]
-        print(f"calserver {__version__} listening on http://{config.host}:{port}", flush=True)
+        public = Config.base_url_for({**config.as_dict(), "port": port})
+        lines = [
+            *notes,
+            f"Dashboard: {public}/admin",
+            f"calserver {__version__} listening on http://{config.host}:{port}",
+        ]
+        print(framed(lines), flush=True)
         await _until_signalled()
     finally:
         await runner.cleanup()
+        flush_access_log()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -304,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = cmd_import(config, args, _with_store)
         else:
             code = _cmd_key(config, args)
-    except (ConfigError, ChannelError, Conflict, NotFound) as error:
+    except (ConfigError, UnsupportedDatabase, ChannelError, Conflict, NotFound) as error:
         print(f"error: {error}", file=sys.stderr)
         code = 2
     sys.exit(code)

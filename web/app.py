@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from calserver.appkeys import (
     CHANNELS,
+    CHECK_POOL,
     CLOCK,
     CONFIG,
     CPU_POOL,
@@ -44,10 +46,12 @@ from web.admin.auth import admin_middleware
 from web.admin.keys import SIGN_IN_LIMITER
 from web.api.common import api_auth_middleware, body_limit_middleware
 from web.dav.bridge import dav_server
+from web.headers import security_headers
 from web.problems import error_middleware
 from web.routes import setup_routes
 
 log = logging.getLogger(__name__)
+SWITCH_INTERVAL = 0.0005  # seconds
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -83,10 +87,16 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
+    # Threads doing CPU work (rendering, checking what clients send, Radicale's queries) hold
+    # the GIL for Python's default 5 ms slices; the event loop then waits a slice per thread
+    # at every turn. Shorter slices keep polls fast while such work runs.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="calserver-cpu")
-    app[CPU_POOL] = pool
+    checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="calserver-check")
+    app[CPU_POOL], app[CHECK_POOL] = pool, checks
     yield
     pool.shutdown(wait=False, cancel_futures=True)
+    checks.shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
@@ -115,5 +125,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(webhook_sender)
     app.cleanup_ctx.append(cascade_worker)
     app.cleanup_ctx.append(dav_server)
+    app.on_response_prepare.append(security_headers)
     setup_routes(app)
     return app

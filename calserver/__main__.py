@@ -1,3 +1,0 @@
-from calserver.cli import main
-
-main()

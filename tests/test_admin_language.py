@@ -1,0 +1,93 @@
+"""The dashboard in Russian: every page, with its own language switch."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import Tenant
+from tests.support.admin import add_user, post_form, sign_in
+from tests.support.cascade import push
+from tests.support.feeds import add_event, make_segment, poll, subscribe
+from tests.test_language_pages import assert_russian
+from tests.test_triggers import bound_subscription
+
+# The business's own data and the technical names a Russian dashboard also shows as is.
+DATA = ("Shop news", "Order 42 ready for pickup", "Sale", "acme shop", "owner@acme.test",
+        "docs/channels.md", "docs/webhooks.md", "POST /api/v1/triggers", "subscription.created",
+        "subscription.activated", "subscription.ended", "trigger.delivered", "trigger.undelivered",
+        "title, start, end", "duration, timezone, local_time, all_day, rrule, alarms",
+        "description, location, url, uid", "no_subscription", "https://8.8.8.8/hook",
+        "news")  # fmt: skip
+
+
+@pytest.fixture
+async def story(client: TestClient, tenant: Tenant) -> dict[str, Any]:  # type: ignore[type-arg]
+    api = tenant.api
+    await make_segment(api, name="Shop news", timezone="Europe/Moscow")
+    event = await add_event(api, "news", title="Sale", start="2026-03-10T10:00:00",
+                            alarms=[{"before": "PT12H"}])  # fmt: skip
+    links = await subscribe(api, "acme", "news", "Asia/Vladivostok")
+    await poll(client, links["feed_url"])
+    contact = await api.request("PUT", "/api/v1/contacts/c-1", json_body={"locale": "ru"})
+    assert contact.status == 201, contact.text
+    await bound_subscription(client, api)
+    trigger = await push(api, "o-1")
+    hook = await api.post("/api/v1/webhooks", {"url": "https://8.8.8.8/hook",
+                                               "events": ["subscription.created"]})  # fmt: skip
+    assert hook.status in (200, 201), hook.text
+    await add_user(client, "acme")
+    assert (await sign_in(client))[0] == 200
+    return {"event": event["id"], "trigger": trigger}
+
+
+async def test_every_dashboard_page_speaks_russian(
+    client: TestClient,
+    story: dict[str, Any],  # type: ignore[type-arg]
+) -> None:
+    async with client.get("/admin/segments?lang=ru") as answer:  # the switch
+        assert answer.cookies["admin_lang"].value == "ru"
+        assert_russian(await answer.text(), *DATA)
+    pages = ["/admin/segments", "/admin/new-segment", "/admin/segments/news",
+             "/admin/segments/news/events/new", f"/admin/segments/news/events/{story['event']}",
+             "/admin/stats", "/admin/subscribers", "/admin/triggers",
+             f"/admin/triggers/{story['trigger']}", "/admin/cascade", "/admin/channels",
+             "/admin/webhooks", "/admin/access", "/admin/settings", "/admin/import"]  # fmt: skip
+    for path in pages:
+        async with client.get(path, headers={"Accept-Language": "en"}) as answer:  # cookie wins
+            assert answer.status == 200, path
+            html = await answer.text()
+        assert_russian(html, *DATA)
+        assert 'aria-current="page"' in html or path.startswith("/admin/triggers/"), path
+    # A form sent back with errors, and the quiet-hours warning, speak Russian too.
+    status, _, page = await post_form(client, f"/admin/segments/news/events/{story['event']}",
+                                      {"title": "Sale", "start": "2026-03-10 10:00",
+                                       "timezone": "Europe/Moscow", "alarms": "PT12H"})  # fmt: skip
+    assert status == 200 and "Напоминание за 12 часов до начала" in page
+    assert_russian(page, *DATA)
+    status, _, page = await post_form(client, "/admin/settings", {"name": ""})
+    assert status == 422 and "Некоторые поля нужно исправить." in page
+
+
+async def test_sign_in_follows_the_browser_and_settings_set_the_workspace_language(
+    client: TestClient,
+    story: dict[str, Any],  # type: ignore[type-arg]
+) -> None:
+    client.session.cookie_jar.clear()
+    async with client.get("/admin/sign-in", headers={"Accept-Language": "ru-RU,ru;q=0.9"}) as page:
+        assert_russian(await page.text(), "calserver user create --workspace SLUG EMAIL")
+    await add_user(client, "acme", "second@acme.test")
+    assert (await sign_in(client, email="second@acme.test"))[0] == 200
+    async with client.get("/admin/settings", headers={"Accept-Language": "de"}) as page:
+        assert '<html lang="en">' in await page.text()
+    fields = {"name": "acme shop", "timezone": "UTC", "quiet_start": "22:00", "quiet_end": "08:00",
+              "sms_price": "", "currency": "RUB", "language": "ru"}  # fmt: skip
+    status, _, page = await post_form(client, "/admin/settings", fields)
+    assert status == 200 and re.search(r'<option value="ru" lang="ru" selected>', page)
+    async with client.get("/admin/segments", headers={"Accept-Language": "de"}) as page:
+        assert '<html lang="ru">' in await page.text()  # the workspace's language now
+    async with client.get("/s/acme/news", headers={"Accept-Language": "de"}) as landing:
+        assert '<html lang="ru">' in await landing.text()
