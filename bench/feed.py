@@ -1,208 +1,190 @@
-"""Server CPU time per request: the real GET /f/{token}.ics against a bare aiohttp handler.
+"""Server CPU per feed poll: the real `calserver serve` against a bare aiohttp app.
 
-The server (the project's create_app on SQLite, plus /bare/200 and /bare/304 handlers that
-answer with the same bytes) runs in its own process on 127.0.0.1; the load comes from this
-process. CPU time is the server process's getrusage(RUSAGE_SELF) (all its threads, so the
-aiosqlite worker thread counts), read through a control endpoint before and after each
-phase; that endpoint also writes the polls recorded so far (the periodic flush is turned
-off), so each phase pays for its own telemetry batch. Phases are interleaved and
-repeated; the median over rounds is reported. See bench/README.md.
+Both servers run in their own processes pinned to one core; `wrk` loads them from the other
+core. Phases (interleaved, rotated each round, after a discarded warm-up):
+
+- feed-200 / bare-200: a full body, 32 keep-alive connections;
+- feed-304 / bare-304: `If-None-Match` with the feed's ETag;
+- feed-close / bare-close: a full body with `Connection: close` (phones reconnect for each
+  rare poll).
+
+Per phase: server CPU µs per request (from /proc: the process, its threads and children),
+requests per second and wrk's p50/p99. A calserver phase's CPU is read after the poll
+flush interval has passed, so it pays for writing its own polls. At the end the polls the
+database recorded are compared with the polls wrk completed. See bench/README.md.
+
+    .venv/bin/python bench/feed.py
+    .venv/bin/python bench/feed.py --events 500 --database-url postgresql+asyncpg://...
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import io
-import pstats
+import os
+import platform
 import statistics
-from datetime import date, timedelta
-from multiprocessing.connection import Connection
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
-from harness import bench_config, bench_segment, ok, run_with_server, serve_app
+from aiohttp import ClientSession
+from external import (
+    BARE_APP,
+    CALSERVER,
+    Load,
+    calserver_env,
+    cores,
+    create_workspace,
+    pinned,
+    process,
+    run_wrk,
+    scratch_database,
+    settle,
+    tree_cpu,
+)
+from harness import bench_segment, ok
 
-PHASES = ("feed-200", "feed-304", "bare-200", "bare-304")
-IDENTITY = {"Accept-Encoding": "identity"}
-
-
-async def _serve(tmp: str, conn: Connection) -> None:
-    from web.app import create_app
-
-    app = create_app(bench_config(tmp))
-    state: dict[str, Any] = {"body": b"", "etag": "", "profiler": None}
-
-    async def bare_200(request: web.Request) -> web.Response:
-        return web.Response(body=state["body"], content_type="text/calendar")
-
-    async def bare_304(request: web.Request) -> web.Response:
-        return web.Response(status=304, headers={"ETag": state["etag"]})
-
-    async def set_bare(request: web.Request) -> web.Response:
-        state["body"], state["etag"] = await request.read(), request.headers["X-Bench-ETag"]
-        return web.Response(text="ok")
-
-    async def profile(request: web.Request) -> web.Response:
-        if request.match_info["action"] == "start":
-            state["profiler"] = cProfile.Profile()
-            state["profiler"].enable()
-            return web.Response(text="ok")
-        state["profiler"].disable()
-        out = io.StringIO()
-        stats = pstats.Stats(state["profiler"], stream=out).strip_dirs()
-        stats.sort_stats("tottime").print_stats(25)
-        stats.sort_stats("cumulative").print_stats(40)
-        return web.Response(text=out.getvalue())
-
-    app.router.add_get("/bare/200", bare_200)
-    app.router.add_get("/bare/304", bare_304)
-    app.router.add_post("/__bench/bare", set_bare)
-    app.router.add_post("/__bench/profile/{action:start|stop}", profile)
-    await serve_app(app, conn)
+FLUSH_SECONDS = 5.0  # the server's default poll_flush_seconds: polls are written as in production
+PHASES = ("feed-200", "feed-304", "feed-close", "bare-200", "bare-304", "bare-close")
 
 
-def _server_main(tmp: str, conn: Connection) -> None:
-    asyncio.run(_serve(tmp, conn))
-
-
-async def _personal_subscription(
-    session: ClientSession, base: str, auth: dict[str, str], personal: int
-) -> str:
-    """A contact with ``personal`` triggers, subscribed through its personal link: the feed's
-    path. Its polls also record delivery receipts."""
-    await ok(session, "PUT", f"{base}/api/v1/contacts/bench-1", 201, json={}, headers=auth)
-    link = await ok(session, "POST", f"{base}/api/v1/links", 201,
-                     json={"external_id": "bench-1", "segments": ["news"]}, headers=auth)  # fmt: skip
-    first = date.today() + timedelta(days=2)
-    for i in range(personal):
-        trigger = {
-            "external_id": "bench-1",
-            "idempotency_key": f"bench-{i}",
-            "event": {"title": f"Order {i} is ready", "start": f"{first + timedelta(days=i)}T12:00:00",
-                      "duration": "PT2H", "alarms": [{"before": "PT1H"}]},
-        }  # fmt: skip
-        await ok(session, "POST", f"{base}/api/v1/triggers", 202, json=trigger, headers=auth)
-    accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
-    sub = await ok(
-        session, "POST", base + urlsplit(link["url"]).path, 201, json=zone, headers=accept
-    )
-    return str(urlsplit(sub["feed_url"]).path)
-
-
-async def _setup(
-    session: ClientSession, base: str, key: str, events: int, personal: int = 0
-) -> tuple[str, str, int]:
-    """Segment, events and a subscription through the API; returns (feed path, ETag, size)."""
-    await bench_segment(session, base, key, events)
-    if personal:
-        auth = {"Authorization": f"Bearer {key}"}
-        path = await _personal_subscription(session, base, auth, personal)
-    else:
+async def setup(base: str, key: str, events: int) -> tuple[str, str, bytes]:
+    """Segment, events and one subscription through the API; (feed path, ETag, body)."""
+    async with ClientSession() as session:
+        await bench_segment(session, base, key, events)
         accept, zone = {"Accept": "application/json"}, {"timezone": "Europe/London"}
         sub = await ok(session, "POST", f"{base}/s/bench/news", 201, json=zone, headers=accept)
         path = urlsplit(sub["feed_url"]).path
-    async with session.get(base + path, headers=IDENTITY, auto_decompress=False) as r:
-        body, etag = await r.read(), r.headers["ETag"]
-        assert r.status == 200 and "Content-Encoding" not in r.headers, r.headers
-    await ok(
-        session, "POST", f"{base}/__bench/bare", 200, data=body, headers={"X-Bench-ETag": etag}
-    )
-    return path, etag, len(body)
+        identity = {"Accept-Encoding": "identity"}
+        async with session.get(base + path, headers=identity, auto_decompress=False) as r:
+            body, etag = await r.read(), r.headers["ETag"]
+            assert r.status == 200 and "Content-Encoding" not in r.headers, r.headers
+        async with session.get(base + path, headers={**identity, "If-None-Match": etag}) as r:
+            assert r.status == 304, r.status
+    return str(path), etag, body
 
 
-async def _load(
-    session: ClientSession, url: str, headers: dict[str, str], n: int, concurrency: int, want: int
-) -> None:
-    remaining = n
-
-    async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            async with session.get(url, headers=headers, auto_decompress=False) as r:
-                await r.read()
-                if r.status != want:
-                    raise RuntimeError(f"GET {url}: {r.status}, wanted {want}")
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+async def recorded_polls(base: str, key: str) -> int:
+    async with ClientSession() as session:
+        daily = await ok(session, "GET", f"{base}/api/v1/stats/daily", 200,
+                         headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    return sum(int(day.get("polls", 0)) for day in daily["days"])
 
 
-async def _server_cpu(session: ClientSession, base: str) -> float:
-    return float(await ok(session, "GET", f"{base}/__bench/cpu", 200))
+def measure(pid: int, url: str, headers: dict[str, str], args: argparse.Namespace,
+            load_core: str | None, wait: float) -> tuple[float, Load]:  # fmt: skip
+    before = tree_cpu(pid)
+    load = run_wrk(url, headers, args.seconds, args.connections, load_core)
+    settle(wait)
+    return (tree_cpu(pid) - before) / max(load.requests, 1) * 1e6, load
 
 
-async def _run(args: argparse.Namespace, port: int, key: str) -> None:
-    base = f"http://127.0.0.1:{port}"
-    connector, timeout = TCPConnector(limit=args.concurrency), ClientTimeout(total=30)
-    async with ClientSession(connector=connector, timeout=timeout) as session:
-        path, etag, size = await _setup(session, base, key, args.events, args.personal)
-        requests: dict[str, tuple[str, dict[str, str], int]] = {
-            "feed-200": (base + path, IDENTITY, 200),
-            "feed-304": (base + path, {**IDENTITY, "If-None-Match": etag}, 304),
-            "bare-200": (f"{base}/bare/200", IDENTITY, 200),
-            "bare-304": (f"{base}/bare/304", {**IDENTITY, "If-None-Match": etag}, 304),
-        }
-
-        async def phase(name: str, n: int) -> float:
-            url, headers, want = requests[name]
-            before = await _server_cpu(session, base)
-            await _load(session, url, headers, n, args.concurrency, want)
-            return (await _server_cpu(session, base) - before) / n * 1e6
-
-        print(f"feed size: {size} bytes, {args.events} events; ETag {etag}")
-        for name in PHASES:  # warm-up, discarded: cache fill, connection pool, code paths
-            await phase(name, max(100, args.requests // 10))
-        results: dict[str, list[float]] = {name: [] for name in PHASES}
-        for r in range(args.rounds):
-            order = PHASES[r % 4 :] + PHASES[: r % 4]  # rotate so no phase always goes first
-            for name in order:
-                results[name].append(await phase(name, args.requests))
-            row = "  ".join(f"{n} {results[n][-1]:7.1f}" for n in PHASES)
-            print(f"round {r + 1}: µs CPU/request  {row}")
-        _report(results, size, args)
-        if args.profile:
-            for name in ("feed-200", "feed-304"):
-                await ok(session, "POST", f"{base}/__bench/profile/start", 200)
-                await phase(name, args.requests)
-                text = await ok(session, "POST", f"{base}/__bench/profile/stop", 200)
-                print(f"\n=== cProfile of the server's event-loop thread, {name} ===")
-                print(text.decode())
+def main(args: argparse.Namespace) -> None:
+    server_core, load_core = cores()
+    if args.unpinned:
+        server_core = load_core = None
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; servers on core {server_core}, "
+          f"wrk on core {load_core}; {args.workers} calserver process(es)")  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="calserver-bench-feed-") as data,
+        scratch_database(args.database_url) as database_url,
+    ):
+        extra = {"workers": str(args.workers)} if args.workers != 1 else {}
+        env = calserver_env(data, database_url, poll_flush_seconds=str(FLUSH_SECONDS), **extra)
+        key = create_workspace(env)
+        serve = pinned([*CALSERVER, "serve", "--port", "0"], server_core)
+        with process(serve, env) as (real_pid, base):
+            path, etag, body = asyncio.run(setup(base, key, args.events))
+            body_file = Path(data) / "body.ics"
+            body_file.write_bytes(body)
+            bare = pinned([*_python(), BARE_APP, str(body_file), etag], server_core)
+            with process(bare) as (bare_pid, bare_base):
+                results = run_phases(args, real_pid, base + path, bare_pid, bare_base, etag,
+                                     load_core)  # fmt: skip
+            settle(FLUSH_SECONDS * 2)
+            feed_polls = sum(
+                load.requests for name, load in results["loads"] if name.startswith("feed")
+            )
+            recorded = asyncio.run(recorded_polls(base, key))
+    report(results, len(body), args)
+    print(f"\npolls recorded by the database: {recorded:,}; feed responses wrk completed "
+          f"(warm-up included): {feed_polls:,}")  # fmt: skip
 
 
-def _report(results: dict[str, list[float]], size: int, args: argparse.Namespace) -> None:
-    med = statistics.median
-    ratio = {
-        "200": med([a / c for a, c in zip(results["feed-200"], results["bare-200"], strict=True)]),
-        "304": med([b / d for b, d in zip(results["feed-304"], results["bare-304"], strict=True)]),
+def _python() -> list[str]:
+    return [CALSERVER[0]]
+
+
+def run_phases(args: argparse.Namespace, real_pid: int, feed_url: str, bare_pid: int,
+               bare_base: str, etag: str, load_core: str | None) -> dict[str, Any]:  # fmt: skip
+    plan: dict[str, tuple[int, str, dict[str, str], float]] = {
+        "feed-200": (real_pid, feed_url, {}, FLUSH_SECONDS + 0.5),
+        "feed-304": (real_pid, feed_url, {"If-None-Match": etag}, FLUSH_SECONDS + 0.5),
+        "feed-close": (real_pid, feed_url, {"Connection": "close"}, FLUSH_SECONDS + 0.5),
+        "bare-200": (bare_pid, f"{bare_base}/200", {}, 0.2),
+        "bare-304": (bare_pid, f"{bare_base}/304", {"If-None-Match": etag}, 0.2),
+        "bare-close": (bare_pid, f"{bare_base}/200", {"Connection": "close"}, 0.2),
     }
+    phases = [p for p in PHASES if args.close or not p.endswith("close")]
+    cpu: dict[str, list[float]] = {p: [] for p in phases}
+    loads: list[tuple[str, Load]] = []
+    for name in phases:  # warm-up: caches, code paths, connections; discarded
+        loads.append((name, measure(*plan[name][:3], args, load_core, plan[name][3])[1]))
+    per: dict[str, list[Load]] = {p: [] for p in phases}
+    for r in range(args.rounds):
+        order = phases[r % len(phases) :] + phases[: r % len(phases)]
+        for name in order:
+            pid, url, headers, wait = plan[name]
+            us, load = measure(pid, url, headers, args, load_core, wait)
+            cpu[name].append(us)
+            per[name].append(load)
+            loads.append((name, load))
+            if load.errors:
+                print(f"  {name}: {load.errors}")
+        print(
+            f"round {r + 1}: µs CPU/request  " + "  ".join(f"{p} {cpu[p][-1]:6.1f}" for p in phases)
+        )
+    return {"cpu": cpu, "per": per, "loads": loads, "phases": phases}
+
+
+def report(results: dict[str, Any], size: int, args: argparse.Namespace) -> None:
+    cpu, per, med = results["cpu"], results["per"], statistics.median
+    print(f"\n{args.events} events, feed {size:,} bytes; {args.rounds} rounds of {args.seconds} s "
+          f"per phase, {args.connections} connections; medians")  # fmt: skip
     print(
-        f"\nfeed {size} bytes; {args.requests} requests x {args.rounds} rounds, "
-        f"concurrency {args.concurrency}; median server CPU µs per request"
+        "| request | calserver CPU µs | bare CPU µs | ratio | calserver req/s | bare req/s "
+        "| p50 ms (cs / bare) | p99 ms (cs / bare) | p99 ratio |"
     )
-    print("| status | real feed | bare handler | ratio (goal ≤ 1.5×) |")
-    print("|---|---:|---:|---:|")
-    for status in ("200", "304"):
-        real, bare = med(results[f"feed-{status}"]), med(results[f"bare-{status}"])
-        verdict = "ok" if ratio[status] <= 1.5 else "over"
-        print(f"| {status} | {real:.1f} | {bare:.1f} | {ratio[status]:.2f}× {verdict} |")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=50, help="events in the segment")
-    parser.add_argument(
-        "--personal", type=int, default=0, help="personal events (CRM triggers) in the polled feed"
-    )
-    parser.add_argument("--requests", type=int, default=5000, help="requests per phase")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--profile", action="store_true", help="cProfile feed-200/304 after")
-    args = parser.parse_args()
-    run_with_server(_server_main, _run, args)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for kind in ("200", "304", "close"):
+        feed, bare = f"feed-{kind}", f"bare-{kind}"
+        if feed not in cpu:
+            continue
+        ratio = med([a / b for a, b in zip(cpu[feed], cpu[bare], strict=True)])
+        p99 = med([a.p99_ms / b.p99_ms for a, b in zip(per[feed], per[bare], strict=True)])
+        print(
+            f"| {kind} | {med(cpu[feed]):.1f} | {med(cpu[bare]):.1f} | {ratio:.2f}× "
+            f"{'ok' if ratio <= 1.5 else 'over'} | {med(x.rps for x in per[feed]):,.0f} "
+            f"| {med(x.rps for x in per[bare]):,.0f} "
+            f"| {med(x.p50_ms for x in per[feed]):.2f} / {med(x.p50_ms for x in per[bare]):.2f} "
+            f"| {med(x.p99_ms for x in per[feed]):.2f} / {med(x.p99_ms for x in per[bare]):.2f} "
+            f"| {p99:.2f}× |"
+        )
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=50, help="events in the segment")
+    parser.add_argument("--seconds", type=int, default=5, help="wrk duration per phase")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--database-url", default="", help="empty: SQLite in a temp directory")
+    parser.add_argument("--workers", type=int, default=1, help="calserver serve --workers")
+    parser.add_argument("--no-close", dest="close", action="store_false",
+                        help="skip the Connection: close phases")  # fmt: skip
+    parser.add_argument("--unpinned", action="store_true", help="no taskset (for --workers 2)")
+    main(parser.parse_args())

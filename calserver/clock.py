@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 
 class Clock:
+    """Whole seconds of UTC; the feed asks on every poll, so the datetime is built once per
+    second."""
+
+    _second = -1
+    _now = datetime.min
+
     def now(self) -> datetime:
-        return datetime.now(UTC).replace(microsecond=0)
+        second = int(time.time())
+        if second != self._second:
+            self._now = datetime.fromtimestamp(second, UTC)
+            self._second = second
+        return self._now
 
 
 class FrozenClock(Clock):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,6 +56,11 @@ class Config(ConfigFields):
     def replace(self, **changes: Any) -> Config:
         """A copy with some options changed (used by tests and the CLI)."""
         return Config({**self._values, **changes}, self.sources)
+
+    @property
+    def process_count(self) -> int:
+        """The `workers` option as a number of processes (``auto``: one per CPU core)."""
+        return process_count(self.workers)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
@@ -127,7 +133,17 @@ def coerce(option: Option, value: Any) -> Any:
     return value
 
 
+def process_count(value: str) -> int:
+    text = str(value).strip().lower()
+    if text == "auto":
+        return max(os.cpu_count() or 1, 1)
+    if text.isdigit() and 1 <= int(text) <= 256:
+        return int(text)
+    raise ConfigError("option 'workers': a number of processes from 1 to 256, or auto")
+
+
 def _check_ranges(values: Mapping[str, Any]) -> None:
+    process_count(values["workers"])
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"option 'port': {values['port']} is not a TCP port")
     if values["log_level"].lower() not in _LOG_LEVELS:
@@ -145,7 +161,7 @@ def _check_ranges(values: Mapping[str, Any]) -> None:
         ("caldav_max_body_bytes", 1024, 16_777_216),
         ("caldav_rate_limit", 0, 1_000_000),
         ("poll_flush_seconds", 0.05, 3600),
-        ("poll_retention_days", 1, 3650),
+        ("poll_retention_hours", 1, 24 * 3650),
         ("webhook_poll_seconds", 0.05, 3600),
         ("webhook_timeout_seconds", 1, 60),
         ("cascade_batch_size", 1, 10_000),

@@ -9,6 +9,7 @@ class ConfigFields:
     port: int
     public_url: str
     data_dir: str
+    workers: str
     log_level: str
     access_log: bool
     max_body_bytes: int
@@ -24,7 +25,7 @@ class ConfigFields:
     feed_cache_entries: int
     subscribe_rate_limit: int
     poll_flush_seconds: float
-    poll_retention_days: int
+    poll_retention_hours: int
     lifecycle_thresholds: str
     metrics_token: str
     webhook_allow_private: bool

@@ -18,7 +18,7 @@ from calserver.shapes.events import EventInput
 from calserver.shapes.fields import check_body
 from calserver.validation import FieldErrors, format_duration, parse_duration
 from feeds.limits import MAX_EVENT_DURATION as MAX_DURATION
-from feeds.limits import RANGE_TEXT, local_in_range
+from feeds.limits import RANGE_TEXT, event_problems, local_in_range
 from feeds.recurrence import RecurrenceError, check_rrule
 from storage.models import EventColumns
 
@@ -174,6 +174,11 @@ def parse_event(body: Any, default_timezone: str) -> EventSpec:
         ends_at = None
     else:
         ends_at = wall_to_utc(last_start or wall, zone) + timedelta(seconds=duration)
+    alarms = sorted(
+        {int(parse_duration(a.before).total_seconds()) for a in shape.alarms or []}, reverse=True
+    )
+    if problems := event_problems(wall, duration, alarms, ends_at):  # the last guard of the range
+        raise FieldErrors(problems)
     return EventSpec(
         title=shape.title,
         description=shape.description or "",
@@ -184,10 +189,7 @@ def parse_event(body: Any, default_timezone: str) -> EventSpec:
         timezone=zone,
         duration_seconds=duration,
         rrule=rule or None,
-        alarms=sorted(
-            {int(parse_duration(a.before).total_seconds()) for a in shape.alarms or []},
-            reverse=True,
-        ),
+        alarms=alarms,
         starts_at=starts_at,
         ends_at=ends_at,
         uid=shape.uid,

@@ -8,6 +8,7 @@ chooses what happens when some rows are bad: import nothing, or only the valid r
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -27,6 +28,7 @@ from storage.models import Event
 from storage.segments import touch_segment
 
 MAX_ROWS = 2000
+STORE_CHUNK = 50  # rows the ORM writes between two turns of the event loop
 # csv's own limit on one field, named in the error a longer field gets.
 MAX_CSV_FIELD = csv.field_size_limit()
 # A whole file's checks stop after this long (each row's are bounded by the recurrence cap):
@@ -232,14 +234,17 @@ def to_write(rows: list[Row], mode: str) -> list[Row]:
 async def store_rows(
     session: AsyncSession, segment_id: int, workspace_slug: str, rows: list[Row], now: datetime
 ) -> int:
-    """Add the rows' events in the caller's transaction and bump the segment once."""
-    for row in rows:
-        assert row.spec is not None
-        event = Event(segment_id=segment_id, sequence=0, created_at=now, updated_at=now,
-                      uid=row.spec.uid or f"{uuid.uuid4()}@{workspace_slug}.calserver")  # fmt: skip
-        apply_spec(event, row.spec)
-        session.add(event)
-    await session.flush()
+    """Add the rows' events in the caller's transaction and bump the segment once. The ORM's
+    work runs on the event loop: in chunks, with a turn for other requests between them."""
+    for start in range(0, len(rows), STORE_CHUNK):
+        for row in rows[start : start + STORE_CHUNK]:
+            assert row.spec is not None
+            event = Event(segment_id=segment_id, sequence=0, created_at=now, updated_at=now,
+                          uid=row.spec.uid or f"{uuid.uuid4()}@{workspace_slug}.calserver")  # fmt: skip
+            apply_spec(event, row.spec)
+            session.add(event)
+        await session.flush()
+        await asyncio.sleep(0)
     if rows:
         await touch_segment(session, segment_id, now)
     return len(rows)

@@ -55,6 +55,14 @@ OPTIONS: tuple[Option, ...] = (
         "Directory for the SQLite database and the signing-secret file.",
         "server",
     ),
+    Option(
+        "workers",
+        "1",
+        "str",
+        "Processes `calserver serve` runs on its one port: a number, or auto for one per CPU "
+        "core (see docs/deployment.md).",
+        "server",
+    ),
     Option("log_level", "info", "str", "Logging level: debug, info, warning or error.", "server"),
     Option(
         "access_log",
@@ -161,10 +169,11 @@ OPTIONS: tuple[Option, ...] = (
         "stats",
     ),
     Option(
-        "poll_retention_days",
-        90,
+        "poll_retention_hours",
+        48,
         "int",
-        "Days raw poll rows are kept; daily aggregates are kept for good.",
+        "Hours raw poll rows are kept, for diagnostics; the statistics never read them (daily "
+        "aggregates and each subscription's state are kept for good).",
         "stats",
     ),
     Option(

@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # If the database stays down, keep at most this many polls in memory, then drop the oldest.
 MAX_PENDING = 200_000
 PURGE_EVERY = timedelta(hours=1)
+# The lifecycle sweep looks for subscriptions silent for hours or days: once a minute is
+# plenty, and sweeping at every flush cost an idle server more CPU than its polls did.
+SWEEP_EVERY = timedelta(minutes=1)
 
 
 class Recorder:
@@ -109,27 +112,30 @@ class Recorder:
 
     async def maintain(
         self, sessions: async_sessionmaker[AsyncSession], thresholds: dict[str, Thresholds],
-        now: datetime, retention_days: int,
+        now: datetime, retention_hours: int,
     ) -> None:  # fmt: skip
         """After a flush: the lifecycle sweep, and hourly the purge of old raw polls."""
         async with sessions.begin() as session:
             await sweep(session, thresholds, now)
             await sweep_undelivered(session, now)
         if self._last_purge is None or now - self._last_purge >= PURGE_EVERY:
-            async with sessions.begin() as session:
-                await purge_polls(session, now - timedelta(days=retention_days))
+            await purge_polls(sessions, now - timedelta(hours=retention_hours))
             self._last_purge = now
 
 
 async def run_forever(
     recorder: Recorder, sessions: async_sessionmaker[AsyncSession], clock: Clock,
-    interval: float, thresholds: dict[str, Thresholds], retention_days: int,
+    interval: float, thresholds: dict[str, Thresholds], retention_hours: int,
 ) -> None:  # fmt: skip
+    swept: datetime | None = None
     while True:
         await asyncio.sleep(interval)
         try:
             await recorder.flush(sessions, clock.now())
-            await recorder.maintain(sessions, thresholds, clock.now(), retention_days)
+            now = clock.now()
+            if swept is None or now - swept >= SWEEP_EVERY or now < swept:
+                await recorder.maintain(sessions, thresholds, now, retention_hours)
+                swept = now
         except asyncio.CancelledError:
             raise
         except Exception:

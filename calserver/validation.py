@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import timedelta
-from functools import cache
+from functools import cache, lru_cache
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -56,6 +56,7 @@ def is_timezone(name: str) -> bool:
     return name in _zone_names() and name not in ("Factory", "localtime")
 
 
+@lru_cache(maxsize=4096)  # a few shapes (PT15M, P1D) come again and again: ingest asks twice
 def parse_duration(text: str) -> timedelta:
     """ISO 8601 / RFC 5545 duration (weeks, days, hours, minutes, seconds) to timedelta."""
     match = DURATION_RE.match(text)

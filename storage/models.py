@@ -255,7 +255,7 @@ class SubscriptionSegment(Base):
 
 
 class Poll(Base):
-    """One feed request, kept raw for poll_retention_days (no IP address, ever)."""
+    """One feed request, kept raw for poll_retention_hours (no IP address, ever)."""
 
     __tablename__ = "polls"
 

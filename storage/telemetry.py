@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.lifecycle import wake
 from storage.models import LandingDaily, Poll, PollDaily, Subscription
@@ -19,6 +19,8 @@ SUBSCRIPTIONS = cast(Table, Subscription.__table__)
 POLLS = cast(Table, Poll.__table__)
 POLL_DAILY = cast(Table, PollDaily.__table__)
 LANDING_DAILY = cast(Table, LandingDaily.__table__)
+# Raw polls deleted per transaction by the purge.
+PURGE_BATCH = 20_000
 
 
 def timestamp_for(dialect: str) -> Callable[[datetime], Any]:
@@ -141,20 +143,33 @@ async def write_views(
     )  # fmt: skip
 
 
-async def purge_polls(session: AsyncSession, before: datetime) -> int:
-    """Drop raw polls older than the retention; the daily aggregates stay.
+async def purge_polls(
+    sessions: async_sessionmaker[AsyncSession], before: datetime, batch: int = PURGE_BATCH
+) -> int:
+    """Drop raw polls older than ``before``; returns how many. Nothing the statistics read
+    is touched: they come from the daily aggregates and each subscription's own state.
 
     Polls are appended in time order (give or take one flush interval between processes),
-    so ids order them: find the first id to keep by walking from the oldest row — only the
-    rows about to go are read — and delete below it. No index on `at` is needed, which
-    keeps every poll's insert cheaper.
+    so ids order them: the first id to keep is found by walking the primary key from the
+    oldest row (only the rows about to go are read), then the rows below it are deleted as
+    primary-key ranges of ``batch`` rows, one short transaction each, so a purge of millions
+    of rows never holds a long transaction or blocks the flush. No index on `at` is needed,
+    which keeps every poll's insert cheaper.
     """
-    keep_from = (
-        select(Poll.id).where(Poll.at >= before).order_by(Poll.id).limit(1).scalar_subquery()
-    )
-    result = await session.execute(
-        delete(Poll).where(
-            Poll.id < func.coalesce(keep_from, select(func.max(Poll.id) + 1).scalar_subquery())
+    async with sessions() as session:
+        first = await session.scalar(select(func.min(Poll.id)))
+        keep_from = await session.scalar(
+            select(Poll.id).where(Poll.at >= before).order_by(Poll.id).limit(1)
         )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+        if keep_from is None:
+            keep_from = await session.scalar(select(func.max(Poll.id) + 1))
+    if first is None or keep_from is None:
+        return 0
+    purged = 0
+    for low in range(first, keep_from, batch):
+        async with sessions.begin() as session:
+            result = await session.execute(
+                delete(Poll).where(Poll.id >= low, Poll.id < min(low + batch, keep_from))
+            )
+        purged += int(getattr(result, "rowcount", 0) or 0)
+    return purged

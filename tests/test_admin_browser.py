@@ -280,7 +280,9 @@ async def test_import_a_file_through_the_page(
     await page.click("button:has-text('Check and import')")
     result = await page.inner_text("#import-result")
     assert "2 events read, 1 with errors." in result and "1 imported" in result
-    assert "start: must be an ISO 8601 date-time" in await page.inner_text("#import-rows tr.bad")
+    assert "start: use an ISO 8601 date or date-time" in await page.inner_text(
+        "#import-rows tr.bad"
+    )
     await shot(page, "import-report")
     events = (await tenant.api.get("/api/v1/segments/news/events")).body["items"]
     assert [e["title"] for e in events] == ["Sale"]

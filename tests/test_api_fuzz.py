@@ -15,7 +15,7 @@ from tests.support.fuzz import schemathesis, seeded_server
 from tests.support.processes import http
 
 SEED = 20261201
-EXAMPLES = 15  # per operation and phase; with the coverage phase, ~2 minutes on two cores
+EXAMPLES = 10  # per operation and phase; with the coverage phase about 3 minutes on two busy cores
 
 
 @pytest.mark.slow

@@ -78,6 +78,18 @@ async def _push_triggers(tenant: Tenant) -> None:
     await asyncio.gather(*(push(n) for n in range(TRIGGERS)))
 
 
+async def _running_worker(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """A `calserver worker` that said it runs (its loop has started, its SIGTERM handler is set)."""
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "web", "worker", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert worker.stdout is not None
+    started = await asyncio.wait_for(worker.stdout.readline(), 60)
+    assert b"cascade worker running" in started
+    return worker
+
+
 async def _listening_url(stdout: asyncio.StreamReader) -> str:
     """The server's address, from the line that says it listens (after the start-up box)."""
     while line := (await asyncio.wait_for(stdout.readline(), 30)).decode():
@@ -130,22 +142,15 @@ async def test_sigkilled_workers_lose_nothing_and_send_nothing_twice(
     rng = random.Random(20261126)
     kills_mid_send = 0
     for _ in range(CYCLES):
-        worker = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "web", "worker", env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        await asyncio.sleep(rng.uniform(0.6, 1.6))
+        worker = await _running_worker(env)
+        # Killed at a random moment of its work (counted from its start, not from the spawn,
+        # so a busy machine's slow imports do not leave every kill before the first send).
+        await asyncio.sleep(rng.uniform(0.1, 1.1))
         kills_mid_send += (await _sms_states(client)).get("sending", 0) > 0
         worker.send_signal(signal.SIGKILL)
         await worker.wait()
     # A last worker, left alone, finishes what is left (leases run out after a second).
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "web", "worker", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    assert worker.stdout is not None
-    started = await asyncio.wait_for(worker.stdout.readline(), 60)  # its SIGTERM handler is set
-    assert b"cascade worker running" in started
+    worker = await _running_worker(env)
     for _ in range(600):
         if (await _sms_states(client)).get("sent", 0) == TRIGGERS:
             break

@@ -9,14 +9,15 @@ import threading
 from typing import Any
 
 import pytest
-from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from calserver import importing
 from tests.conftest import Tenant
-from tests.support.admin import add_user, form_token, sign_in
+from tests.support.admin import add_user, sign_in
 from tests.support.db import snapshot
 from tests.support.feeds import make_segment
+from tests.test_admin_import import _upload
+from tests.test_browser import browser, visit  # noqa: F401 (fixtures)
 
 
 def _ics(*events: str) -> str:
@@ -39,14 +40,22 @@ HOSTILE_ICS = _ics(
 GOOD = "DTSTART:20260310T100000Z\r\n"
 
 
-async def _upload(client: TestClient, name: str, body: str, mode: str) -> tuple[int, str]:  # type: ignore[type-arg]
-    token = await form_token(client, "/admin/import")
-    form = FormData()
-    for key, value in (("csrf", token), ("segment", "news"), ("mode", mode)):
-        form.add_field(key, value)
-    form.add_field("file", body.encode(), filename=name, content_type="text/plain")
-    async with client.post("/admin/import", data=form) as response:
-        return response.status, await response.text()
+MEGABYTE = _ics(*[GOOD + f"DESCRIPTION:{'x' * 430}\r\n" for _ in range(1900)])
+
+
+def _hold_reading(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Hold the reading of an uploaded file (in its worker thread) until ``answered`` is set;
+    ``reading`` tells that it started."""
+    reading, answered = threading.Event(), threading.Event()
+    read_rows = importing.read_rows
+
+    def held(filename: str, data: bytes) -> Any:
+        reading.set()
+        answered.wait(30)
+        return read_rows(filename, data)
+
+    monkeypatch.setattr(importing, "read_rows", held)
+    return reading, answered
 
 
 async def _ready(client: TestClient, tenant: Tenant) -> None:  # type: ignore[type-arg]
@@ -65,7 +74,7 @@ async def test_out_of_range_rows_and_unknown_zones_are_refused_per_row(
     for mode in ("all_or_nothing", "valid_only"):
         status, page = await _upload(client, "hostile.ics", HOSTILE_ICS, mode)
         assert status == 200, page[-800:]
-        assert f"{rows} event(s) read, {rows} with errors." in page and "0 imported" in page
+        assert f"{rows} events read, {rows} with errors." in page and "0 imported" in page
         assert "unknown time zone Mars/Base" in page
         assert page.count("1901") >= 5  # each names the accepted range
     assert await snapshot(client) == before
@@ -103,20 +112,11 @@ async def test_a_megabyte_import_leaves_the_event_loop_free(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     await _ready(client, tenant)
-    events = [GOOD + f"DESCRIPTION:{'x' * 430}\r\n" for _ in range(1900)]
-    big = _ics(*events)
+    big = MEGABYTE
     assert 1_000_000 <= len(big.encode()) <= 1_040_000
     # Hold the reading of the file until /healthz has been answered: were the file read on
     # the event loop, /healthz could not be answered and the test would time out.
-    reading, answered = threading.Event(), threading.Event()
-    read_rows = importing.read_rows
-
-    def held(filename: str, data: bytes) -> Any:
-        reading.set()
-        answered.wait(30)
-        return read_rows(filename, data)
-
-    monkeypatch.setattr(importing, "read_rows", held)
+    reading, answered = _hold_reading(monkeypatch)
     upload = asyncio.create_task(_upload(client, "big.ics", big, "valid_only"))
     assert await asyncio.to_thread(reading.wait, 30)
     async with client.get("/healthz") as health:
@@ -125,3 +125,41 @@ async def test_a_megabyte_import_leaves_the_event_loop_free(
     answered.set()
     status, page = await asyncio.wait_for(upload, 60)
     assert status == 200 and "1900 imported" in page
+
+
+async def test_the_progress_bar_moves_while_a_megabyte_is_checked(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+    visit: Any,  # noqa: F811 (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """In Chromium: the bar fills while the file is sent, turns indeterminate (the browser
+    animates it) while the server checks it off the event loop, and /healthz answers."""
+    from tests.test_admin_browser import DESKTOP, sign_in_with_the_keyboard
+
+    await make_segment(tenant.api, "news", timezone="Europe/Berlin")
+    await add_user(client, tenant.slug)
+    big = tmp_path / "big.ics"
+    big.write_text(MEGABYTE)
+    reading, answered = _hold_reading(monkeypatch)
+    desktop = await visit(DESKTOP)
+    page = await desktop.page()
+    await sign_in_with_the_keyboard(page, desktop.base)
+    await page.goto(desktop.base + "admin/import")
+    await page.set_input_files("#f-file", str(big))
+    await page.check("#m-valid")
+    await page.click("form[action='/admin/import'] button[type=submit]")
+    try:
+        assert await asyncio.to_thread(reading.wait, 30)
+        await page.wait_for_selector("#import-progress:not([hidden])")
+        # Sent: the bar turns indeterminate (the browser animates it) while the server checks.
+        await page.wait_for_selector("#import-bar:not([value])")
+        assert "Checking" in await page.inner_text("#import-progress")
+        async with client.get("/healthz") as health:
+            assert health.status == 200
+    finally:
+        answered.set()
+    await page.wait_for_selector("#import-result", timeout=60_000)
+    assert "1900 imported" in await page.inner_text("#import-result")
+    desktop.assert_first_party_only()

@@ -85,17 +85,19 @@ async def test_google_gets_days_before_doubt_and_polls_are_kept_raw(
         client, links["feed_url"], {"User-Agent": GOOGLE, "If-None-Match": first.headers["ETag"]}
     )
     await settle(client)
+    async with client.app[SESSIONS]() as session:
+        polls = (await session.scalars(select(Poll).order_by(Poll.id))).all()
+    assert [(p.status, p.family, p.etag) for p in polls] == [
+        (200, "google", first.headers["ETag"]), (304, "google", first.headers["ETag"])
+    ]  # fmt: skip
     clock.advance(timedelta(days=3))
     await settle(client)
     assert await status_of(client) == ("active", "google")  # an iPhone would be dormant by now
     clock.advance(timedelta(days=2))
     await settle(client)
     assert (await status_of(client))[0] == "dormant"
-    async with client.app[SESSIONS]() as session:
-        polls = (await session.scalars(select(Poll).order_by(Poll.id))).all()
-    assert [(p.status, p.family, p.etag) for p in polls] == [
-        (200, "google", first.headers["ETag"]), (304, "google", first.headers["ETag"])
-    ]  # fmt: skip
+    async with client.app[SESSIONS]() as session:  # raw rows are kept 48 hours
+        assert (await session.scalars(select(Poll))).all() == []
 
 
 async def test_two_processes_write_one_activation(
@@ -124,16 +126,19 @@ async def test_raw_polls_are_purged_after_retention_and_daily_counts_stay(
 
     await make_segment(tenant.api)
     links = await subscribe(tenant.api, tenant.slug, "news")
-    for _ in range(3):
+    for hours in (0, 30, 30):  # polls at 03-02 09:00, 03-03 15:00, 03-04 21:00
+        clock.advance(timedelta(hours=hours))
         await poll(client, links["feed_url"], {"User-Agent": IOS})
-        await settle(client)
-        clock.advance(timedelta(days=40))
-    async with client.app[SESSIONS].begin() as session:
-        assert (
-            await purge_polls(session, clock.now() - timedelta(days=90)) == 1
-        )  # the first, 120 days old
+        await settle(client)  # the hourly purge: rows older than poll_retention_hours (48) go
+    async with client.app[SESSIONS]() as session:
+        kept = (await session.scalars(select(Poll.at).order_by(Poll.id))).all()
+    assert [at.strftime("%m-%d %H") for at in kept] == ["03-03 15", "03-04 21"]
+    # The purge works in primary-key batches; the last row stays when it is recent enough.
+    before = clock.now() - timedelta(hours=1)
+    assert await purge_polls(client.app[SESSIONS], before, batch=1) == 1
+    assert await purge_polls(client.app[SESSIONS], before, batch=1) == 0
     async with client.app[SESSIONS]() as session:
         kept = (await session.scalars(select(Poll.at).order_by(Poll.id))).all()
         daily = (await session.scalars(select(PollDaily.polls))).all()
-    assert [at.strftime("%m-%d") for at in kept] == ["04-11", "05-21"]
+    assert [at.strftime("%m-%d %H") for at in kept] == ["03-04 21"]
     assert sum(daily) == 3

@@ -167,3 +167,49 @@ async def test_days_are_the_workspace_days_even_at_quarter_hour_offsets(
         await subscribe(tenant.api, tenant.slug, "news")
     days = (await tenant.api.get("/api/v1/stats/daily?from=2026-03-02&to=2026-03-03")).body["days"]
     assert [d["subscribe_clicks"] for d in days] == [1, 1]
+
+
+async def test_no_figure_changes_when_raw_polls_are_purged(
+    client: TestClient, api: ApiClient, story: dict[str, dict[str, str]], clock: FrozenClock
+) -> None:  # type: ignore[type-arg]
+    """Raw polls are diagnostics: every statistic is the same after they are all gone."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from calserver.appkeys import SESSIONS
+    from storage.models import Poll
+    from storage.telemetry import purge_polls
+
+    for step in range(6):  # four days of polls from two clients; the hourly purge runs too
+        clock.advance(timedelta(hours=17))
+        await poll(client, story["a"]["feed"], {"User-Agent": AGENTS["apple-ios"][0]})
+        if step % 2:
+            await poll(client, story["c"]["feed"], {"User-Agent": AGENTS["thunderbird"][0]})
+        await settle(client)
+
+    async def raw_polls() -> int:
+        async with client.app[SESSIONS]() as session:
+            return int(await session.scalar(select(func.count(Poll.id))) or 0)
+
+    async def figures() -> list[object]:
+        queries = ["/api/v1/stats/summary", "/api/v1/stats/summary?from=2026-03-01&to=2026-03-06",
+                   "/api/v1/stats/summary?segment=news", "/api/v1/stats/daily?from=2026-03-01&to=2026-03-06",
+                   "/api/v1/stats/daily?from=2026-03-01&to=2026-03-06&by=family",
+                   "/api/v1/stats/daily?from=2026-03-01&to=2026-03-06&by=src", "/api/v1/subscribers"]  # fmt: skip
+        answers: list[object] = [(await api.get(query)).body for query in queries]
+        csv_header = {"Accept": "text/csv"}
+        answers.append((await api.get("/api/v1/subscribers", headers=csv_header)).text)
+        answers.append((await api.get(queries[3], headers=csv_header)).text)
+        return answers
+
+    # 48 h retention: the hourly purge already dropped the first days' rows...
+    assert 0 < await raw_polls() < 2 + 6 + 3
+    before = await figures()
+    days = before[3]["days"]  # type: ignore[index]
+    assert sum(day["polls"] for day in days) == 2 + 6 + 3  # ...and every poll is still counted
+    assert {row["family"] for row in before[6]["items"]} >= {"apple-ios", "thunderbird"}  # type: ignore[index]
+    await purge_polls(client.app[SESSIONS], clock.now() + timedelta(hours=1))
+    await settle(client)
+    assert await raw_polls() == 0
+    assert await figures() == before

@@ -74,7 +74,7 @@ async def _telemetry(app: web.Application) -> AsyncIterator[None]:
     config, recorder = app[CONFIG], app[RECORDER]
     task = asyncio.create_task(
         run_forever(recorder, app[SESSIONS], app[CLOCK], config.poll_flush_seconds,
-                    config.thresholds, config.poll_retention_days)
+                    config.thresholds, config.poll_retention_hours)
     )  # fmt: skip
     yield
     task.cancel()
@@ -99,7 +99,13 @@ async def _cpu_pool(app: web.Application) -> AsyncIterator[None]:
     checks.shutdown(wait=False, cancel_futures=True)
 
 
-def create_app(config: Config, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    config: Config, *, clock: Clock | None = None, senders: bool = True
+) -> web.Application:
+    """The server. ``senders`` False: this process sends no webhooks and runs no cascade
+    worker (another process of ``serve --workers N`` on the same SQLite file does)."""
+    if not senders:
+        config = config.replace(cascade_worker=False)
     app = web.Application(
         client_max_size=config.max_body_bytes,
         middlewares=[
@@ -122,7 +128,8 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_cpu_pool)
     app.cleanup_ctx.append(_telemetry)
-    app.cleanup_ctx.append(webhook_sender)
+    if senders:
+        app.cleanup_ctx.append(webhook_sender)
     app.cleanup_ctx.append(cascade_worker)
     app.cleanup_ctx.append(dav_server)
     app.on_response_prepare.append(security_headers)

@@ -213,7 +213,7 @@ def _cmd_user(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_migrate(config: Config) -> int:
+def _cmd_migrate(config: Config, *, quiet: bool = False) -> int:
     engine = create_engine(config)
 
     async def run() -> None:
@@ -223,7 +223,8 @@ def _cmd_migrate(config: Config) -> int:
             await engine.dispose()
 
     asyncio.run(run())
-    print("database is up to date")
+    if not quiet:
+        print("database is up to date")
     return 0
 
 
@@ -236,8 +237,29 @@ def _cmd_serve(config: Config) -> int:
     notes: list[str] = []
     if config.demo:
         notes = asyncio.run(_with_store(config, lambda session: ensure_demo(session, config)))
-    asyncio.run(_serve_until_stopped(create_app(config), config, notes))
-    return 0
+    if config.process_count == 1:
+        asyncio.run(_serve_until_stopped(create_app(config), config, notes))
+        return 0
+    from web.serving import serve_processes
+
+    if config.migrate_on_start:  # once, before the children start (SQLite has one writer)
+        _cmd_migrate(config, quiet=True)
+    return serve_processes(
+        config.replace(migrate_on_start=False),
+        config.process_count,
+        lambda child, senders: create_app(child, senders=senders),
+        lambda port: print(framed(_serving_lines(config, port, notes)), flush=True),
+    )
+
+
+def _serving_lines(config: Config, port: int, notes: Sequence[str]) -> list[str]:
+    public = Config.base_url_for({**config.as_dict(), "port": port})
+    processes = f" ({config.process_count} processes)" if config.process_count > 1 else ""
+    return [
+        *notes,
+        f"Dashboard: {public}/admin",
+        f"calserver {__version__} listening on http://{config.host}:{port}{processes}",
+    ]
 
 
 def _cmd_worker(config: Config) -> int:
@@ -291,14 +313,7 @@ async def _serve_until_stopped(
     try:
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
-        port = runner.addresses[0][1]
-        public = Config.base_url_for({**config.as_dict(), "port": port})
-        lines = [
-            *notes,
-            f"Dashboard: {public}/admin",
-            f"calserver {__version__} listening on http://{config.host}:{port}",
-        ]
-        print(framed(lines), flush=True)
+        print(framed(_serving_lines(config, runner.addresses[0][1], notes)), flush=True)
         await _until_signalled()
     finally:
         await runner.cleanup()

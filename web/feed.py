@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from calserver.appkeys import (
     CLOCK,
@@ -38,17 +39,27 @@ from feeds.ics import fold_link
 from feeds.render import AnyEvent
 from feeds.reward import reward_event
 from storage.contacts import personal_events
+from storage.errors import unavailable
 from storage.families import family_of, is_calendar_app
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.rewards import unlock
 from storage.subscriptions import events_for_segments, feed_view
+from web.headers import EVERY_ANSWER
+from web.problems import OUTAGE, RETRY_AFTER
 
 log = logging.getLogger(__name__)
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
 NO_SUCH_CALENDAR = N_("No such calendar.")
+RECENT_VIEWS = 100_000
+# What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
+# once. The security headers of every answer are in them, so the response signal that adds
+# them finds them already present.
+_NOT_MODIFIED = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding", **EVERY_ANSWER}
+_PLAIN = {**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"}
+_GZIPPED = {**_PLAIN, "Content-Encoding": "gzip"}
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -64,18 +75,9 @@ def subscription_id(app: web.Application, token: str) -> int | None:
 def _cache_key(view: PollView, day: date) -> Hashable:
     if view.status in ENDED:
         return ("ended", view.status, view.segments, view.workspace_name, view.language)
-    return (
-        "active",
-        view.contact_id,
-        view.contact_version,
-        view.segments,
-        view.timezone,
-        view.quiet_start,
-        view.quiet_end,
-        view.workspace_name,
-        day,
-        view.language,  # the calendar's own texts speak the subscription's language
-    )
+    # The view without its subscription id: all a body depends on (contact and segment
+    # versions, zones, quiet hours, names), taken as one slice on every poll.
+    return (view[1:], day)
 
 
 async def _build(app: web.Application, poll: PollView, now: datetime) -> CachedFeed:
@@ -116,14 +118,14 @@ def _link(base_url: str, token: str) -> bytes:
     return fold_link(base_url + manage_path(token)).encode()
 
 
-def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> bool:
-    if_none_match = request.headers.get("If-None-Match")
+def _not_modified(asked: CIMultiDictProxy[str], etag: str, last_modified: datetime) -> bool:
+    if_none_match = asked.get("If-None-Match")
     if if_none_match is not None:
         if if_none_match == etag:  # what clients send: the one ETag they were given
             return True
         tags = [tag.strip() for tag in if_none_match.split(",")]
         return etag in tags or "*" in tags
-    since = request.headers.get("If-Modified-Since")
+    since = asked.get("If-Modified-Since")
     if since is None:
         return False
     try:
@@ -135,10 +137,10 @@ def _not_modified(request: web.Request, etag: str, last_modified: datetime) -> b
     return last_modified.replace(microsecond=0) <= moment
 
 
-def _wants_gzip(request: web.Request) -> bool:
-    if "gzip" not in request.headers.get("Accept-Encoding", ""):
+def _wants_gzip(asked: CIMultiDictProxy[str]) -> bool:
+    if "gzip" not in asked.get("Accept-Encoding", ""):
         return False
-    agent = request.headers.get("User-Agent", "")
+    agent = asked.get("User-Agent", "")
     return not any(mark in agent for mark in _NO_GZIP_AGENTS)
 
 
@@ -151,13 +153,30 @@ class FeedHandler:
         self.base_url = app[CONFIG].base_url
         self.signer, self.lookup, self.cache = app[SIGNER], app[LOOKUP], app[FEED_CACHE]
         self.clock, self.recorder = app[CLOCK], app[RECORDER]
+        # The last view of each subscription polled: while the database is away, a feed
+        # whose body is still cached is served from memory (polls are recorded meanwhile).
+        self.recent: dict[int, PollView] = {}
+
+    def _remembered(self, sub_id: object, error: Exception) -> PollView:
+        if not unavailable(error):
+            raise error
+        view = self.recent.get(sub_id) if type(sub_id) is int else None
+        if view is None or self.cache.peek(_cache_key(view, self.clock.now().date())) is None:
+            raise web.HTTPServiceUnavailable(text=OUTAGE, headers={"Retry-After": RETRY_AFTER})
+        return view
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
         sub_id = self.signer.verify(FEED_PURPOSE, token)
-        view = await self.lookup.view(sub_id) if type(sub_id) is int else None
+        try:
+            view = await self.lookup.view(sub_id) if type(sub_id) is int else None
+        except Exception as error:
+            view = self._remembered(sub_id, error)
         if view is None:
             raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
+        if len(self.recent) >= RECENT_VIEWS:
+            self.recent.clear()
+        self.recent[view.subscription_id] = view
         now = self.clock.now()
         agent = request.headers.get("User-Agent", "")
         if view.reward_pending and view.status not in ENDED and is_calendar_app(agent):
@@ -168,17 +187,12 @@ class FeedHandler:
         )
         link = _link(self.base_url, token)
         reward = self._reward(view, token)
-        gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(request)
+        asked = request.headers
+        gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(asked)
         # Strong ETags differ per representation, so the gzip one gets its own.
         digest = hashlib.blake2b(entry.digest + link + reward, digest_size=16).hexdigest()
         etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
-        headers = {
-            "ETag": etag,
-            "Last-Modified": entry.last_modified_http,
-            "Cache-Control": "private, no-cache",
-            "Vary": "Accept-Encoding",
-        }
-        status = 304 if _not_modified(request, etag, entry.last_modified) else 200
+        status = 304 if _not_modified(asked, etag, entry.last_modified) else 200
         family = family_of(agent)
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
@@ -188,16 +202,16 @@ class FeedHandler:
             entry.receipts_recorded = True
         if status == 304:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
-            del headers["Last-Modified"]
-            return web.Response(status=304, headers=headers)
+            return web.Response(status=304, headers={**_NOT_MODIFIED, "ETag": etag})
         body = link.join(entry.parts)
         if reward:  # the subscriber's own reward event, before END:VCALENDAR
             head, end, tail = body.rpartition(b"END:VCALENDAR")
             body = head + reward + end + tail
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
-            headers["Content-Encoding"] = "gzip"
-        headers["Content-Type"] = "text/calendar; charset=utf-8"
+            headers = {**_GZIPPED, "ETag": etag, "Last-Modified": entry.last_modified_http}
+        else:
+            headers = {**_PLAIN, "ETag": etag, "Last-Modified": entry.last_modified_http}
         return web.Response(body=body, headers=headers)
 
     async def _unlock(self, view: PollView, now: datetime) -> PollView:

@@ -60,7 +60,8 @@ async def manage(request: web.Request) -> web.Response:
     zone = str(form.get("tz", ""))
     raw = [str(value) for value in form.getall("segment", [])]
     if not all(value.isascii() and value.isdigit() and len(value) <= 18 for value in raw):
-        return await _page(request, view, status=422, error="Pick calendars from the list.")
+        error = t.gettext("Pick calendars from the list.")
+        return await _page(request, view, language=language, status=422, error=error)
     chosen = sorted({int(value) for value in raw})
     if view.status in ENDED:
         error = t.gettext("This subscription has ended; subscribe again instead.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
 import time
 
 from aiohttp import web
@@ -67,6 +68,10 @@ async def metrics(request: web.Request) -> web.Response:
             f'calserver_feed_requests_total{{status="{status}",family="{_escape(family)}"}} {count}'
         )
     lines += [
+        # With `serve --workers N` each scrape reaches one process: the pid tells them apart.
+        "# HELP calserver_process_id The operating-system id of the process that answered.",
+        "# TYPE calserver_process_id gauge",
+        f"calserver_process_id {os.getpid()}",
         "# HELP calserver_polls_flushed_total Polls written to the database by this process.",
         "# TYPE calserver_polls_flushed_total counter",
         f"calserver_polls_flushed_total {recorder.flushed_polls}",

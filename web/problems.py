@@ -14,10 +14,13 @@ from markupsafe import escape
 from calserver.appkeys import CONFIG
 from calserver.validation import FieldErrors
 from feeds.i18n import DEFAULT_LANGUAGE, N_, supported, texts
-from storage.errors import Conflict, NotFound
+from storage.errors import Conflict, NotFound, unavailable
+from web.accesslog import redact
 from web.language import ADMIN_COOKIE, LANGUAGE_KEY, choose, remember
 
 log = logging.getLogger(__name__)
+OUTAGE = N_("The database cannot be reached right now; try again shortly.")
+RETRY_AFTER = "30"  # seconds
 PROBLEM_TYPE_BASE = "urn:calserver:problem:"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -153,6 +156,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             else error.reason
         )
         return _answer(request, error.status, detail, headers=headers)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+    except Exception as error:
+        if unavailable(error):  # an outage, not a bug: the client should simply retry
+            log.warning("database unavailable on %s: %s", request.method, error)
+            return _answer(request, 503, OUTAGE, headers={"Retry-After": RETRY_AFTER})
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         return _answer(request, 500, SERVER_FAILED)

@@ -29,6 +29,7 @@ from calserver.links import (
     subscription_links,
 )
 from calserver.shapes.fields import SRC_RE
+from calserver.shapes.queries import SubscriptionLinks
 from calserver.validation import is_timezone
 from feeds.alarms import to_wall
 from feeds.feed import calendar_name, ended_name
@@ -46,7 +47,7 @@ from storage.subscriptions import (
     upcoming_events,
     workspace_segments,
 )
-from web.api.common import parse_json_object
+from web.api.common import json_response, parse_json_object
 from web.brand import Brand, brand_for, brand_of
 from web.feed import subscription_id
 from web.language import choose, remember, switch
@@ -244,7 +245,7 @@ async def _subscribe(request: web.Request, target: Target) -> web.Response:
     if _wants_json(request):
         name = target.segments[0].name if len(target.segments) == 1 else target.workspace.name
         links = subscription_links(request.app[CONFIG].base_url, token, name)
-        return web.json_response({**links.as_dict(), "lang": language}, status=201)
+        return json_response(SubscriptionLinks, {**links.as_dict(), "lang": language}, status=201)
     raise web.HTTPSeeOther(f"/subscribed/{token}?via={client}")
 
 

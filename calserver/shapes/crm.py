@@ -288,6 +288,12 @@ class Trigger(Answer):
     timeline: list[TimelineEntry] | None = None
 
 
+def _some_events(events: list[str]) -> list[str]:
+    if not events:
+        raise fail("must name at least one event type")
+    return events
+
+
 class WebhookInput(Shape):
     url: Annotated[
         str,
@@ -297,7 +303,9 @@ class WebhookInput(Shape):
         description="http(s), no user info; private, loopback and link-local hosts are "
         "refused unless webhook_allow_private."
     )
-    events: Annotated[list[EventType], Field(min_length=1)]
+    events: Annotated[
+        list[EventType], Field(json_schema_extra={"minItems": 1}), AfterValidator(_some_events)
+    ]
 
 
 class Webhook(Answer):

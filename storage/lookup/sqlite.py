@@ -16,11 +16,12 @@ class Lookup(BaseLookup):
             uri, uri=True, isolation_level=None, check_same_thread=False
         )
         self._connection.execute("PRAGMA query_only=1")
+        self._cursor = self._connection.cursor()  # reused: a poll makes no cursor object
         self._sql = POLL_SQL.format(param="?")
         self._key_sql = KEY_SQL.format(param="?")
 
     async def view(self, subscription_id: int) -> PollView | None:
-        rows = self._connection.execute(self._sql, (subscription_id,)).fetchall()
+        rows = self._cursor.execute(self._sql, (subscription_id,)).fetchall()
         return PollView.from_rows(subscription_id, rows)
 
     async def key(self, key_hash: str) -> KeyOwner | None:

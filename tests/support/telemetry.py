@@ -12,5 +12,5 @@ async def settle(client: TestClient) -> None:  # type: ignore[type-arg]
     app = client.app
     await app[RECORDER].flush(app[SESSIONS], app[CLOCK].now())
     await app[RECORDER].maintain(
-        app[SESSIONS], app[CONFIG].thresholds, app[CLOCK].now(), app[CONFIG].poll_retention_days
+        app[SESSIONS], app[CONFIG].thresholds, app[CLOCK].now(), app[CONFIG].poll_retention_hours
     )

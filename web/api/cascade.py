@@ -15,10 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CHANNELS, CLOCK, CONFIG, SIGNER
 from calserver.cascade.policy import parse_policy
+from calserver.shapes.crm import Cascade, CascadePolicy
 from calserver.shapes.queries import Period
+from calserver.shapes.stats import CascadeReport
 from storage.cascade import record_report
 from storage.cascade_report import CENT, cascade_report
-from storage.models import CascadeStep, Workspace
+from storage.models import CascadeStep as StepRow
+from storage.models import Workspace
 from storage.policy import Policy
 from storage.stats import Scope
 from web.api.common import json_response, read_json_object, transaction, workspace_of
@@ -33,7 +36,7 @@ def _stamp(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def step_json(step: CascadeStep) -> dict[str, Any]:
+def step_json(step: StepRow) -> dict[str, Any]:
     return {
         "channel": step.channel, "state": step.state, "reason": step.reason,
         "price": float(step.price), "cost": float(step.cost), "attempts": step.attempts,
@@ -44,9 +47,7 @@ def step_json(step: CascadeStep) -> dict[str, Any]:
 
 async def trigger_steps(session: AsyncSession, trigger_id: int) -> list[dict[str, Any]]:
     steps = await session.scalars(
-        select(CascadeStep)
-        .where(CascadeStep.trigger_id == trigger_id)
-        .order_by(CascadeStep.position)
+        select(StepRow).where(StepRow.trigger_id == trigger_id).order_by(StepRow.position)
     )
     return [step_json(step) for step in steps]
 
@@ -75,7 +76,7 @@ async def stored_policy(request: web.Request) -> dict[str, Any] | None:
 
 async def get_cascade(request: web.Request) -> web.Response:
     policy = await stored_policy(request)
-    return json_response({"policy": policy, "channels": channels_json(request)})
+    return json_response(Cascade, {"policy": policy, "channels": channels_json(request)})
 
 
 async def put_policy(request: web.Request) -> web.Response:
@@ -83,7 +84,7 @@ async def put_policy(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
     policy = parse_policy(body, request.app[CHANNELS], workspace.slug)
     await save_policy(request, policy)
-    return json_response(policy.to_json())
+    return json_response(CascadePolicy, policy.to_json())
 
 
 async def delete_policy(request: web.Request) -> web.Response:
@@ -125,7 +126,7 @@ def _money(value: Decimal | None) -> float | None:
 
 async def report(request: web.Request) -> web.Response:
     scope = await scope_from_query(request, Period)
-    return json_response(await report_json(request, scope))
+    return json_response(CascadeReport, await report_json(request, scope))
 
 
 async def report_json(request: web.Request, scope: Scope) -> dict[str, Any]:
@@ -176,7 +177,8 @@ async def delivery_report(request: web.Request) -> web.Response:
         # 404 makes providers that retry their callbacks try again: the report may have
         # overtaken the worker's record of the message id.
         return problem(404, "no message with this id (yet)")
-    return json_response({"recorded": reading.outcome, "late": outcome.late})
+    # A provider's callback, not part of the admin API's document.
+    return web.json_response({"recorded": reading.outcome, "late": outcome.late})
 
 
 def _report_body(content_type: str, raw: bytes) -> dict[str, Any] | None:

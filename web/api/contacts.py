@@ -7,14 +7,14 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK
-from calserver.shapes.crm import ContactInput
+from calserver.shapes.crm import Contact, ContactInput
 from calserver.shapes.fields import EXTERNAL_ID_RE, check_body
 from storage.contacts import erase_contact, get_contact, put_contact
-from storage.models import Contact
+from storage.models import Contact as ContactRow
 from web.api.common import json_response, read_json_object, transaction, workspace_of
 
 
-def contact_json(contact: Contact) -> dict[str, Any]:
+def contact_json(contact: ContactRow) -> dict[str, Any]:
     return {
         "external_id": contact.external_id,
         "phone": contact.phone,
@@ -54,14 +54,14 @@ async def put(request: web.Request) -> web.Response:
         contact, created = await put_contact(
             session, workspace_of(request).id, external_id, fields, request.app[CLOCK].now()
         )
-        return json_response(contact_json(contact), status=201 if created else 200)
+        return json_response(Contact, contact_json(contact), status=201 if created else 200)
 
 
 async def get(request: web.Request) -> web.Response:
     external_id = external_id_of(request)
     async with transaction(request) as session:
         contact = await get_contact(session, workspace_of(request).id, external_id)
-        return json_response(contact_json(contact))
+        return json_response(Contact, contact_json(contact))
 
 
 async def delete(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK
 from calserver.eventspec import EventSpec, apply_spec, event_fields, parse_event
+from calserver.shapes import events as shapes
 from calserver.shapes.queries import EventPage
 from calserver.validation import format_duration
 from feeds.poison import each_rendered
@@ -85,7 +86,7 @@ async def list_events(request: web.Request) -> web.Response:
         )
         events = await store.list_events(session, segment.id, limit, offset)
     items = [item for _, item in each_rendered("api", events, event_json)]
-    return json_response({"items": items, "limit": limit, "offset": offset})
+    return json_response(shapes.EventList, {"items": items, "limit": limit, "offset": offset})
 
 
 async def create_event(request: web.Request) -> web.Response:
@@ -106,7 +107,9 @@ async def create_event(request: web.Request) -> web.Response:
         await store.add_event(session, event)
         await store.touch_segment(session, segment.id, now)
     location = f"/api/v1/segments/{segment.slug}/events/{event.id}"
-    return json_response(event_json(event), status=201, headers={"Location": location})
+    return json_response(
+        shapes.Event, event_json(event), status=201, headers={"Location": location}
+    )
 
 
 def _event_id(request: web.Request) -> int:
@@ -119,7 +122,7 @@ async def get_event(request: web.Request) -> web.Response:
             session, workspace_of(request).id, request.match_info["slug"]
         )
         event = await store.get_event(session, segment.id, _event_id(request))
-    return json_response(event_json(event))
+    return json_response(shapes.Event, event_json(event))
 
 
 async def patch_event(request: web.Request) -> web.Response:
@@ -140,7 +143,7 @@ async def patch_event(request: web.Request) -> web.Response:
         event.sequence += 1
         event.updated_at = now
         await store.touch_segment(session, segment.id, now)
-    return json_response(event_json(event))
+    return json_response(shapes.Event, event_json(event))
 
 
 async def delete_event(request: web.Request) -> web.Response:

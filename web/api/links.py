@@ -9,7 +9,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK, CONFIG, SIGNER
 from calserver.links import LINK_PURPOSE
-from calserver.shapes.crm import LinkInput
+from calserver.shapes.crm import Link, LinkInput
 from calserver.shapes.fields import check_body
 from storage import segments as segment_store
 from storage.contacts import contact_for
@@ -42,6 +42,7 @@ async def create(request: web.Request) -> web.Response:
     token = request.app[SIGNER].sign(LINK_PURPOSE, payload)
     url = f"{request.app[CONFIG].base_url}/p/{token}"
     return json_response(
+        Link,
         {
             "url": url,
             "qr_svg_url": url + "/qr.svg",

@@ -8,6 +8,7 @@ from aiohttp import web
 from markupsafe import escape
 
 from calserver.appkeys import CLOCK, CONFIG
+from calserver.shapes import workspace as shapes
 from calserver.shapes.fields import check_body
 from calserver.shapes.workspace import SegmentInput, SegmentPatch
 from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
@@ -81,7 +82,8 @@ async def list_segments(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
     async with transaction(request) as session:
         segments = await store.list_segments(session, workspace.id)
-    return json_response({"items": [segment_json(request, workspace, s) for s in segments]})
+    items = [segment_json(request, workspace, s) for s in segments]
+    return json_response(shapes.SegmentList, {"items": items})
 
 
 async def create_segment(request: web.Request) -> web.Response:
@@ -96,7 +98,7 @@ async def create_segment(request: web.Request) -> web.Response:
         )
     answer = segment_json(request, workspace, segment)
     return json_response(
-        answer, status=201, headers={"Location": f"/api/v1/segments/{segment.slug}"}
+        shapes.Segment, answer, status=201, headers={"Location": f"/api/v1/segments/{segment.slug}"}
     )
 
 
@@ -104,7 +106,7 @@ async def get_segment(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
     async with transaction(request) as session:
         segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
-    return json_response(segment_json(request, workspace, segment))
+    return json_response(shapes.Segment, segment_json(request, workspace, segment))
 
 
 async def patch_segment(request: web.Request) -> web.Response:
@@ -113,7 +115,7 @@ async def patch_segment(request: web.Request) -> web.Response:
     async with transaction(request) as session:
         segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
         await store.update_segment(session, segment, fields, request.app[CLOCK].now())
-    return json_response(segment_json(request, workspace, segment))
+    return json_response(shapes.Segment, segment_json(request, workspace, segment))
 
 
 async def delete_segment(request: web.Request) -> web.Response:

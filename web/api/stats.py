@@ -9,6 +9,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK
 from calserver.shapes.queries import MAX_RANGE_DAYS, DailyQuery, Period, StatsQuery
+from calserver.shapes.stats import StatsDaily, StatsSummary
 from feeds.alarms import to_wall
 from storage import segments as segment_store
 from storage.stats import Scope, Tally, count_by_status, polls_per_day, tallies, totals
@@ -84,7 +85,7 @@ async def summary(request: web.Request) -> web.StreamResponse:
         answer[f"by_{group}"] = [
             {group: key, **figures(tally)} for key, tally in sorted(table.items())
         ]
-    return json_response(answer)
+    return json_response(StatsSummary, answer)
 
 
 def daily_rows(
@@ -128,13 +129,12 @@ async def daily(request: web.Request) -> web.StreamResponse:
         if wants_csv(request):
             return csv_response(days, "daily.csv")
         return json_response(
-            {**_period(scope), "segment": request.query.get("segment"), "days": days}
+            StatsDaily, {**_period(scope), "segment": request.query.get("segment"), "days": days}
         )
     series = {key: daily_rows(scope, table[key], None) for key in sorted(table)}
     if wants_csv(request):
         return csv_response(
             [{group: key, **row} for key, rows in series.items() for row in rows], "daily.csv"
         )
-    return json_response(
-        {**_period(scope), "segment": request.query.get("segment"), "by": group, "series": series}
-    )
+    period = {**_period(scope), "segment": request.query.get("segment")}
+    return json_response(StatsDaily, {**period, "by": group, "series": series})

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK
-from calserver.shapes.queries import SubscriberQuery
+from calserver.shapes.queries import SubscriberList, SubscriberQuery
 from storage import segments as segment_store
 from storage.lifecycle import end
 from storage.models import Subscription
@@ -50,7 +50,7 @@ async def list_all(request: web.Request) -> web.StreamResponse:
     items = [subscriber_json(row, slugs.get(row.id, [])) for row in rows]
     if wants_csv(request):
         return csv_response(items, "subscribers.csv")
-    return json_response({"items": items, "limit": limit, "offset": offset})
+    return json_response(SubscriberList, {"items": items, "limit": limit, "offset": offset})
 
 
 async def revoke(request: web.Request) -> web.Response:

@@ -20,6 +20,7 @@ from calserver.cascade.policy import channel_errors, policy_of
 from calserver.eventspec import EventSpec, apply_spec, parse_event
 from calserver.ingest import RetryAlone, Submitted, default_deliver_by, in_event_pointer
 from calserver.shapes.crm import CascadePolicyInput, TriggerInput, TriggerPatch
+from calserver.shapes.crm import Trigger as TriggerAnswer
 from calserver.shapes.fields import check_body
 from calserver.validation import FieldErrors
 from storage.contacts import (
@@ -114,9 +115,8 @@ async def _same_or_conflict(request: web.Request, key: str, digest: str) -> web.
         if trigger.request_hash != digest:
             raise Conflict("this idempotency key was used with another body")
         contact = await session.get(Contact, trigger.contact_id)
-        return json_response(
-            trigger_json(trigger, contact.external_id if contact else ""), status=202
-        )
+        answer = trigger_json(trigger, contact.external_id if contact else "")
+        return json_response(TriggerAnswer, answer, status=202)
 
 
 async def create(request: web.Request) -> web.Response:
@@ -130,7 +130,7 @@ async def create(request: web.Request) -> web.Response:
         else:
             answer = trigger_json(trigger, name)
             headers = {"Location": f"/api/v1/triggers/{trigger.id}"} if created else None
-            return json_response(answer, status=202, headers=headers)
+            return json_response(TriggerAnswer, answer, status=202, headers=headers)
     return await _create_alone(request, item)
 
 
@@ -177,7 +177,7 @@ async def _create_alone(request: web.Request, item: Submitted) -> web.Response:
         # Another request with the same key committed first.
         return await _same_or_conflict(request, key, digest)
     return json_response(
-        answer, status=202, headers={"Location": f"/api/v1/triggers/{answer['id']}"}
+        TriggerAnswer, answer, status=202, headers={"Location": f"/api/v1/triggers/{answer['id']}"}
     )
 
 
@@ -196,7 +196,7 @@ async def get(request: web.Request) -> web.Response:
         timeline = await trigger_timeline(session, trigger.id)
         answer = trigger_json(trigger, contact.external_id if contact else "", timeline)
         answer["cascade"] = await trigger_steps(session, trigger.id)
-        return json_response(answer)
+        return json_response(TriggerAnswer, answer)
 
 
 async def patch(request: web.Request) -> web.Response:
@@ -222,7 +222,8 @@ async def patch(request: web.Request) -> web.Response:
             trigger.critical = critical
         now = request.app[CLOCK].now()
         await _changed(session, trigger, now, "changed")
-        return json_response(trigger_json(trigger, contact.external_id if contact else ""))
+        answer = trigger_json(trigger, contact.external_id if contact else "")
+        return json_response(TriggerAnswer, answer)
 
 
 async def _changed(session: Any, trigger: Trigger, now: datetime, kind: str) -> None:
@@ -251,4 +252,5 @@ async def cancel(request: web.Request) -> web.Response:
             now = request.app[CLOCK].now()
             await _changed(session, trigger, now, "cancelled")
             trigger.status, trigger.cancelled_at = "cancelled", now
-        return json_response(trigger_json(trigger, contact.external_id if contact else ""))
+        answer = trigger_json(trigger, contact.external_id if contact else "")
+        return json_response(TriggerAnswer, answer)

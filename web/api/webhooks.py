@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CLOCK
-from calserver.shapes.crm import WebhookInput
+from calserver.shapes.crm import WebhookCreated, WebhookDeliveryList, WebhookInput, WebhookList
 from calserver.shapes.fields import check_body
 from calserver.targets import check_target
 from calserver.validation import FieldErrors
@@ -44,8 +44,18 @@ def delivery_json(message: OutboxMessage) -> dict[str, Any]:
 
 
 async def parse_webhook(request: web.Request, body: Any) -> tuple[str, list[str]]:
-    shape = check_body(WebhookInput, body)
-    refusal = await check_target(shape.url, allow_private(request.app, workspace_of(request).slug))
+    private = allow_private(request.app, workspace_of(request).slug)
+    try:
+        shape = check_body(WebhookInput, body)
+    except FieldErrors as error:
+        # Name a refused target too, in the same answer, when the URL itself is well formed.
+        url = body.get("url") if isinstance(body, dict) else None
+        well_formed = all(p != "/url" for p, _ in error.errors)
+        refusal = await check_target(url, private) if isinstance(url, str) and well_formed else None
+        if refusal is not None:
+            error.errors.insert(0, ("/url", refusal))
+        raise
+    refusal = await check_target(shape.url, private)
     if refusal is not None:
         raise FieldErrors([("/url", refusal)])
     # Kept in the canonical order, each once.
@@ -59,7 +69,7 @@ def _webhook_id(request: web.Request) -> int:
 async def list_webhooks(request: web.Request) -> web.Response:
     async with transaction(request) as session:
         endpoints = await store.list_endpoints(session, workspace_of(request).id)
-    return json_response({"items": [webhook_json(endpoint) for endpoint in endpoints]})
+    return json_response(WebhookList, {"items": [webhook_json(e) for e in endpoints]})
 
 
 async def create_webhook(request: web.Request) -> web.Response:
@@ -70,7 +80,8 @@ async def create_webhook(request: web.Request) -> web.Response:
             session, workspace.id, url, events, request.app[CLOCK].now()
         )
     # The secret is shown once, in this answer.
-    return json_response({**webhook_json(endpoint), "secret": endpoint.secret}, status=201)
+    answer = {**webhook_json(endpoint), "secret": endpoint.secret}
+    return json_response(WebhookCreated, answer, status=201)
 
 
 async def delete_webhook(request: web.Request) -> web.Response:
@@ -85,4 +96,4 @@ async def list_deliveries(request: web.Request) -> web.Response:
     async with transaction(request) as session:
         endpoint = await store.get_endpoint(session, workspace_of(request).id, webhook_id)
         messages = await store.latest_deliveries(session, endpoint.id, DELIVERIES_LIMIT)
-    return json_response({"items": [delivery_json(message) for message in messages]})
+    return json_response(WebhookDeliveryList, {"items": [delivery_json(m) for m in messages]})

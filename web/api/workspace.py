@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from calserver.appkeys import CLOCK
+from calserver.shapes import workspace as shapes
 from calserver.shapes.fields import check_body
 from calserver.shapes.workspace import WorkspacePatch
 from storage.lookup import WorkspaceRow
@@ -43,14 +44,14 @@ def parse_workspace_patch(body: Any) -> dict[str, Any]:
 
 
 async def get_workspace(request: web.Request) -> web.Response:
-    return json_response(workspace_json(workspace_of(request)))
+    return json_response(shapes.Workspace, workspace_json(workspace_of(request)))
 
 
 async def patch_workspace(request: web.Request) -> web.Response:
     changes = parse_workspace_patch(await read_json_object(request))
     async with transaction(request) as session:
         workspace = await change_workspace(request, session, changes)
-        return json_response(workspace_json(workspace))
+        return json_response(shapes.Workspace, workspace_json(workspace))
 
 
 async def change_workspace(
