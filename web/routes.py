@@ -26,6 +26,7 @@ from web.api import (
     contacts,
     events,
     links,
+    offers,
     segments,
     stats,
     subscribers,
@@ -97,6 +98,15 @@ def setup_routes(app: web.Application) -> None:
     )
     r.add_get("/api/v1/workspace", workspace.get_workspace, name="workspace")
     r.add_patch("/api/v1/workspace", workspace.patch_workspace, name="workspace_patch")
+    r.add_put("/api/v1/workspace/logo", workspace.put_logo, name="logo_put")
+    r.add_delete("/api/v1/workspace/logo", workspace.delete_logo, name="logo_delete")
+    r.add_post("/api/v1/segments/{slug}/reward-codes", offers.add_reward_codes, name="codes_add")
+    r.add_put("/api/v1/segments/{slug}/variants", offers.put_variants, name="variants_put")
+    r.add_post(
+        "/api/v1/segments/{slug}/variants/{key}/keep", offers.keep_variant, name="variant_keep"
+    )
+    r.add_get("/api/v1/stats/variants", offers.variant_stats, name="stats_variants")
+    r.add_get("/api/v1/stats/rewards", offers.reward_stats, name="stats_rewards")
     r.add_get("/api/v1/segments", segments.list_segments, name="segments")
     r.add_post("/api/v1/segments", segments.create_segment, name="segment_create")
     r.add_get("/api/v1/segments/{slug}", segments.get_segment, name="segment")
