@@ -17,7 +17,7 @@ from calserver.clock import FrozenClock
 from calserver.config import Config
 from storage.funnels import by_variant
 from storage.models import Segment
-from tests.conftest import _tenant
+from tests.conftest import Tenant, _tenant
 from tests.support.feeds import add_event, make_segment
 from tests.support.telemetry import settle
 from web.app import create_app
@@ -58,19 +58,21 @@ async def open_client(aiohttp_client: Any, config: Config, clock: FrozenClock) -
     return await aiohttp_client(create_app(config.replace(subscribe_rate_limit=0), clock=clock))
 
 
-async def _start_test(client: TestClient, variants: list[dict[str, Any]]) -> None:  # type: ignore[type-arg]
+async def _start_test(client: TestClient, variants: list[dict[str, Any]]) -> Tenant:  # type: ignore[type-arg]
     tenant = await _tenant(client, "acme")
     await make_segment(tenant.api)
     await add_event(tenant.api, "news", title="Sale", start="2026-03-10T10:00:00")
-    async with client.app[SESSIONS].begin() as session:
-        segment = await session.scalar(select(Segment).where(Segment.slug == "news"))
-        assert segment is not None
-        segment.variants = variants
+    answer = await tenant.api.request("PUT", "/api/v1/segments/news/variants", json_body=variants)
+    assert answer.status == 200
+    return tenant
 
 
 async def _simulate(
-    client: TestClient, rates: dict[str, float], visitors: int, seed: int
-) -> dict[str, int]:  # type: ignore[type-arg]
+    client: TestClient,  # type: ignore[type-arg]
+    rates: dict[str, float],
+    visitors: int,
+    seed: int,
+) -> dict[str, int]:
     """Visitors with their own cookie open the page and subscribe with their variant's rate."""
     rng = random.Random(seed)
     seen: dict[str, int] = {}
@@ -102,19 +104,27 @@ async def _funnels(client: TestClient) -> dict[str, tuple[int, int]]:  # type: i
 async def test_a_better_variant_is_reported_significantly_ahead(
     open_client: TestClient,  # type: ignore[type-arg]
 ) -> None:
-    await _start_test(open_client, VARIANTS)
+    tenant = await _start_test(open_client, VARIANTS)
     seen = await _simulate(open_client, {"a": 0.08, "b": 0.22}, visitors=400, seed=1)
     counts = await _funnels(open_client)
     assert {key: views for key, (_, views) in counts.items()} == seen
     judged = verdict(counts)
     assert (judged.leader, judged.significant) == ("b", True), counts
+    stats = (await tenant.api.get("/api/v1/stats/variants?segment=news")).body
+    assert (stats["leader"], stats["runner_up"], stats["significant"]) == ("b", "a", True)
+    assert stats["p_value"] < 0.05
+    for row in stats["variants"]:
+        assert row["views"] == seen[row["key"]] and row["clicks"] == counts[row["key"]][0]
+        assert row["interval"]["low"] <= row["conversion"] <= row["interval"]["high"]
 
 
 async def test_equal_variants_are_not_significantly_different(
     open_client: TestClient,  # type: ignore[type-arg]
 ) -> None:
-    await _start_test(open_client, VARIANTS)
+    tenant = await _start_test(open_client, VARIANTS)
     await _simulate(open_client, {"a": 0.14, "b": 0.14}, visitors=400, seed=2)
     counts = await _funnels(open_client)
     assert sum(views for _, views in counts.values()) == 400
     assert not verdict(counts).significant, counts
+    stats = (await tenant.api.get("/api/v1/stats/variants?segment=news")).body
+    assert stats["significant"] is False and stats["p_value"] >= 0.05
