@@ -11,12 +11,16 @@ LINK_PURPOSE = "link"  # personalized subscribe links
 
 # Buttons on the landing page, keyed by what the subscribe form posts as `client`.
 CLIENTS = ("apple", "google", "outlook", "office365", "android", "copy", "caldav")
-# The likeliest first, by platform (see ../shared/reference/clients.md).
+# By platform: the first is the landing page's one primary action, the path that keeps
+# the feed's reminders where one exists (docs/clients.md says why); the rest sit behind
+# "Other calendar apps" in this order (see ../shared/reference/clients.md).
 BUTTON_ORDER = {
     "ios": ("apple", "google", "outlook", "copy", "office365", "android"),
     "ios-chrome": ("copy", "apple", "google", "outlook", "office365", "android"),
     "macos": ("apple", "google", "outlook", "office365", "copy", "android"),
-    "android": ("google", "android", "outlook", "copy", "office365", "apple"),
+    # ICSx5 keeps VALARMs; Google, the other Android path, drops them.
+    "android": ("android", "google", "outlook", "copy", "office365", "apple"),
+    "windows": ("outlook", "google", "office365", "apple", "copy", "android"),
     "desktop": ("google", "outlook", "office365", "apple", "copy", "android"),
 }
 
@@ -30,7 +34,9 @@ def platform(user_agent: str) -> str:
     if "Macintosh" in user_agent:
         # iPadOS Safari says Macintosh too; both handle webcal:// the Apple way.
         return "macos"
-    return "desktop"
+    if "Windows" in user_agent:
+        return "windows"
+    return "desktop"  # Linux, ChromeOS and anything unknown
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from calserver.clock import Clock
 from storage.families import Thresholds
 from storage.lifecycle import sweep
 from storage.receipts import sweep_undelivered, write_receipts
+from storage.rewards import write_offers
 from storage.telemetry import PollBatch, purge_polls, write_polls, write_views
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class Recorder:
         self.polls = PollBatch()
         self.delivered: dict[tuple[int, int], tuple[datetime, str]] = {}
         self.views: Counter[tuple[int, date, str, str]] = Counter()
+        # (segment, day, copy variant, reward announced): the reward and A/B denominators
+        self.offers: Counter[tuple[int, date, str, bool]] = Counter()
         self.requests: Counter[tuple[int, str]] = Counter()  # (HTTP status, family)
         self.flushed_polls = 0
         self.oldest_pending: float | None = None  # monotonic time of the oldest unflushed item
@@ -66,6 +69,10 @@ class Recorder:
             self.oldest_pending = time.monotonic()
         self.views[(segment_id, day, src, platform)] += 1
 
+    def offer(self, segment_id: int, day: date, variant: str, offered: bool) -> None:
+        """A person's landing view, by the copy variant shown and whether a reward was."""
+        self.offers[(segment_id, day, variant, offered)] += 1
+
     def lag_seconds(self) -> float:
         return 0.0 if self.oldest_pending is None else time.monotonic() - self.oldest_pending
 
@@ -83,17 +90,20 @@ class Recorder:
             None,
             {},
         )
-        if not polls and not views and not delivered:
+        offers, self.offers = self.offers, Counter()
+        if not polls and not views and not delivered and not offers:
             return 0
         try:
             async with sessions.begin() as session:
                 await write_polls(session, polls, now)
                 await write_views(session, views)
+                await write_offers(session, offers)
                 await write_receipts(session, delivered, now)
         except BaseException:
             polls.put_back(self.polls)
             self.polls = polls
             self.views.update(views)
+            self.offers.update(offers)
             self.delivered = {**delivered, **self.delivered}
             self.oldest_pending = oldest
             raise

@@ -105,3 +105,16 @@ def parse_thresholds(spec: str) -> dict[str, Thresholds]:
             raise ValueError(f"{item.strip()!r}: dormant must be shorter than lapsed")
         result[match.group(1)] = Thresholds(dormant, lapsed)
     return result
+
+
+# A web browser's User-Agent (a person opening the feed URL), as opposed to a calendar app's.
+_BROWSER = re.compile(r"Mozilla/.*\b(Safari|Chrome|Firefox|Edg|OPR)/", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def is_calendar_app(user_agent: str) -> bool:
+    """A calendar app we recognise, fetching for its user: not a browser, previewer, script
+    or unknown client. Rewards unlock only on such a poll (storage/rewards.py)."""
+    if family_of(user_agent) == "other" or not is_person(user_agent):
+        return False
+    return _BROWSER.search(user_agent) is None

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -77,8 +79,23 @@ class Workspace(Base):
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # The cascade's steps (calserver/cascade/policy.py), or None: no cascade.
     cascade_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Brand on subscribers' pages (calserver/brand.py). The logo's bytes live in
+    # workspace_logos; its SHA-256 here names its URL, so pages never load the blob.
+    brand_color: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    footer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    logo_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    logo_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class WorkspaceLogo(Base):
+    __tablename__ = "workspace_logos"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ApiKey(Base):
@@ -115,8 +132,36 @@ class Segment(Base):
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     # Bumped on every change to the segment or its events; feed caches key on it.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # A reward for a real subscription (calserver/rewards.py): its text, and one shared
+    # code or a pool of unique ones (reward_codes) of which reward_available are left.
+    reward_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reward_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reward_pool: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reward_available: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A/B test of its landing copy (calserver/abtest.py): 2-4 variants, each a dict with
+    # key, headline, description, reward_text; None: no test. Once the business keeps one
+    # variant, every visitor sees it (variant_kept) and the counts stay.
+    variants: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    variant_kept: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class RewardCode(Base):
+    """One unique code of a segment's pool; given to at most one subscription, ever."""
+
+    __tablename__ = "reward_codes"
+    __table_args__ = (UniqueConstraint("segment_id", "code", name="uq_reward_codes_segment_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(100))
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=True, unique=True
+    )
+    assigned_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class EventColumns:
@@ -189,6 +234,16 @@ class Subscription(Base):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # The segment whose reward was announced when it subscribed (None: no offer), and
+    # what it unlocked at its first poll by a calendar app.
+    reward_segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segments.id", ondelete="SET NULL"), nullable=True
+    )
+    reward_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reward_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reward_unlocked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The landing page's copy variant it subscribed on (A/B tests); "" outside a test.
+    variant: Mapped[str] = mapped_column(String(8), default="", server_default="")
 
 
 class SubscriptionSegment(Base):
@@ -251,6 +306,21 @@ class PollDaily(Base):
     family: Mapped[str] = mapped_column(String(16), primary_key=True)
     status: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     polls: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OfferDaily(Base):
+    """Landing-page views per day, segment, copy variant and whether a reward was announced
+    (people only): the denominators of the reward and A/B statistics."""
+
+    __tablename__ = "offer_daily"
+
+    segment_id: Mapped[int] = mapped_column(
+        ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    variant: Mapped[str] = mapped_column(String(8), primary_key=True)
+    offered: Mapped[bool] = mapped_column(primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LandingDaily(Base):

@@ -21,6 +21,8 @@ EVENT_TYPES = (
     "subscription.lapsed",
     "trigger.delivered",
     "trigger.undelivered",
+    "reward.unlocked",
+    "reward.pool_low",
 )
 
 

@@ -44,7 +44,8 @@ async def test_russian_browser_subscribes_and_gets_a_russian_calendar(
     await page.goto(phone.base + path_of(segment["subscribe_url"]).lstrip("/"))
     assert await page.get_attribute("html", "lang") == "ru"
     assert await page.inner_text("h2") == "Что вы будете получать"
-    assert await page.inner_text('button[data-client="apple"]') == "Apple Календарь"
+    assert await page.inner_text('button[data-client="apple"]') == "Добавить в Apple Календарь"
+    assert await page.inner_text("details.others > summary") == "Другие приложения календаря"
     # The script rewrote the time in the visitor's zone, in the server's own Russian format.
     shown = await page.inner_text("time[data-local]")
     assert shown == texts("ru").datetime(OPEN_DAY, "Asia/Vladivostok") + ", по вашему времени"

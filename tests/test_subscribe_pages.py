@@ -22,6 +22,7 @@ ANDROID = (
     "Mozilla/5.0 (Linux; Android 15; Pixel 9) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36"
 )
 WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"
+LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 CHROME_IOS = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 CriOS/131.0 Mobile/15E148 Safari/604.1"
 MAC = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15"
@@ -57,8 +58,9 @@ async def news(tenant: Tenant) -> dict[str, Any]:
     [
         (IPHONE, "apple"),
         (MAC, "apple"),
-        (ANDROID, "google"),
-        (WINDOWS, "google"),
+        (ANDROID, "android"),
+        (WINDOWS, "outlook"),
+        (LINUX, "google"),
         (CHROME_IOS, "copy"),
     ],
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import logging
 from collections.abc import Hashable
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -36,15 +37,18 @@ from feeds.feed import FeedSettings, active_body, unsubscribed_body
 from feeds.i18n import N_
 from feeds.ics import fold_link
 from feeds.render import AnyEvent
+from feeds.reward import reward_event
 from storage.contacts import personal_events
 from storage.errors import unavailable
-from storage.families import family_of
+from storage.families import family_of, is_calendar_app
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
+from storage.rewards import unlock
 from storage.subscriptions import events_for_segments, feed_view
 from web.headers import EVERY_ANSWER
 from web.problems import OUTAGE, RETRY_AFTER
 
+log = logging.getLogger(__name__)
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
 _NO_GZIP_AGENTS = ("Microsoft", "Outlook", "Exchange")
 _GZIP_MIN_BYTES = 1024
@@ -174,18 +178,22 @@ class FeedHandler:
             self.recent.clear()
         self.recent[view.subscription_id] = view
         now = self.clock.now()
+        agent = request.headers.get("User-Agent", "")
+        if view.reward_pending and view.status not in ENDED and is_calendar_app(agent):
+            view = await self._unlock(view, now)
         key = _cache_key(view, now.date())
         entry = self.cache.peek(key) or await self.cache.get(
             key, lambda: _build(self.app, view, now)
         )
         link = _link(self.base_url, token)
+        reward = self._reward(view, token)
         asked = request.headers
         gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(asked)
         # Strong ETags differ per representation, so the gzip one gets its own.
-        digest = hashlib.blake2b(entry.digest + link, digest_size=16).hexdigest()
+        digest = hashlib.blake2b(entry.digest + link + reward, digest_size=16).hexdigest()
         etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
         status = 304 if _not_modified(asked, etag, entry.last_modified) else 200
-        family = family_of(asked.get("User-Agent", ""))
+        family = family_of(agent)
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
         if entry.personal and not entry.receipts_recorded:
@@ -196,9 +204,31 @@ class FeedHandler:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
             return web.Response(status=304, headers={**_NOT_MODIFIED, "ETag": etag})
         body = link.join(entry.parts)
+        if reward:  # the subscriber's own reward event, before END:VCALENDAR
+            head, end, tail = body.rpartition(b"END:VCALENDAR")
+            body = head + reward + end + tail
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
             headers = {**_GZIPPED, "ETag": etag, "Last-Modified": entry.last_modified_http}
         else:
             headers = {**_PLAIN, "ETag": etag, "Last-Modified": entry.last_modified_http}
         return web.Response(body=body, headers=headers)
+
+    async def _unlock(self, view: PollView, now: datetime) -> PollView:
+        """The first poll by a calendar app of a subscription offered a reward: give it,
+        once (storage/rewards.py), and read the subscription again."""
+        try:
+            async with self.app[SESSIONS].begin() as session:
+                await unlock(session, view.subscription_id, now)
+        except Exception:  # the poll still gets its calendar; the next one tries again
+            log.exception("could not unlock the reward of subscription %s", view.subscription_id)
+            return view
+        return await self.lookup.view(view.subscription_id) or view
+
+    def _reward(self, view: PollView, token: str) -> bytes:
+        if view.reward is None or view.status in ENDED:
+            return b""
+        manage_url = self.base_url + manage_path(token)
+        return reward_event(
+            view.subscription_id, view.reward, view.timezone, view.language, manage_url
+        )

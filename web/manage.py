@@ -11,12 +11,14 @@ from calserver.validation import is_timezone, zone_names
 from feeds.feed import calendar_name, ended_name
 from feeds.i18n import texts
 from storage.lifecycle import ENDED
+from storage.models import Subscription
 from storage.subscriptions import (
     FeedView,
     change_subscription,
     get_subscription,
     workspace_segments,
 )
+from web.brand import brand_for
 from web.language import choose
 from web.subscribe import read_form, render, view_for_token
 
@@ -24,11 +26,13 @@ from web.subscribe import read_form, render, view_for_token
 async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Response:
     async with request.app[SESSIONS]() as session:
         segments = await workspace_segments(session, view.workspace_id)
+        subscription = await session.get(Subscription, view.subscription_id)
     return render(
         request,
         "manage.html",
         extra.pop("language"),
         status=extra.pop("status", 200),
+        brand=await brand_for(request, view.workspace_id),
         name=calendar_name(view),
         ended=ended_name(view),
         view=view,
@@ -36,6 +40,7 @@ async def _page(request: web.Request, view: FeedView, **extra: Any) -> web.Respo
         following={s.id for s in view.segments},
         zones=zone_names(),
         active=view.status not in ENDED,
+        reward=subscription,
         action=request.path,
         unsubscribe=request.path.replace("/m/", "/u/", 1),
         **extra,

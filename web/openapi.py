@@ -93,6 +93,9 @@ def _operation(op: Op, refs: dict[Any, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": op.summary, "responses": responses}
     if parameters := _parameters(op):
         operation["parameters"] = parameters
+    if op.raw_body:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        operation["requestBody"] = {"required": True, "content": dict.fromkeys(op.raw_body, binary)}
     if op.body is not None:
         schema = refs[(op.body, "validation")]
         operation["requestBody"] = {

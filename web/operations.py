@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from calserver.shapes import crm, events, queries, stats, workspace
+from calserver.shapes import crm, events, offers, queries, stats, workspace
 
 Model = type[BaseModel]
 
@@ -27,6 +27,7 @@ class Op:
     csv: bool = False  # the 200 answer is CSV too, with Accept: text/csv
     public: bool = False  # no API key
     page: bool = False  # a person's page too: problems in HTML unless JSON is asked for
+    raw_body: tuple[str, ...] = ()  # media types of a body that is not JSON (an image)
 
 
 BODY_PROBLEMS = {
@@ -131,6 +132,36 @@ OPERATIONS: list[Op] = [
     Op("patch", "/api/v1/workspace",
        "Change name, default time zone, quiet hours, SMS price or currency.",
        {200: ("Updated.", workspace.Workspace)}, BODY_PROBLEMS, body=workspace.WorkspacePatch),
+    Op("put", "/api/v1/workspace/logo",
+       "Upload the logo of the subscriber pages: the image is the body (PNG, JPEG or SVG, "
+       "at most 256 KiB; an SVG with scripts, handlers or outside references is refused).",
+       {204: ("Stored; logo_url of the workspace points at it.", None)},
+       {413: "Larger than 256 KiB (or than max_body_bytes).",
+        415: "Not image/png, image/jpeg or image/svg+xml.",
+        422: "The bytes are not that image, or the SVG is refused; the detail says why."},
+       raw_body=("image/png", "image/jpeg", "image/svg+xml")),
+    Op("delete", "/api/v1/workspace/logo", "Remove the logo.", {204: ("Removed.", None)}),
+    Op("post", SEGMENT + "/reward-codes",
+       "Add unique codes to the segment's reward pool (duplicates are left out and listed).",
+       {201: ("Added.", offers.RewardCodesAdded)}, {**BODY_PROBLEMS, **NO_SEGMENT},
+       body=offers.RewardCodesInput),
+    Op("put", SEGMENT + "/variants",
+       "Start (2-4 variants) or end ([]) an A/B test of the landing page's copy.",
+       {200: ("The variants.", offers.Variants)}, {**BODY_PROBLEMS, **NO_SEGMENT},
+       body=offers.VariantsInput),
+    Op("post", SEGMENT + "/variants/{key}/keep",
+       "End the A/B test by keeping one variant for every visitor.",
+       {200: ("The variants; kept names the one shown.", offers.Variants)},
+       {404: "No such segment, or no such variant in its test."}),
+    Op("get", "/api/v1/stats/variants",
+       "Each copy variant's funnel, conversion with a 95 % interval, the leader and whether "
+       "it leads significantly (two-proportion test).",
+       {200: ("Figures.", offers.VariantStats)}, {**QUERY_PROBLEMS, **NO_SEGMENT},
+       query=offers.VariantsQuery),
+    Op("get", "/api/v1/stats/rewards",
+       "Subscribe conversion and activation rate with the reward announced and without.",
+       {200: ("Figures.", offers.RewardStats)}, {**QUERY_PROBLEMS, **NO_SEGMENT},
+       query=offers.VariantsQuery),
     Op("get", "/api/v1/segments", "All segments of the workspace.",
        {200: ("Segments, by slug.", workspace.SegmentList)}),
     Op("post", "/api/v1/segments", "Create a segment.", {201: ("Created.", workspace.Segment)},

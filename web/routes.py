@@ -6,13 +6,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from web import feed, manage, metrics, pages, qr, subscribe
+from web import brand, feed, home, manage, metrics, pages, qr, subscribe
 from web.admin import access as admin_access
 from web.admin import auth as admin_auth
+from web.admin import brand as admin_brand
 from web.admin import cascade as admin_cascade
 from web.admin import channels as admin_channels
 from web.admin import events as admin_events
 from web.admin import imports as admin_imports
+from web.admin import rewards as admin_rewards
 from web.admin import segments as admin_segments
 from web.admin import settings as admin_settings
 from web.admin import stats as admin_stats
@@ -24,6 +26,7 @@ from web.api import (
     contacts,
     events,
     links,
+    offers,
     segments,
     stats,
     subscribers,
@@ -38,11 +41,16 @@ STATIC = Path(__file__).parent / "static"
 
 def setup_routes(app: web.Application) -> None:
     r = app.router
+    r.add_get("/", home.home, name="home")
     r.add_get("/healthz", pages.healthz, name="healthz")
     r.add_get("/api/v1/openapi.json", pages.openapi_json, name="openapi")
     r.add_get("/api/docs", pages.api_docs, name="api_docs")
     r.add_get("/robots.txt", qr.robots, name="robots")
     r.add_static("/static", STATIC, name="static")
+    r.add_get("/brand/color/{color:[0-9a-fA-F]{6}}.css", brand.color_css, name="brand_css")
+    r.add_get(
+        "/brand/{workspace}/logo-{digest:[0-9a-f]{16}}.{ext:png|jpeg|svg}", brand.logo, name="logo"
+    )
     feed_handler = feed.FeedHandler()
     app.on_startup.append(feed_handler.bind)
     r.add_get("/f/{token}.ics", feed_handler.handle, name="feed")
@@ -90,6 +98,15 @@ def setup_routes(app: web.Application) -> None:
     )
     r.add_get("/api/v1/workspace", workspace.get_workspace, name="workspace")
     r.add_patch("/api/v1/workspace", workspace.patch_workspace, name="workspace_patch")
+    r.add_put("/api/v1/workspace/logo", workspace.put_logo, name="logo_put")
+    r.add_delete("/api/v1/workspace/logo", workspace.delete_logo, name="logo_delete")
+    r.add_post("/api/v1/segments/{slug}/reward-codes", offers.add_reward_codes, name="codes_add")
+    r.add_put("/api/v1/segments/{slug}/variants", offers.put_variants, name="variants_put")
+    r.add_post(
+        "/api/v1/segments/{slug}/variants/{key}/keep", offers.keep_variant, name="variant_keep"
+    )
+    r.add_get("/api/v1/stats/variants", offers.variant_stats, name="stats_variants")
+    r.add_get("/api/v1/stats/rewards", offers.reward_stats, name="stats_rewards")
     r.add_get("/api/v1/segments", segments.list_segments, name="segments")
     r.add_post("/api/v1/segments", segments.create_segment, name="segment_create")
     r.add_get("/api/v1/segments/{slug}", segments.get_segment, name="segment")
@@ -120,6 +137,12 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_get(
         "/admin/segments/{slug}/qr.{kind:svg|png}", admin_segments.qr_download, name="admin_qr"
     )
+    r.add_get("/admin/segments/{slug}/reward", admin_rewards.reward_page, name="admin_reward")
+    r.add_post("/admin/segments/{slug}/reward", admin_rewards.save_reward)
+    r.add_post("/admin/segments/{slug}/reward/codes", admin_rewards.upload_codes)
+    r.add_get("/admin/segments/{slug}/variants", admin_rewards.variants_page, name="admin_variants")
+    r.add_post("/admin/segments/{slug}/variants", admin_rewards.save_variants)
+    r.add_post("/admin/segments/{slug}/variants/keep", admin_rewards.keep_variant)
     r.add_get("/admin/segments/{slug}/events/new", admin_events.new_page, name="admin_event_new")
     r.add_post("/admin/segments/{slug}/events/new", admin_events.save)
     r.add_get(
@@ -139,6 +162,8 @@ def _admin_routes(r: web.UrlDispatcher) -> None:
     r.add_post("/admin/channels/remove", admin_channels.remove)
     r.add_get("/admin/settings", admin_settings.settings_page, name="admin_settings")
     r.add_post("/admin/settings", admin_settings.save)
+    r.add_get("/admin/brand", admin_brand.brand_page, name="admin_brand")
+    r.add_post("/admin/brand", admin_brand.save)
     r.add_get("/admin/webhooks", admin_webhooks.webhooks_page, name="admin_webhooks")
     r.add_post("/admin/webhooks", admin_webhooks.create)
     r.add_post("/admin/webhooks/{webhook_id}/delete", admin_webhooks.delete)

@@ -12,6 +12,13 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from calserver.abtest import (
+    VISITOR_COOKIE,
+    VISITOR_MAX_AGE,
+    new_visitor,
+    shown_variants,
+    variant_for,
+)
 from calserver.appkeys import CLOCK, CONFIG, RECORDER, SESSIONS, SIGNER, SUBSCRIBE_LIMITER
 from calserver.links import (
     BUTTON_ORDER,
@@ -31,6 +38,7 @@ from storage.errors import NotFound
 from storage.families import is_person
 from storage.lifecycle import ENDED, end
 from storage.models import Contact, Segment, Workspace
+from storage.rewards import mark_offered, offer_open
 from storage.subscriptions import (
     create_subscription,
     feed_view,
@@ -40,6 +48,7 @@ from storage.subscriptions import (
     workspace_segments,
 )
 from web.api.common import json_response, parse_json_object
+from web.brand import Brand, brand_for, brand_of
 from web.feed import subscription_id
 from web.language import choose, remember, switch
 from web.pages import templates
@@ -56,11 +65,17 @@ PAGE_HEADERS = {
 
 
 def render(
-    request: web.Request, template: str, language: str, status: int = 200, **context: Any
+    request: web.Request,
+    template: str,
+    language: str,
+    status: int = 200,
+    brand: Brand | None = None,
+    **context: Any,
 ) -> web.Response:
-    """A subscriber's page in ``language`` (chosen by web/language.py), with its switch."""
+    """A subscriber's page in ``language`` (chosen by web/language.py), with its switch
+    and the workspace's brand (logo, colour, footer) when the page belongs to one."""
     page = templates(language).get_template(template)
-    html = page.render(switch=switch(request, language), **context)
+    html = page.render(switch=switch(request, language), brand=brand, **context)
     response = web.Response(
         text=html, status=status, content_type="text/html", headers=PAGE_HEADERS
     )
@@ -129,15 +144,21 @@ async def _landing(request: web.Request, target: Target) -> web.Response:
         ]
     agent = request.headers.get("User-Agent", "")
     device = platform(agent)
+    # An anonymous visitor id (no cookie yet: a new one) keeps each visitor on one variant.
+    visitor = request.cookies.get(VISITOR_COOKIE) or new_visitor()
+    variant = variant_for(visitor, first.id, first.variants, first.variant_kept) or {}
+    reward = (variant.get("reward_text") or first.reward_text) if offer_open(first) else None
     if request.method == "GET" and is_person(agent):  # previewers, crawlers and HEAD do not count
         day = to_wall(now, target.workspace.timezone).date()
         for segment in target.segments:
             request.app[RECORDER].view(segment.id, day, target.src, device)
+        request.app[RECORDER].offer(first.id, day, variant.get("key", ""), reward is not None)
     language = choose(request, first.language or target.workspace.language)
-    return render(
+    response = render(
         request,
         "landing.html",
         language,
+        brand=brand_of(target.workspace),
         workspace=target.workspace,
         segment=first,
         also=target.segments[1:],
@@ -145,7 +166,15 @@ async def _landing(request: web.Request, target: Target) -> web.Response:
         buttons=BUTTON_ORDER[device],
         src=target.src,
         action=request.path,
+        reward=reward,
+        variant=variant,
     )
+    if request.cookies.get(VISITOR_COOKIE) != visitor:
+        response.set_cookie(
+            VISITOR_COOKIE, visitor, max_age=VISITOR_MAX_AGE, path="/", httponly=True,
+            samesite="Lax", secure=request.secure,
+        )  # fmt: skip
+    return response
 
 
 async def landing(request: web.Request) -> web.Response:
@@ -171,24 +200,27 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
         raise web.HTTPBadRequest(text=N_("The form is not UTF-8 text.")) from None
 
 
-async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, str, str, str]:
-    """(time zone, src, client, language) from a form or a JSON body; a bad zone or language
-    falls back quietly (to the segment's zone, and to the language a page would speak)."""
+async def _subscribe_fields(request: web.Request, target: Target) -> tuple[str, str, str, str, str]:
+    """(time zone, src, client, language, copy variant) from a form or a JSON body; a bad
+    zone or language falls back quietly (to the segment's zone, and to the language a page
+    would speak); an unknown variant counts as none."""
     segment = target.segments[0]
     if request.content_type == "application/json":
         body = parse_json_object(await request.read() or b"{}")
         zone, src, client = body.get("timezone"), body.get("src"), "api"
-        language = body.get("lang")
+        language, variant = body.get("lang"), ""
     else:
         form = await read_form(request)
         zone, src, client = form.get("tz"), form.get("src"), str(form.get("client", "copy"))
-        language = form.get("lang")
+        language, variant = form.get("lang"), str(form.get("variant", ""))
+    shown = {str(v["key"]) for v in shown_variants(segment.variants, segment.variant_kept)}
     zone = zone if isinstance(zone, str) and is_timezone(zone) else segment.timezone
     return (
         zone,
         clean_src(src) or clean_src(request.query.get("src")),
         client if client in CLIENTS else "api",
         supported(language) or choose(request, segment.language or target.workspace.language),
+        variant if variant in shown else "",
     )
 
 
@@ -200,13 +232,15 @@ async def _subscribe(request: web.Request, target: Target) -> web.Response:
             text=N_("Too many subscriptions from your address; try again in a minute."),
             headers={"Retry-After": retry},
         )
-    zone, src, client, language = await _subscribe_fields(request, target)
+    zone, src, client, language, variant = await _subscribe_fields(request, target)
     async with request.app[SESSIONS].begin() as session:
         subscription = await create_subscription(
             session, target.workspace.id, [s.id for s in target.segments], zone,
             target.src or src, client, request.app[CLOCK].now(), contact_id=target.contact_id,
             language=language,
         )  # fmt: skip
+        await mark_offered(session, subscription, target.segments[0].id)
+        subscription.variant = variant
     token = request.app[SIGNER].sign(FEED_PURPOSE, subscription.id)
     if _wants_json(request):
         name = target.segments[0].name if len(target.segments) == 1 else target.workspace.name
@@ -243,6 +277,7 @@ async def subscribed(request: web.Request) -> web.Response:
         request,
         "subscribed.html",
         choose(request, view.language),
+        brand=await brand_for(request, view.workspace_id),
         name=name,
         links=subscription_links(request.app[CONFIG].base_url, token, name),
         via=via if via in CLIENTS else "copy",
@@ -256,6 +291,7 @@ async def unsubscribe_page(request: web.Request) -> web.Response:
         request,
         "unsubscribe.html",
         choose(request, view.language),
+        brand=await brand_for(request, view.workspace_id),
         name=calendar_name(view),
         ended=ended_name(view),
         active=view.status not in ENDED,
@@ -270,4 +306,7 @@ async def unsubscribe(request: web.Request) -> web.Response:
         await end(session, subscription, "unsubscribed", request.app[CLOCK].now())
     language = choose(request, view.language)
     ended = ended_name(view)
-    return render(request, "unsubscribed.html", language, name=calendar_name(view), ended=ended)
+    brand = await brand_for(request, view.workspace_id)
+    return render(
+        request, "unsubscribed.html", language, brand=brand, name=calendar_name(view), ended=ended
+    )

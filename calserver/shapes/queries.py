@@ -98,6 +98,7 @@ PATH_PARAMETERS: dict[str, Any] = {
     "webhook_id": Annotated[int, Field(ge=1, le=MAX_ID)],
     "subscriber_id": Annotated[int, Field(ge=1, le=MAX_ID)],
     "external_id": Annotated[str, pattern(EXTERNAL_ID_RE, 200)],
+    "key": Annotated[str, Field(pattern="^[a-z0-9]{1,8}$")],
     "workspace": Slug,
     "segment": Slug,
 }

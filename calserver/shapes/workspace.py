@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
+from calserver.brand import FOOTER_MAX
 from calserver.shapes.fields import (
     ABSENT,
     Answer,
@@ -24,6 +25,7 @@ from calserver.shapes.fields import (
     text,
 )
 from calserver.shapes.languages import Language
+from calserver.shapes.offers import Reward, RewardInput
 from calserver.validation import CURRENCY_RE
 
 MAX_PRICE = 10**8
@@ -54,6 +56,9 @@ class SegmentPatch(Shape):
     color: Color | None = None
     timezone: Zone = Field(ABSENT)
     language: Language | None = Field(None, description=SEGMENT_LANGUAGE)
+    reward: RewardInput | None = Field(
+        None, description="A reward for a real subscription; null removes it."
+    )
 
 
 class Segment(Answer):
@@ -69,6 +74,7 @@ class Segment(Answer):
     qr_png_url: str
     embed_html: str = Field(description="A styled link to paste into a web page (no script).")
     events_url: str
+    reward: Reward | None = Field(description="Its reward and the pool codes left, or null.")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -116,6 +122,10 @@ class WorkspacePatch(Shape):
     sms_price: Price | None = None
     currency: Currency = Field(ABSENT)
     language: Language = Field(ABSENT, description=WORKSPACE_LANGUAGE)
+    brand_color: Color | None = Field(None, description="Subscriber pages' colour; null: none.")
+    footer: Annotated[str, text(FOOTER_MAX), NoNul] | None = Field(
+        None, description="A line under every subscriber page (a legal line); null: none."
+    )
 
 
 class QuietHoursAnswer(Answer):
@@ -131,6 +141,9 @@ class Workspace(Answer):
     sms_price: float | None = Field(ge=0)
     currency: str
     language: str = Field(description=WORKSPACE_LANGUAGE)
+    logo_url: str | None = Field(description="The logo (PUT /api/v1/workspace/logo), or null.")
+    brand_color: str | None
+    footer: str | None
     created_at: Timestamp
     updated_at: Timestamp
 

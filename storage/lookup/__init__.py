@@ -25,7 +25,8 @@ from storage.engine import StoreSettings
 # One row per followed segment (a row with NULL segment columns when there is none).
 POLL_SQL = """
 SELECT s.status, s.timezone, w.id, w.timezone, w.name, w.quiet_start, w.quiet_end,
-       s.contact_id, c.version, ss.segment_id, g.version, s.language
+       s.contact_id, c.version, ss.segment_id, g.version, s.language,
+       s.reward_segment_id, s.reward_unlocked_at, s.reward_text, s.reward_code
 FROM subscriptions s
 JOIN workspaces w ON w.id = s.workspace_id
 LEFT JOIN contacts c ON c.id = s.contact_id
@@ -61,6 +62,10 @@ class PollView(NamedTuple):
     contact_version: int | None
     segments: tuple[tuple[int, int], ...]  # (segment id, version)
     language: str = "en"  # the calendar's own texts (feeds/i18n.py)
+    # A reward was announced and awaits the first poll by a calendar app (storage/rewards.py).
+    reward_pending: bool = False
+    # The reward it unlocked: (text, code, when), rendered as an event of its own feed.
+    reward: tuple[str, str, datetime] | None = None
 
     @classmethod
     def from_rows(cls, subscription_id: int, rows: list[Any]) -> PollView | None:
@@ -68,9 +73,12 @@ class PollView(NamedTuple):
             return None
         segments = tuple((row[9], row[10]) for row in rows if row[9] is not None)
         r = rows[0]
+        unlocked = _instant(r[13])
+        reward = (r[14], r[15], unlocked) if unlocked and r[14] and r[15] else None
         return cls(
-            subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments, r[11]
-        )
+            subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments, r[11],
+            r[12] is not None and unlocked is None, reward,
+        )  # fmt: skip
 
 
 class WorkspaceRow(NamedTuple):

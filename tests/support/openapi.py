@@ -94,6 +94,8 @@ def request_errors(
         elif parameter.get("required"):
             errors.append(f"{name}: missing")
     declared = operation.get("requestBody")
+    if declared and "application/json" not in declared["content"]:
+        return errors  # a body that is not JSON (an image): the server checks its bytes
     if raw is not None:
         try:
             body = json.loads(raw)

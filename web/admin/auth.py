@@ -20,6 +20,7 @@ from calserver.passwords import dummy_hash, hash_password, needs_rehash, verify_
 from feeds.i18n import N_
 from storage.lookup import WorkspaceRow
 from storage.models import ApiKey, User, Workspace
+from storage.rewards import low_pools
 from storage.users import anyone_has_a_password, user_for_sign_in
 from storage.workspaces import KEY_PREFIX, hash_key
 from web.admin import csrf
@@ -95,7 +96,8 @@ async def _resolve(request: web.Request, state: dict[str, Any]) -> AdminSession 
             if key is None or key.revoked_at is not None or key.workspace_id != workspace.id:
                 return None
             who = f"key {key.prefix}…"
-    return AdminSession(workspace_row(workspace), who, state["c"])
+        pools = tuple(await low_pools(session, workspace.id))
+    return AdminSession(workspace_row(workspace), who, state["c"], pools)
 
 
 @web.middleware

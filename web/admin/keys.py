@@ -17,6 +17,8 @@ class AdminSession:
     workspace: WorkspaceRow
     who: str  # the user's e-mail address, or "key csk_…" with the key's prefix
     csrf: str
+    # (slug, name, codes left) of reward pools at or below storage.rewards.POOL_LOW: a banner.
+    low_pools: tuple[tuple[str, str, int], ...] = ()
 
 
 SIGN_IN_LIMITER = web.AppKey("admin_sign_in_limiter", RateLimiter)

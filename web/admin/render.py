@@ -24,6 +24,7 @@ NAV: tuple[tuple[str, str, str], ...] = (
     ("webhooks", N_("Webhooks"), "/admin/webhooks"),
     ("access", N_("API keys & users"), "/admin/access"),
     ("settings", N_("Settings"), "/admin/settings"),
+    ("brand", N_("Brand"), "/admin/brand"),
 )
 # State words the dashboard shows in badges and filters: stored in English, shown with _().
 STATE_WORDS = (

@@ -14,11 +14,13 @@ from feeds.i18n import N_, language_name, languages, supported, texts
 from storage import segments as store
 from storage.errors import Conflict
 from storage.lookup import WorkspaceRow
-from storage.models import Segment
+from storage.models import Segment, Workspace
+from storage.rewards import offer_open
 from storage.subscriptions import upcoming_events
 from web.admin.render import errors_by_field, form_of, page, see_other
 from web.api.common import workspace_of
 from web.api.segments import embed_html, parse_segment, subscribe_path
+from web.brand import brand_of
 from web.pages import templates
 from web.qr import qr_bytes
 from web.subscribe import PAGE_HEADERS
@@ -164,10 +166,13 @@ async def preview(request: web.Request) -> web.Response:
     device = platform(request.headers.get("User-Agent", ""))
     # ?lang= shows the page in another language; by default, the one most visitors get.
     language = supported(request.query.get("lang")) or segment.language or workspace.language
+    async with request.app[SESSIONS]() as session:
+        stored = await session.get(Workspace, workspace.id)
     html = templates(language).get_template("landing.html").render(
+        brand=brand_of(stored) if stored else None,
         workspace=workspace, segment=segment, also=[], buttons=BUTTON_ORDER[device],
         summary=summarize(events, segment.timezone, now, texts(language)), src="",
-        action="#preview",
+        action="#preview", reward=segment.reward_text if offer_open(segment) else None, variant={},
     )  # fmt: skip
     note = f'<p class="saved" role="note">{escape(texts(language).gettext(PREVIEW_NOTE))}</p>'
     body = html.encode().replace(b"<main>", b"<main>" + note.encode(), 1)

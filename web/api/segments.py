@@ -15,6 +15,7 @@ from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
 from storage import segments as store
 from storage.lookup import WorkspaceRow
 from storage.models import Segment, Workspace
+from storage.rewards import offer_open, set_reward
 from web.api.common import json_response, read_json_object, transaction, workspace_of
 
 
@@ -59,6 +60,7 @@ def segment_json(
             subscribe_url, segment.color, segment.language or workspace.language
         ),
         "events_url": f"{base}/api/v1/segments/{segment.slug}/events",
+        "reward": reward_json(segment),
         "created_at": segment.created_at.isoformat(),
         "updated_at": segment.updated_at.isoformat(),
     }
@@ -109,11 +111,25 @@ async def get_segment(request: web.Request) -> web.Response:
     return json_response(shapes.Segment, segment_json(request, workspace, segment))
 
 
+def reward_json(segment: Segment) -> dict[str, Any] | None:
+    if not segment.reward_text:
+        return None
+    return {"text": segment.reward_text, "code": segment.reward_code, "pool": segment.reward_pool,
+            "available": segment.reward_available if segment.reward_pool else 0,
+            "announced": offer_open(segment)}  # fmt: skip
+
+
 async def patch_segment(request: web.Request) -> web.Response:
     workspace = workspace_of(request)
     fields = parse_segment(await read_json_object(request), partial=True)
+    changes_reward, reward = "reward" in fields, fields.pop("reward", None)
     async with transaction(request) as session:
         segment = await store.get_segment(session, workspace.id, request.match_info["slug"])
+        if changes_reward:  # the landing page's offer; unused pool codes are kept
+            text = reward["text"] if reward else None
+            set_reward(
+                segment, text, reward and reward.get("code"), bool(reward and reward.get("pool"))
+            )
         await store.update_segment(session, segment, fields, request.app[CLOCK].now())
     return json_response(shapes.Segment, segment_json(request, workspace, segment))
 
