@@ -8,6 +8,7 @@ the client costs the server's core nothing. See bench/README.md.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -164,6 +165,9 @@ def process(command: list[str], env: dict[str, str] | None = None) -> Iterator[t
             server.stdout.close()
 
 
+_SCRATCH = itertools.count()
+
+
 @contextmanager
 def scratch_database(server_url: str) -> Iterator[str]:
     """A fresh database on the PostgreSQL server of ``server_url`` (its URL), dropped after;
@@ -177,7 +181,7 @@ def scratch_database(server_url: str) -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     url = make_url(server_url)
-    name = f"calserver_bench_{os.getpid()}"
+    name = f"calserver_bench_{os.getpid()}_{next(_SCRATCH)}"
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
 
     async def run(sql: str) -> None:

@@ -85,23 +85,26 @@ async def seed(engine: AsyncEngine, args: argparse.Namespace) -> int:
     return written
 
 
-async def main(args: argparse.Namespace) -> None:
+def main(args: argparse.Namespace) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="calserver-bench-polls-") as tmp,
         scratch_database(args.database_url) as scratch,
     ):
-        url = scratch or f"sqlite+aiosqlite:///{tmp}/polls.db"
-        engine = create_engine(Config({"data_dir": tmp, "database_url": url}))
-        try:
-            await upgrade(engine)
-            began = time.perf_counter()
-            written = await seed(engine, args)
-            print(f"{engine.dialect.name}: {written:,} polls of {args.subscriptions:,} subscriptions "
-                  f"every {args.interval} min over {args.days} days, seeded in "
-                  f"{time.perf_counter() - began:.0f} s")  # fmt: skip
-            await report(engine, args, written)
-        finally:
-            await engine.dispose()
+        asyncio.run(run(scratch or f"sqlite+aiosqlite:///{tmp}/polls.db", tmp, args))
+
+
+async def run(url: str, tmp: str, args: argparse.Namespace) -> None:
+    engine = create_engine(Config({"data_dir": tmp, "database_url": url}))
+    try:
+        await upgrade(engine)
+        began = time.perf_counter()
+        written = await seed(engine, args)
+        print(f"{engine.dialect.name}: {written:,} polls of {args.subscriptions:,} subscriptions "
+              f"every {args.interval} min over {args.days} days, seeded in "
+              f"{time.perf_counter() - began:.0f} s")  # fmt: skip
+        await report(engine, args, written)
+    finally:
+        await engine.dispose()
 
 
 async def report(engine: AsyncEngine, args: argparse.Namespace, written: int) -> None:
@@ -141,4 +144,4 @@ if __name__ == "__main__":
                         help="PostgreSQL server (a scratch database is created and dropped); "
                         "empty: SQLite in a temporary directory")  # fmt: skip
     args: Any = parser.parse_args()
-    asyncio.run(main(args))
+    main(args)

@@ -61,10 +61,11 @@ async def seed(url: str, data: str, count: int, paths: Path) -> None:
     now = datetime.now(UTC)
     created, polled = now - timedelta(days=30), now - timedelta(minutes=15)
     try:
-        async with engine.begin() as connection:
+        async with engine.connect() as connection:
             workspace = await connection.scalar(select(Workspace.id))
             segment = await connection.scalar(select(Segment.id))
-            for start in range(0, count, CHUNK):
+        for start in range(0, count, CHUNK):  # one transaction per chunk: the server writes too
+            async with engine.begin() as connection:
                 # The steady state: subscriptions that were activated long ago and polled
                 # lately, so a poll records a poll (not a first activation).
                 rows = [{"workspace_id": workspace, "timezone": "Europe/London", "src": "bench",

@@ -161,6 +161,9 @@ class Subscription(Base):
     """One calendar subscription: anonymous, identified only by its signed feed token."""
 
     __tablename__ = "subscriptions"
+    # The lifecycle sweep's lookup (family, status, silent since): without it each sweep
+    # scanned every subscription, a cost growing with the population on every server.
+    __table_args__ = (Index("ix_subscriptions_sweep", "family", "status", "last_poll_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(

@@ -88,7 +88,10 @@ def schemathesis(
         command += ["--max-examples", str(max_examples)]
     if minutes is not None:
         command += ["--max-time", str(int(minutes * 60))]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    # schemathesis keeps a cache in its working directory: not in the repository.
+    return subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=tempfile.gettempdir()
+    )
 
 
 def main() -> int:
