@@ -70,19 +70,28 @@ def seeded_server(
 
 
 def schemathesis(
-    url: str, key: str, *, seed: int, max_examples: int | None = None, minutes: float | None = None
+    url: str,
+    key: str,
+    *,
+    seed: int,
+    max_examples: int | None = None,
+    minutes: float | None = None,
+    workers: int = 2,
 ) -> subprocess.CompletedProcess[str]:
     """One `st run` with every check; its exit code is 0 when it found nothing."""
     command = [
         str(ST), "--config-file", str(CONFIG), "run", f"{url}/api/v1/openapi.json",
         "-H", f"Authorization: Bearer {key}", "--checks", "all", "--seed", str(seed),
-        "--workers", "2", "--no-color",
+        "--workers", str(workers), "--no-color",
     ]  # fmt: skip
     if max_examples is not None:
         command += ["--max-examples", str(max_examples)]
     if minutes is not None:
         command += ["--max-time", str(int(minutes * 60))]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
+    # schemathesis keeps a cache in its working directory: not in the repository.
+    return subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=tempfile.gettempdir()
+    )
 
 
 def main() -> int:
