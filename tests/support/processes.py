@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,9 +33,12 @@ def serving(
 ) -> Iterator[tuple[str, list[str]]]:
     """Start `calserver serve` on a free port; yield its URL and the lines it printed (with
     its log on stderr too when ``with_log``: keep the requests few then, as nobody reads on)."""
+    # Without ``with_log`` the log goes to a file nobody reads, unless the server fails: then
+    # its end is in the assertion (a child of `serve --workers` that dies says why there).
+    log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (closed in finally)
     process = subprocess.Popen(
         [*CALSERVER, "serve", "--port", "0", *args], env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if with_log else subprocess.DEVNULL, text=True,
+        stderr=subprocess.STDOUT if with_log else log_file, text=True,
     )  # fmt: skip
     lines: list[str] = []
     try:
@@ -51,7 +55,10 @@ def serving(
         code = process.wait(timeout=20)
         if process.stdout is not None:
             process.stdout.close()
-        assert code == 0
+        log_file.seek(0)
+        log_tail = log_file.read()[-6000:]
+        log_file.close()
+        assert code == 0, f"calserver serve exited with {code}; its log ends:\n{log_tail}"
 
 
 def http(
