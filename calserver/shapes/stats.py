@@ -16,7 +16,9 @@ Money = Annotated[float | None, Field(description="In the workspace's currency, 
 Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
 
 
-class Figures(Answer):
+class Counts(Answer):
+    """The funnel and lifecycle counts of a period, as the summary and each day give them."""
+
     landing_views: Count
     subscribe_clicks: Count
     activated: Count
@@ -25,6 +27,9 @@ class Figures(Answer):
     unsubscribed: Count
     revoked: Count
     lapsed: Count
+
+
+class Figures(Counts):
     active_at_start: int
     active: int
     subscribe_conversion: Rate
@@ -58,16 +63,8 @@ class StatsSummary(Figures):
     by_segment: list[BySegment]
 
 
-class DayRow(Answer):
+class DayRow(Counts):
     day: Day
-    landing_views: Count
-    subscribe_clicks: Count
-    activated: Count
-    returned: Count
-    resumed: Count
-    unsubscribed: Count
-    revoked: Count
-    lapsed: Count
     active: int
     polls: Count | None = Field(None, description="Feed polls (whole workspace only).")
 
