@@ -1,32 +1,21 @@
-"""An event body checked against the accepted range (feeds/limits.py) as well as the API's
-rules, for the edges that are not the API's models: the dashboard's forms and imports."""
+"""Event bodies from the edges that are not the API (the dashboard's forms and imports).
+
+``parse_event`` already ends with the range guard of feeds/limits.py; what these edges add is
+that a date at the very edge of Python's own range (which the API's models refuse before
+parsing) is reported as out of range instead of escaping as an error."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from calserver.eventspec import EventSpec, parse_event
 from calserver.validation import FieldErrors
-from feeds.limits import RANGE_TEXT, event_problems
-
-
-def spec_problems(spec: EventSpec) -> list[tuple[str, str]]:
-    """(field, message) for each part of a valid event outside the accepted range."""
-    if spec.kind == "all_day":
-        start = datetime.combine(date.fromisoformat(spec.start_local), datetime.min.time())
-    else:
-        start = datetime.fromisoformat(spec.start_local)
-    return event_problems(start, spec.duration_seconds, spec.alarms, spec.ends_at)
+from feeds.limits import RANGE_TEXT
 
 
 def parse_event_in_range(body: dict[str, Any], default_timezone: str) -> EventSpec:
-    """parse_event, then the range: FieldErrors naming every field out of it."""
+    """parse_event, with an overflow at Python's edges named as the start being out of range."""
     try:
-        spec = parse_event(body, default_timezone)
+        return parse_event(body, default_timezone)
     except (ArithmeticError, ValueError):  # a date at the edge of Python's range
         raise FieldErrors([("/start", f"the event must take place {RANGE_TEXT}")]) from None
-    problems = spec_problems(spec)
-    if problems:
-        raise FieldErrors(problems)
-    return spec
