@@ -7,8 +7,10 @@ when neither exists. Several secrets allow rotation: the first signs, all verify
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -50,13 +52,19 @@ def load_secrets(config: Config, *, create: bool = True) -> list[str]:
 
 def _create_secret_file(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: two processes starting together must not overwrite each other's secret.
+    # Written in full under a private name, then linked into place: a process starting
+    # beside us either finds no file or a whole one, never an empty one, and link()
+    # refuses to replace a secret another process put there first.
+    fd, temporary = tempfile.mkstemp(prefix=".secret-", dir=path.parent)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # the other process's secret stands
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 class TokenSigner:

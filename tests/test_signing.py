@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import stat
 from pathlib import Path
 
@@ -19,6 +20,35 @@ def test_secret_is_created_once_in_the_data_dir(tmp_path: Path) -> None:
     assert load_secrets(config) == first  # a restart reads the same secret
     token = TokenSigner(first).sign("feed", {"s": 1})
     assert TokenSigner(load_secrets(config)).verify("feed", token) == {"s": 1}
+
+
+def _race_for_the_secret(data_dir: str, barrier: object, answers: object) -> None:
+    barrier.wait()  # type: ignore[attr-defined]
+    try:
+        answers.put(load_secrets(Config({"data_dir": data_dir})))  # type: ignore[attr-defined]
+    except ConfigError as error:
+        answers.put(str(error))  # type: ignore[attr-defined]
+
+
+def test_processes_starting_together_all_read_one_whole_secret(tmp_path: Path) -> None:
+    """serve --workers N: children starting at once never see a half-written secret file."""
+    context = multiprocessing.get_context("fork")
+    racers = 6
+    for attempt in range(15):
+        data_dir = str(tmp_path / str(attempt))
+        barrier, answers = context.Barrier(racers), context.Queue()
+        processes = [
+            context.Process(target=_race_for_the_secret, args=(data_dir, barrier, answers))
+            for _ in range(racers)
+        ]
+        for process in processes:
+            process.start()
+        seen = [answers.get(timeout=30) for _ in processes]
+        for process in processes:
+            process.join(30)
+        assert all(isinstance(answer, list) for answer in seen), seen
+        assert len({tuple(answer) for answer in seen}) == 1, seen
+        assert sorted(p.name for p in Path(data_dir).iterdir()) == ["secret"]
 
 
 def test_rotation_first_signs_all_verify() -> None:

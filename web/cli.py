@@ -27,6 +27,7 @@ from calserver.clock import Clock
 from calserver.config import Config, ConfigError, load_config
 from calserver.options import OPTIONS
 from calserver.passwords import hash_password, password_problem
+from calserver.signing import load_secrets
 from calserver.validation import SLUG_RE
 from storage.engine import create_engine, session_factory
 from storage.errors import Conflict, NotFound, UnsupportedDatabase
@@ -244,6 +245,7 @@ def _cmd_serve(config: Config) -> int:
 
     if config.migrate_on_start:  # once, before the children start (SQLite has one writer)
         _cmd_migrate(config, quiet=True)
+    load_secrets(config)  # the first start creates the secret once, not once per child
     return serve_processes(
         config.replace(migrate_on_start=False),
         config.process_count,
