@@ -15,7 +15,7 @@ from calserver.appkeys import CLOCK, SESSIONS
 from calserver.eventspec import EventSpec, apply_spec
 from calserver.ranges import parse_event_in_range
 from calserver.validation import FieldErrors, format_duration, zone_names
-from feeds.i18n import N_
+from feeds.i18n import N_, reason, say
 from storage import segments as store
 from storage.errors import Conflict
 from storage.models import Event, Segment
@@ -125,7 +125,12 @@ async def _save(
             event = await store.get_event(session, segment.id, event.id)
             if spec.uid and spec.uid != event.uid:
                 if await store.uid_taken(session, segment.id, spec.uid, except_id=event.id):
-                    raise Conflict(f"an event with uid {spec.uid!r} already exists in this segment")
+                    raise Conflict(
+                        say(
+                            "an event with uid %(uid)s already exists in this segment",
+                            uid=repr(spec.uid),
+                        )
+                    )
                 event.uid = spec.uid
             apply_spec(event, spec)
             event.sequence += 1
@@ -145,7 +150,7 @@ async def save(request: web.Request) -> web.Response:
     except FieldErrors as error:
         return await _editor(request, segment, event, form, errors_by_field(error.errors), 422)
     except Conflict as error:
-        return await _editor(request, segment, event, form, {"uid": [str(error)]}, 409)
+        return await _editor(request, segment, event, form, {"uid": [reason(error)]}, 409)
     raise see_other(f"/admin/segments/{segment.slug}/events/{event_id}?saved=1")
 
 

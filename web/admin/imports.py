@@ -9,7 +9,7 @@ from aiohttp import web
 from calserver import importing
 from calserver.appkeys import CHECK_POOL, CLOCK, SESSIONS
 from calserver.importing import MODES, ImportFileError, mark_duplicate_uids, store_rows, to_write
-from feeds.i18n import N_
+from feeds.i18n import N_, reason, say
 from storage import segments as store
 from web.admin.render import page, texts_of
 from web.api.common import workspace_of
@@ -54,7 +54,7 @@ async def run_import(request: web.Request) -> web.Response:
         )  # fmt: skip
     except ImportFileError as error:
         return await _segments_and_page(request, 422, chosen=chosen, mode=mode, report=None,
-                                        error=f"{upload.filename}: {error}")  # fmt: skip
+                                        error=say("%(file)s: %(reason)s", file=upload.filename, reason=reason(error)))  # fmt: skip
     mark_duplicate_uids(rows, taken)
     chosen_rows = to_write(rows, mode)
     async with request.app[SESSIONS].begin() as session:

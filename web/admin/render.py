@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from calserver.appkeys import CONFIG
-from feeds.i18n import N_, Texts, supported, texts
+from feeds.i18n import N_, Texts, say, supported, texts
 from web.admin.keys import ADMIN, CSRF
 from web.language import ADMIN_COOKIE, from_accept_language, switch
 from web.pages import templates
@@ -101,12 +101,17 @@ def see_other(location: str) -> web.HTTPSeeOther:
 
 
 def errors_by_field(errors: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """API pointers ("/alarms/1/before") grouped by the form field they belong to."""
+    """API pointers ("/alarms/1/before") grouped by the form field they belong to; a field
+    that takes a list (the reminders) says which of its items is wrong."""
     grouped: dict[str, list[str]] = defaultdict(list)
     for pointer, message in errors:
-        field = pointer.strip("/").split("/")[0] or "form"
-        detail = pointer.strip("/").split("/", 1)[1] if "/" in pointer.strip("/") else ""
-        grouped[field].append(f"{detail}: {message}" if detail else message)
+        field, _, detail = pointer.strip("/").partition("/")
+        index = detail.split("/")[0]
+        if index.isdigit():
+            message = say("item %(number)s: %(message)s", number=int(index) + 1, message=message)
+        elif detail:
+            message = say("%(place)s: %(message)s", place=detail, message=message)
+        grouped[field or "form"].append(message)
     return dict(grouped)
 
 
