@@ -22,7 +22,7 @@ DATA = ("Shop news", "Order 42 ready for pickup", "Sale", "acme shop", "owner@ac
         "subscription.activated", "subscription.ended", "trigger.delivered", "trigger.undelivered",
         "title, start, end", "duration, timezone, local_time, all_day, rrule, alarms",
         "description, location, url, uid", "no_subscription", "https://8.8.8.8/hook",
-        "news")  # fmt: skip
+        "news", "«code»")  # fmt: skip
 
 
 @pytest.fixture
@@ -56,7 +56,8 @@ async def test_every_dashboard_page_speaks_russian(
              "/admin/segments/news/events/new", f"/admin/segments/news/events/{story['event']}",
              "/admin/stats", "/admin/subscribers", "/admin/triggers",
              f"/admin/triggers/{story['trigger']}", "/admin/cascade", "/admin/channels",
-             "/admin/webhooks", "/admin/access", "/admin/settings", "/admin/import"]  # fmt: skip
+             "/admin/webhooks", "/admin/access", "/admin/settings", "/admin/import",
+             "/admin/brand", "/admin/segments/news/reward", "/admin/segments/news/variants"]  # fmt: skip
     for path in pages:
         async with client.get(path, headers={"Accept-Language": "en"}) as answer:  # cookie wins
             assert answer.status == 200, path
@@ -128,6 +129,13 @@ BAD_FORMS = [
      "нужно не меньше 10 символов"),
     ("/admin/segments/news/reward", {"mode": "code", "text": "A gift", "code": "TWO WORDS"},
      "Промокод — от 1 до 100 символов, без пробелов."),
+    ("/admin/segments/news/variants", {"a-headline": "Only one"},
+     "В A/B-тесте от 2 до 4 версий; без версий тест заканчивается."),
+    ("/admin/brand", {"brand_color": "blue", "footer": ""},
+     "Фирменный цвет записывается как #RRGGBB, например #1565C0."),
+    ("/admin/channels", {"step-0-channel": "pigeon", "step-1-channel": "calendar",
+                         "step-1-wait": "-5"},
+     "неизвестный канал 'pigeon'; настроены: calendar"),
 ]  # fmt: skip
 
 
@@ -145,12 +153,25 @@ async def test_a_form_sent_back_says_what_is_wrong_in_russian(
     assert status in (409, 422), page
     text = " ".join(read_page(page).parts)
     assert sentence in text, text
-    assert_russian(page, *DATA, *fields.values(), "'Mars/Olympus'", "'soon'")
+    assert_russian(page, *DATA, *fields.values(), "'Mars/Olympus'", "'soon'", "'pigeon'")
     # The same form in English says it in English (the API's language).
     async with client.get("/admin/segments?lang=en"):
         pass
     status, _, page = await post_form(client, path, fields, token_from=path.replace("/users", ""))
     assert sentence not in page and 'lang="en"' in page
+
+
+@pytest.mark.parametrize("query", ["/admin/stats?from=2026-13-01", "/admin/cascade?to=someday"])
+async def test_a_report_asked_for_wrong_dates_says_so_in_russian(
+    client: TestClient,
+    story: dict[str, Any],  # type: ignore[type-arg]
+    query: str,
+) -> None:
+    async with client.get(query, headers={"Accept-Language": "ru"}) as answer:
+        assert answer.status == 400
+        page = await answer.text()
+    assert "укажите дату, например 2026-03-31" in " ".join(read_page(page).parts)
+    assert_russian(page, *DATA)
 
 
 async def test_an_import_in_russian_names_each_bad_row_and_an_unreadable_file(
