@@ -39,6 +39,7 @@ from storage.families import family_of
 from web.dav import plugin
 from web.dav.calendar import CalendarCache
 from web.feed import local_day, settings_of
+from web.problems import OUTAGE, RETRY_AFTER
 from web.subscribe import client_address
 
 PREFIX = "/dav"
@@ -294,6 +295,8 @@ class DavHandler:
         loop = asyncio.get_running_loop()
         pool = server.query_pool if _is_query(request.method, body) else server.pool
         status, headers, answer = await loop.run_in_executor(pool, _run, server, environ, dav)
+        if dav is not None and dav.database_down and status >= 500:
+            return web.Response(status=503, text=OUTAGE, headers={"Retry-After": RETRY_AFTER})
         if dav is not None:
             self._record(request, server, dav, status, _sends_data(request.method, body))
         out = {name: value for name, value in headers if name.lower() not in _HOP_BY_HOP}

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from calserver.clock import Clock
 from feeds.feed import FeedSettings, calendar_name, ended_name
 from storage.davsync import DavState, changes_since, dav_state, in_range
+from storage.errors import unavailable
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.segments import TOMBSTONE_DAYS
@@ -73,6 +74,7 @@ class DavRequest:
     details: DavState | None = None
     served_items: int = 0
     personal: set[tuple[int, int]] = field(default_factory=set)
+    database_down: bool = False  # Radicale turns any error into a 500; the bridge says 503
 
 
 _local = threading.local()
@@ -90,6 +92,17 @@ def serving(request: DavRequest) -> Iterator[DavRequest]:
         yield request
     finally:
         _local.request = None
+
+
+@contextlib.contextmanager
+def _session(request: DavRequest) -> Iterator[Session]:
+    """A database session for this request that notes an outage (not a bug) if it fails."""
+    try:
+        with Session(request.context.engine) as session:
+            yield session
+    except Exception as error:
+        request.database_down = request.database_down or unavailable(error)
+        raise
 
 
 def _versions(request: DavRequest) -> str:
@@ -124,7 +137,7 @@ def read_sync_token(request: DavRequest, old_token: str) -> tuple[datetime, bool
 def _details(request: DavRequest) -> DavState:
     """Names and change times, read once per request and only when asked for."""
     if request.details is None:
-        with Session(request.context.engine) as session:
+        with _session(request) as session:
             request.details = dav_state(session, request.poll.subscription_id)
         if request.details is None:
             raise ValueError("the subscription was deleted during the request")
@@ -207,7 +220,7 @@ class Calendar(storage.BaseCollection):
 
             def build() -> DavCalendar:
                 details = _details(request)
-                with Session(context.engine) as session:
+                with _session(request) as session:
                     return build_calendar(session, poll, details, context.settings, now)
 
             self._calendar = context.cache.get(self._key, build)
@@ -250,7 +263,7 @@ class Calendar(storage.BaseCollection):
             return [(self._item(item), False) for item in items.values()]
         low = datetime.fromtimestamp(max(start, 0), UTC)
         high = datetime.fromtimestamp(min(end, 2**33), UTC)
-        with Session(self._request.context.engine) as session:
+        with _session(self._request) as session:
             events, triggers = in_range(
                 session, self._segment_ids, self._poll.contact_id, low, high
             )
@@ -280,7 +293,7 @@ class Calendar(storage.BaseCollection):
             return old_token, ()
         poll, now = self._poll, self._request.now
         retention = timedelta(days=self._request.context.settings.retention_days)
-        with Session(self._request.context.engine) as session:
+        with _session(self._request) as session:
             delta = changes_since(
                 session, self._segment_ids, poll.contact_id, since - SYNC_MARGIN,
                 since - SYNC_MARGIN - retention, now - retention,
