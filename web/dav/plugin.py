@@ -34,12 +34,15 @@ from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.segments import TOMBSTONE_DAYS
 from web.dav.calendar import (
+    REWARD_PREFIX,
     CalendarCache,
     DavCalendar,
     DavItem,
     build_calendar,
     lineage,
     render_key,
+    reward_href,
+    reward_item,
     with_link,
 )
 
@@ -74,6 +77,7 @@ class DavRequest:
     details: DavState | None = None
     served_items: int = 0
     personal: set[tuple[int, int]] = field(default_factory=set)
+    manage_url: str = ""  # the subscriber's manage page, named in their reward
     database_down: bool = False  # Radicale turns any error into a 500; the bridge says 503
 
 
@@ -106,7 +110,7 @@ def _session(request: DavRequest) -> Iterator[Session]:
 
 
 def _versions(request: DavRequest) -> str:
-    key = render_key(request.poll, request.now.date())
+    key = (render_key(request.poll, request.now.date()), request.poll.reward)
     return hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
 
 
@@ -209,7 +213,7 @@ class Calendar(storage.BaseCollection):
     def etag(self) -> str:
         """The CTag: from versions only, O(1)."""
         # The workspace's name is the calendar's name when several segments are followed.
-        state = (self._key, self._poll.workspace_name, self._link_tag)
+        state = (self._key, self._poll.workspace_name, self._link_tag, self._poll.reward)
         digest = hashlib.blake2b(repr(state).encode(), digest_size=12)
         return '"' + digest.hexdigest() + '"'
 
@@ -223,7 +227,11 @@ class Calendar(storage.BaseCollection):
                 with _session(request) as session:
                     return build_calendar(session, poll, details, context.settings, now)
 
-            self._calendar = context.cache.get(self._key, build)
+            calendar = context.cache.get(self._key, build)
+            # The reward this subscription unlocked is its own, like the feed's: not cached.
+            if (reward := reward_item(poll, request.manage_url)) is not None:
+                calendar = DavCalendar({**calendar.items, reward.href: reward})
+            self._calendar = calendar
         return self._calendar
 
     def _item(self, item: DavItem) -> radicale_item.Item:
@@ -268,6 +276,7 @@ class Calendar(storage.BaseCollection):
                 session, self._segment_ids, self._poll.contact_id, low, high
             )
         wanted = {f"e{i}.ics" for i in events} | {f"p{i}.ics" for i in triggers}
+        wanted |= {href for href in items if href.startswith(REWARD_PREFIX)}
         rest = None if simple or tag is None else _without_time_range(filters)
         found = []
         for href, item in items.items():
@@ -300,6 +309,8 @@ class Calendar(storage.BaseCollection):
             )  # fmt: skip
         hrefs = [f"e{i}.ics" for i in sorted(delta.events)]
         hrefs += [f"p{i}.ics" for i in sorted(delta.triggers)]
+        if poll.reward is not None and poll.reward[2] >= since - SYNC_MARGIN:
+            hrefs.append(reward_href(poll))
         return token, hrefs
 
     def get_meta(self, key: str | None = None) -> Any:
