@@ -29,7 +29,7 @@ from storage.models import Event
 from storage.segments import touch_segment
 
 MAX_ROWS = 2000
-STORE_CHUNK = 50  # rows the ORM writes between two turns of the event loop
+STORE_CHUNK = 20  # rows the ORM writes between two turns of the event loop
 # csv's own limit on one field, named in the error a longer field gets.
 MAX_CSV_FIELD = csv.field_size_limit()
 # A whole file's checks stop after this long (each row's are bounded by the recurrence cap):

@@ -11,7 +11,7 @@ from calserver.appkeys import CHECK_POOL, CLOCK, SESSIONS
 from calserver.importing import MODES, ImportFileError, mark_duplicate_uids, store_rows, to_write
 from feeds.i18n import N_, reason, say
 from storage import segments as store
-from web.admin.render import page, texts_of
+from web.admin.render import page_off_loop, texts_of
 from web.api.common import workspace_of
 
 CHOOSE_FILE = N_("Choose an .ics or .csv file.")
@@ -24,8 +24,9 @@ async def _segments_and_page(
         segments = await store.list_segments(session, workspace_of(request).id)
     context.setdefault("chosen", request.query.get("segment", ""))
     context.setdefault("mode", "all_or_nothing")
-    return page(request, "import.html", section="segments", status=status, segments=segments,
-                modes=MODES, **context)  # fmt: skip
+    # The report lists every row of the file: rendered off the loop.
+    return await page_off_loop(request, "import.html", section="segments", status=status,
+                               segments=segments, modes=MODES, **context)  # fmt: skip
 
 
 async def import_page(request: web.Request) -> web.Response:

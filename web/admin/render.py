@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -72,21 +73,38 @@ def texts_of(request: web.Request) -> Texts:
 def page(
     request: web.Request, template: str, *, section: str, status: int = 200, **context: Any
 ) -> web.Response:
+    language, values = _context(request, section, context)
+    html = templates(language).get_template(f"admin/{template}").render(**values)
+    return _response(request, html, status, language)
+
+
+async def page_off_loop(
+    request: web.Request, template: str, *, section: str, status: int = 200, **context: Any
+) -> web.Response:
+    """``page`` for a long page (an import's report of thousands of rows): rendered in a
+    worker thread, so other requests are answered meanwhile."""
+    language, values = _context(request, section, context)
+    html = await asyncio.to_thread(
+        templates(language).get_template(f"admin/{template}").render, **values
+    )
+    return _response(request, html, status, language)
+
+
+def _context(request: web.Request, section: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:  # fmt: skip
     admin = request.get(ADMIN)
     language = language_of(request)
-    html = (
-        templates(language)
-        .get_template(f"admin/{template}")
-        .render(
-            nav=NAV,
-            section=section,
-            admin=admin,
-            workspace=admin.workspace if admin else None,
-            csrf=request.get(CSRF, ""),
-            switch=switch(request, language),
-            **context,
-        )
-    )
+    return language, {
+        "nav": NAV,
+        "section": section,
+        "admin": admin,
+        "workspace": admin.workspace if admin else None,
+        "csrf": request.get(CSRF, ""),
+        "switch": switch(request, language),
+        **context,
+    }
+
+
+def _response(request: web.Request, html: str, status: int, language: str) -> web.Response:
     response = web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
     response.headers["Content-Language"] = language
     if supported(request.query.get("lang")) == language != request.cookies.get(LANGUAGE_COOKIE):
