@@ -21,7 +21,7 @@ from storage.errors import Conflict
 from storage.models import Event, Segment
 from web.admin.quiet import quiet_warnings, subscriber_zones
 from web.admin.render import errors_by_field, form_of, page, see_other, texts_of
-from web.api.common import run_cpu_check, workspace_of
+from web.api.common import id_of, run_cpu_check, workspace_of
 
 REPEATS = (("", N_("Does not repeat")), ("DAILY", N_("Every day")), ("WEEKLY", N_("Every week")),
            ("MONTHLY", N_("Every month")), ("YEARLY", N_("Every year")))  # fmt: skip
@@ -91,12 +91,10 @@ async def _load(request: web.Request) -> tuple[Segment, Event | None]:
         segment = await store.get_segment(
             session, workspace_of(request).id, request.match_info["slug"]
         )
-        raw = request.match_info.get("event_id")
-        if raw is None:
+        if "event_id" not in request.match_info:
             return segment, None
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-            raise web.HTTPNotFound(text=f"no event {raw!r} in this segment")
-        return segment, await store.get_event(session, segment.id, int(raw))
+        event_id = id_of(request, "event_id", "event")
+        return segment, await store.get_event(session, segment.id, event_id)
 
 
 async def new_page(request: web.Request) -> web.Response:
