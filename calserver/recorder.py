@@ -9,6 +9,7 @@ never a subscription: subscriptions are written by their own request's transacti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -126,10 +127,19 @@ class Recorder:
 async def run_forever(
     recorder: Recorder, sessions: async_sessionmaker[AsyncSession], clock: Clock,
     interval: float, thresholds: dict[str, Thresholds], retention_hours: int,
+    stop: asyncio.Event,
 ) -> None:  # fmt: skip
+    """Write every ``interval`` seconds until ``stop`` is set. A write under way when it is
+    set is finished, never cancelled: a write cancelled halfway can leave SQLite's write lock
+    with a connection nobody rolls back, and the last write on shutdown would then wait for
+    it in vain (a stopping ``serve --workers`` child lost its polls that way)."""
     swept: datetime | None = None
-    while True:
-        await asyncio.sleep(interval)
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval):
+                await stop.wait()
+        if stop.is_set():
+            return
         try:
             await recorder.flush(sessions, clock.now())
             now = clock.now()

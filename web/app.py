@@ -71,14 +71,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 async def _telemetry(app: web.Application) -> AsyncIterator[None]:
     """Write recorded polls and views in the background, and once more on shutdown."""
-    config, recorder = app[CONFIG], app[RECORDER]
+    config, recorder, stop = app[CONFIG], app[RECORDER], asyncio.Event()
     task = asyncio.create_task(
         run_forever(recorder, app[SESSIONS], app[CLOCK], config.poll_flush_seconds,
-                    config.thresholds, config.poll_retention_hours)
+                    config.thresholds, config.poll_retention_hours, stop)
     )  # fmt: skip
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
+    stop.set()  # a write under way ends first (calserver/recorder.py)
+    with contextlib.suppress(Exception):  # a failed write keeps its polls for the last one
         await task
     try:
         await recorder.flush(app[SESSIONS], app[CLOCK].now())
