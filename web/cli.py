@@ -349,11 +349,16 @@ async def _serve_until_stopped(
         flush_access_log()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    from calserver.channels import ChannelError
+def _refusals() -> tuple[type[Exception], ...]:
+    """What a command refuses with a message and status 2 rather than a traceback."""
+    from calserver.channels import ChannelError  # aiohttp: only when there is one to catch
     from storage.errors import Conflict, NotFound, UnsupportedDatabase
 
+    return (ConfigError, UnsupportedDatabase, ChannelError, Conflict, NotFound)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args, dict(os.environ))
         logging.basicConfig(
@@ -378,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = cmd_import(config, args, _with_store)
         else:
             code = _cmd_key(config, args)
-    except (ConfigError, UnsupportedDatabase, ChannelError, Conflict, NotFound) as error:
+    except _refusals() as error:  # evaluated only when something was raised
         print(f"error: {error}", file=sys.stderr)
         code = 2
     sys.exit(code)
