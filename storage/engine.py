@@ -29,12 +29,16 @@ class StoreSettings(Protocol):
     def database_pool_size(self) -> int: ...
 
 
+# How long a SQLite writer waits for another's lock before the request gets a 503.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (feed polls) run beside a writer; foreign keys are off by default.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_MS)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 

@@ -12,23 +12,25 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp.test_utils import TestClient
 from playwright.async_api import Page
 
+from tests import test_browser
 from tests.conftest import Tenant
 from tests.support.admin import PASSWORD, add_user
 from tests.support.agents import AGENTS, BROWSERS
 from tests.support.feeds import poll, read
 from tests.support.telemetry import settle
-from tests.test_browser import (  # noqa: F401 (browser and visit are fixtures)
-    ARTIFACTS,
-    DESKTOP,
-    IPHONE,
-    ZBARIMG,
-    OpenVisit,
-    _subscribe_with,
-    browser,
-    visit,
+from tests.test_browser import ARTIFACTS, DESKTOP, IPHONE, ZBARIMG, OpenVisit, _subscribe_with
+
+# In the module's event loop, with test_browser's Chromium, server and tenant fixtures.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+browser, visit, client, tenant = (
+    test_browser.browser,
+    test_browser.visit,
+    test_browser.client,
+    test_browser.tenant,
 )
 
 PUBLIC = "https://cal.example.test"
@@ -118,7 +120,7 @@ async def subscribe_from_the_site_then_leave(client: TestClient) -> None:  # typ
 async def test_shop_owner_creates_a_segment_and_sees_subscribers_arrive(
     client: TestClient,  # type: ignore[type-arg]
     tenant: Tenant,
-    visit: OpenVisit,  # noqa: F811 (the fixture imported above)
+    visit: OpenVisit,
     tmp_path: Path,
 ) -> None:
     await add_user(client, "acme")
@@ -184,7 +186,7 @@ async def subscribe_by_phone(open_visit: OpenVisit, scanned: str) -> str:
 async def test_embed_snippet_copies_and_a_forged_post_is_refused(
     client: TestClient,  # type: ignore[type-arg]
     tenant: Tenant,
-    visit: OpenVisit,  # noqa: F811 (the fixture imported above)
+    visit: OpenVisit,
 ) -> None:
     await add_user(client, "acme")
     await tenant.api.post("/api/v1/segments", {"slug": "news", "name": "News"})
@@ -234,7 +236,7 @@ async def _seed_pages(tenant: Tenant) -> int:
 async def test_every_page_is_labelled_fits_a_phone_and_is_kept_as_screenshots(
     client: TestClient,  # type: ignore[type-arg]
     tenant: Tenant,
-    visit: OpenVisit,  # noqa: F811 (the fixture imported above)
+    visit: OpenVisit,
 ) -> None:
     await add_user(client, "acme")
     trigger = await _seed_pages(tenant)
@@ -264,7 +266,7 @@ async def test_every_page_is_labelled_fits_a_phone_and_is_kept_as_screenshots(
 async def test_import_a_file_through_the_page(
     client: TestClient,  # type: ignore[type-arg]
     tenant: Tenant,
-    visit: OpenVisit,  # noqa: F811 (the fixture imported above)
+    visit: OpenVisit,
     tmp_path: Path,
 ) -> None:
     await add_user(client, "acme")

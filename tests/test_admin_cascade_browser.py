@@ -4,8 +4,11 @@ worker runs, and the cost chart changes. Screenshots go to tests/artifacts/admin
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
 from aiohttp.test_utils import TestClient
-from playwright.async_api import Page
+from playwright.async_api import Browser, Page
 
 from tests.conftest import Tenant
 from tests.support.admin import add_user
@@ -22,8 +25,22 @@ from tests.test_admin_cascade import (  # noqa: F401 (client, gateway and tables
     gateway,
     tables,
 )
-from tests.test_browser import DESKTOP, OpenVisit, browser, visit  # noqa: F401 (fixtures)
+from tests.test_browser import DESKTOP, OpenVisit, chromium, visits
 from tests.test_triggers import bound_subscription
+
+
+# Its own Chromium, in this test's event loop: the cascade tests' server and peers live there.
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+async def visit(browser: Browser, client: TestClient) -> AsyncIterator[OpenVisit]:  # type: ignore[type-arg]  # noqa: F811
+    async with visits(browser, client) as open_context:
+        yield open_context
+
 
 FIGURES = ("triggers", "delivered_by_calendar", "cost_total", "all_sms_cost", "saving")
 
@@ -54,7 +71,7 @@ async def test_policy_set_in_the_browser_moves_the_cost_chart(
     client: TestClient,  # type: ignore[type-arg]  # noqa: F811
     tenant: Tenant,
     gateway: SmsGateway,  # noqa: F811
-    visit: OpenVisit,  # noqa: F811
+    visit: OpenVisit,
 ) -> None:
     api = tenant.api
     await add_user(client, "acme")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,14 +18,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp.test_utils import TestClient
+import pytest_asyncio
+from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 from sqlalchemy import select
 
 from calserver.appkeys import SESSIONS
+from calserver.clock import FrozenClock
+from calserver.config import Config
 from storage.models import Subscription
-from tests.conftest import Tenant
+from tests.conftest import Tenant, _tenant
 from tests.support.feeds import add_event, make_segment, path_of, poll, read
+from web.app import create_app
+
+# One Chromium for all the tests of a module (starting Playwright's driver and Chromium took
+# about a second a test): they run in the module's event loop, and so do the fixtures that
+# hold that loop's objects — the browser, the test server (client) and the tenant's API
+# client. Each test still gets its own server, database and browser contexts. The modules
+# that import these fixtures do the same (pytestmark).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -83,16 +95,35 @@ TIP_IN_MOSCOW = "2026-03-05T07:00:00Z"
 OPEN_DAY = "2026-03-10T12:00:00Z"
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
+        launched = await playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
         try:
-            yield chromium
+            yield launched
         finally:
-            await chromium.close()
+            await launched.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client(config: Config, clock: FrozenClock) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    """conftest's client, in the module's event loop."""
+    async with TestClient(TestServer(create_app(config, clock=clock))) as test_client:
+        yield test_client
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def tenant(client: TestClient) -> Tenant:  # type: ignore[type-arg]
+    """conftest's tenant, in the module's event loop."""
+    return await _tenant(client, "acme")
 
 
 @dataclass
@@ -124,11 +155,21 @@ class Visit:
 OpenVisit = Callable[[dict[str, Any]], Awaitable[Visit]]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def visit(
     browser: Browser,
     client: TestClient,  # type: ignore[type-arg]
 ) -> AsyncIterator[OpenVisit]:
+    async with visits(browser, client) as open_context:
+        yield open_context
+
+
+@asynccontextmanager
+async def visits(
+    browser: Browser,
+    client: TestClient,  # type: ignore[type-arg]
+) -> AsyncIterator[OpenVisit]:
+    """Opens browser contexts that may only reach ``client``'s server; closes them after."""
     base = str(client.make_url("/"))
     opened: list[BrowserContext] = []
 
@@ -149,9 +190,11 @@ async def visit(
         await context.route("**/*", gate)
         return visit
 
-    yield open_context
-    for context in opened:
-        await context.close()
+    try:
+        yield open_context
+    finally:
+        for context in opened:
+            await context.close()
 
 
 async def _segment(tenant: Tenant) -> dict[str, Any]:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from playwright.async_api import Browser
 
 from calserver import importing
 from tests.conftest import Tenant
@@ -17,7 +19,20 @@ from tests.support.admin import add_user, sign_in
 from tests.support.db import snapshot
 from tests.support.feeds import make_segment
 from tests.test_admin_import import _upload
-from tests.test_browser import browser, visit  # noqa: F401 (fixtures)
+from tests.test_browser import OpenVisit, chromium, visits
+
+
+# A Chromium of its own for the one browser test here, in that test's event loop.
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+async def visit(browser: Browser, client: TestClient) -> AsyncIterator[OpenVisit]:  # type: ignore[type-arg]
+    async with visits(browser, client) as open_context:
+        yield open_context
 
 
 def _ics(*events: str) -> str:
@@ -130,7 +145,7 @@ async def test_a_megabyte_import_leaves_the_event_loop_free(
 async def test_the_progress_bar_moves_while_a_megabyte_is_checked(
     client: TestClient,  # type: ignore[type-arg]
     tenant: Tenant,
-    visit: Any,  # noqa: F811 (the fixture imported above)
+    visit: Any,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
 ) -> None:

@@ -34,7 +34,14 @@ from tests.test_browser import (
     _until,
 )
 
-browser, visit = test_browser.browser, test_browser.visit
+# In the module's event loop, with test_browser's Chromium, server and tenant fixtures.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+browser, visit, client, tenant = (
+    test_browser.browser,
+    test_browser.visit,
+    test_browser.client,
+    test_browser.tenant,
+)
 DESCRIPTION = (
     "Weekly tips from the shop, open days and the dates of our seasonal sales, "
     "straight into your calendar."

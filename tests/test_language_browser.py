@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
@@ -19,7 +20,13 @@ from tests.support.feeds import add_event, make_segment, path_of, poll, read
 from tests.test_browser import DESKTOP, IPHONE, OpenVisit, _subscribe_with
 
 # The real browser and its first-party-only contexts, as in the subscriber page tests.
-browser, visit = test_browser.browser, test_browser.visit
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+browser, visit, client, tenant = (
+    test_browser.browser,
+    test_browser.visit,
+    test_browser.client,
+    test_browser.tenant,
+)
 OPEN_DAY = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # 15:00 in Moscow
 
 

@@ -15,27 +15,19 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any
 
 from calserver import __version__
-from calserver.cascade.registry import Registry, load_registry
-from calserver.cascade.service import running_worker
-from calserver.channels import ChannelError
-from calserver.clock import Clock
 from calserver.config import Config, ConfigError, load_config
 from calserver.options import OPTIONS
-from calserver.passwords import hash_password, password_problem
-from calserver.signing import load_secrets
-from calserver.validation import SLUG_RE
-from storage.engine import create_engine, session_factory
-from storage.errors import Conflict, NotFound, UnsupportedDatabase
-from storage.migrate import upgrade
-from storage.users import create_user
-from storage.workspaces import add_key, create_workspace, list_keys, revoke_key, workspace_by_slug
-from web.accesslog import LOGGER, AccessLogger
-from web.accesslog import flush as flush_access_log
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from calserver.cascade.registry import Registry
+
+# Everything else is imported by the command that needs it: `calserver --help` and the
+# store commands then start in a fraction of a second rather than loading the whole server.
 
 log = logging.getLogger("calserver")
 _TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str, "list": str}
@@ -126,6 +118,9 @@ def config_from_args(args: argparse.Namespace, environ: dict[str, str]) -> Confi
 
 async def _with_store(config: Config, work: Callable[[Any], Awaitable[Any]]) -> Any:
     """Run ``work(session)`` in one transaction after bringing the schema up to date."""
+    from storage.engine import create_engine, session_factory
+    from storage.migrate import upgrade
+
     engine = create_engine(config)
     try:
         await upgrade(engine)
@@ -136,6 +131,10 @@ async def _with_store(config: Config, work: Callable[[Any], Awaitable[Any]]) -> 
 
 
 def _cmd_workspace_create(config: Config, args: argparse.Namespace) -> int:
+    from calserver.clock import Clock
+    from calserver.validation import SLUG_RE
+    from storage.workspaces import add_key, create_workspace
+
     if not SLUG_RE.match(args.slug):
         print(
             "error: the slug takes 1-64 lowercase letters, digits and inner hyphens",
@@ -157,6 +156,10 @@ def _cmd_workspace_create(config: Config, args: argparse.Namespace) -> int:
 
 
 def _cmd_key(config: Config, args: argparse.Namespace) -> int:
+    from calserver.clock import Clock
+    from storage.errors import NotFound
+    from storage.workspaces import add_key, list_keys, revoke_key, workspace_by_slug
+
     async def work(session: Any) -> list[str]:
         now = Clock().now()
         workspace = await workspace_by_slug(session, args.workspace)
@@ -191,6 +194,11 @@ def _read_password() -> str:
 
 
 def _cmd_user(config: Config, args: argparse.Namespace) -> int:
+    from calserver.clock import Clock
+    from calserver.passwords import hash_password, password_problem
+    from storage.users import create_user
+    from storage.workspaces import workspace_by_slug
+
     email = args.email.strip()
     if "@" not in email or len(email) > 254:
         print("error: give the user's e-mail address", file=sys.stderr)
@@ -215,6 +223,9 @@ def _cmd_user(config: Config, args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(config: Config, *, quiet: bool = False) -> int:
+    from storage.engine import create_engine
+    from storage.migrate import upgrade
+
     engine = create_engine(config)
 
     async def run() -> None:
@@ -231,6 +242,7 @@ def _cmd_migrate(config: Config, *, quiet: bool = False) -> int:
 
 def _cmd_serve(config: Config) -> int:
     from calserver.demo import ensure_demo
+    from calserver.signing import load_secrets
     from web.app import create_app
 
     for line in config.describe():
@@ -265,21 +277,29 @@ def _serving_lines(config: Config, port: int, notes: Sequence[str]) -> list[str]
 
 
 def _cmd_worker(config: Config) -> int:
+    from calserver.cascade.registry import load_registry
+
     registry = load_registry(config)  # a bad channels file stops here, before any work
     asyncio.run(_work_until_stopped(config, registry))
     return 0
 
 
-async def _until_signalled() -> None:
-    """Wait for SIGINT or SIGTERM (then the caller shuts down cleanly)."""
+def _stop_signal() -> asyncio.Event:
+    """Set by SIGINT or SIGTERM (then the caller shuts down cleanly). Taken before saying it
+    runs, so a stop sent as soon as it says so is a clean stop too."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signame in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signame, stop.set)
-    await stop.wait()
+    return stop
 
 
 async def _work_until_stopped(config: Config, registry: Registry) -> None:
+    from calserver.cascade.service import running_worker
+    from calserver.clock import Clock
+    from storage.engine import create_engine, session_factory
+    from storage.migrate import upgrade
+
     engine = create_engine(config)
     try:
         if config.migrate_on_start:
@@ -287,8 +307,9 @@ async def _work_until_stopped(config: Config, registry: Registry) -> None:
         async with running_worker(
             config, engine, session_factory(engine), Clock(), registry, background=True
         ):
+            stop = _stop_signal()
             print(f"calserver {__version__} cascade worker running", flush=True)
-            await _until_signalled()
+            await stop.wait()
     finally:
         await engine.dispose()
 
@@ -305,6 +326,11 @@ async def _serve_until_stopped(
 ) -> None:
     """Serve until SIGINT or SIGTERM. Prints, last and framed, the bound address (useful with
     --port 0), the dashboard's address and ``notes`` (the demo's link and key)."""
+    from aiohttp import web
+
+    from web.accesslog import LOGGER, AccessLogger
+    from web.accesslog import flush as flush_access_log
+
     if config.access_log:  # one line per request, tokens redacted
         runner = web.AppRunner(
             app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER
@@ -315,11 +341,20 @@ async def _serve_until_stopped(
     try:
         site = web.TCPSite(runner, config.host, config.port)
         await site.start()
+        stop = _stop_signal()
         print(framed(_serving_lines(config, runner.addresses[0][1], notes)), flush=True)
-        await _until_signalled()
+        await stop.wait()
     finally:
         await runner.cleanup()
         flush_access_log()
+
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """What a command refuses with a message and status 2 rather than a traceback."""
+    from calserver.channels import ChannelError  # aiohttp: only when there is one to catch
+    from storage.errors import Conflict, NotFound, UnsupportedDatabase
+
+    return (ConfigError, UnsupportedDatabase, ChannelError, Conflict, NotFound)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -329,6 +364,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.basicConfig(
             level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        if config.log_level.upper() != "DEBUG":
+            # Alembic names each plugin it sets up, at INFO, when the commands import it.
+            logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         if args.command == "serve":
             code = _cmd_serve(config)
         elif args.command == "migrate":
@@ -345,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = cmd_import(config, args, _with_store)
         else:
             code = _cmd_key(config, args)
-    except (ConfigError, UnsupportedDatabase, ChannelError, Conflict, NotFound) as error:
+    except _refusals() as error:  # evaluated only when something was raised
         print(f"error: {error}", file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -31,7 +32,14 @@ async def add_user(
 ) -> None:
     async with client.app[SESSIONS].begin() as session:
         found = await workspace_by_slug(session, workspace)
-        await create_user(session, found.id, email, hash_password(password), START)
+        await create_user(session, found.id, email, _hashed(password), START)
+
+
+@cache
+def _hashed(password: str) -> str:
+    """argon2id takes a fifth of a second by design: hashed once per password per test run
+    (each test's database is its own, and test_admin_auth checks that hashes are salted)."""
+    return hash_password(password)
 
 
 async def form_token(client: TestClient, path: str) -> str:  # type: ignore[type-arg]
