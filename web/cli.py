@@ -305,12 +305,12 @@ async def _serve_until_stopped(
 ) -> None:
     """Serve until SIGINT or SIGTERM. Prints, last and framed, the bound address (useful with
     --port 0), the dashboard's address and ``notes`` (the demo's link and key)."""
+    from web.dispatch import Runner
+
     if config.access_log:  # one line per request, tokens redacted
-        runner = web.AppRunner(
-            app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER
-        )
+        runner = Runner(app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER)
     else:  # nothing at all per request
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = Runner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)

@@ -166,6 +166,8 @@ class FeedHandler:
         return view
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Every poll the fast path (``fast``) leaves to the router and middlewares: bad
+        tokens, unknown subscriptions, outages, bodies still to render, rewards to unlock."""
         token = request.match_info["token"]
         sub_id = self.signer.verify(FEED_PURPOSE, token)
         try:
@@ -174,26 +176,67 @@ class FeedHandler:
             view = self._remembered(sub_id, error)
         if view is None:
             raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
-        if len(self.recent) >= RECENT_VIEWS:
-            self.recent.clear()
-        self.recent[view.subscription_id] = view
+        self._keep(view)
         now = self.clock.now()
-        agent = request.headers.get("User-Agent", "")
-        if view.reward_pending and view.status not in ENDED and is_calendar_app(agent):
+        if self._unlocks(view, request.headers):
             view = await self._unlock(view, now)
         key = _cache_key(view, now.date())
         entry = self.cache.peek(key) or await self.cache.get(
             key, lambda: _build(self.app, view, now)
         )
+        return self._answer(request.headers, token, view, entry, now)
+
+    async def fast(self, request: web.BaseRequest, token: str) -> web.StreamResponse | None:
+        """The common poll, answered before aiohttp's router and calserver's middlewares
+        (web/dispatch.py): a good token, its subscription read, its body cached. Anything
+        else returns None before anything is recorded, and the regular path (``handle``)
+        answers it as it answers every other case."""
+        sub_id = self.signer.verify(FEED_PURPOSE, token)
+        if type(sub_id) is not int:
+            return None
+        try:
+            view = await self.lookup.view(sub_id)
+        except Exception:  # an outage: the regular path reads again and answers it
+            return None
+        if view is None or self._unlocks(view, request.headers):
+            return None
+        now = self.clock.now()
+        entry = self.cache.peek(_cache_key(view, now.date()))
+        if entry is None:
+            return None
+        self._keep(view)
+        return self._answer(request.headers, token, view, entry, now)
+
+    def _keep(self, view: PollView) -> None:
+        if len(self.recent) >= RECENT_VIEWS:
+            self.recent.clear()
+        self.recent[view.subscription_id] = view
+
+    @staticmethod
+    def _unlocks(view: PollView, asked: CIMultiDictProxy[str]) -> bool:
+        return (
+            view.reward_pending
+            and view.status not in ENDED
+            and is_calendar_app(asked.get("User-Agent", ""))
+        )
+
+    def _answer(
+        self,
+        asked: CIMultiDictProxy[str],
+        token: str,
+        view: PollView,
+        entry: CachedFeed,
+        now: datetime,
+    ) -> web.Response:
+        """200 or 304, with every header the middlewares and signals would have added."""
         link = _link(self.base_url, token)
         reward = self._reward(view, token)
-        asked = request.headers
         gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(asked)
         # Strong ETags differ per representation, so the gzip one gets its own.
         digest = hashlib.blake2b(entry.digest + link + reward, digest_size=16).hexdigest()
         etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
         status = 304 if _not_modified(asked, etag, entry.last_modified) else 200
-        family = family_of(agent)
+        family = family_of(asked.get("User-Agent", ""))
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
         if entry.personal and not entry.receipts_recorded:
@@ -232,3 +275,7 @@ class FeedHandler:
         return reward_event(
             view.subscription_id, view.reward, view.timezone, view.language, manage_url
         )
+
+
+# The application's one feed handler, for the dispatch in front of the router (web/dispatch.py).
+FEED_HANDLER = web.AppKey("feed_handler", FeedHandler)
