@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from aiohttp import web
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from calserver.appkeys import (
     CLOCK,
@@ -57,9 +57,13 @@ RECENT_VIEWS = 100_000
 # What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
 # once. The security headers of every answer are in them, so the response signal that adds
 # them finds them already present.
-_NOT_MODIFIED = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding", **EVERY_ANSWER}
-_PLAIN = {**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"}
-_GZIPPED = {**_PLAIN, "Content-Encoding": "gzip"}
+# Copying a ready CIMultiDict is cheaper than building one from a dict on every poll.
+_NOT_MODIFIED = CIMultiDict(
+    {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding", **EVERY_ANSWER}
+)
+_PLAIN = CIMultiDict({**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"})
+_GZIPPED = CIMultiDict({**_PLAIN, "Content-Encoding": "gzip"})
+_ETAG, _LAST_MODIFIED = istr("ETag"), istr("Last-Modified")
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -245,16 +249,20 @@ class FeedHandler:
             entry.receipts_recorded = True
         if status == 304:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
-            return web.Response(status=304, headers={**_NOT_MODIFIED, "ETag": etag})
+            headers = _NOT_MODIFIED.copy()
+            headers.add(_ETAG, etag)
+            return web.Response(status=304, headers=headers)
         body = link.join(entry.parts)
         if reward:  # the subscriber's own reward event, before END:VCALENDAR
             head, end, tail = body.rpartition(b"END:VCALENDAR")
             body = head + reward + end + tail
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
-            headers = {**_GZIPPED, "ETag": etag, "Last-Modified": entry.last_modified_http}
+            headers = _GZIPPED.copy()
         else:
-            headers = {**_PLAIN, "ETag": etag, "Last-Modified": entry.last_modified_http}
+            headers = _PLAIN.copy()
+        headers.add(_ETAG, etag)
+        headers.add(_LAST_MODIFIED, entry.last_modified_http)
         return web.Response(body=body, headers=headers)
 
     async def _unlock(self, view: PollView, now: datetime) -> PollView:
