@@ -7,10 +7,14 @@ messages per second (wall time) and the worker's CPU time per message. The gatew
 separate process (this one stays idle while measuring). Baseline, same session: a bare
 aiohttp client posting the same messages to the same gateway with the same concurrency —
 the HTTP cost no dispatcher avoids; the ratio is the worker's CPU per message over the
-baseline's. Goal (cascade issue): at least 1,000 messages/s.
+baseline's. Goal (cascade issue): at least 1,000 messages/s; worker CPU per message at most 2.5× the
+bare client's (scale issue). With --database-url, a scratch database on that PostgreSQL
+server; with --workers 2, two `calserver worker` processes share the work (their CPU is
+summed) and the gateway checks that no message was sent twice.
 
     .venv/bin/python bench/cascade.py
     .venv/bin/python bench/cascade.py --count 20000 --concurrency 64
+    .venv/bin/python bench/cascade.py --database-url "$CALSERVER_TEST_POSTGRES_URL" --workers 2
 """
 
 from __future__ import annotations
@@ -31,18 +35,24 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from external import scratch_database
 from triggers import CALSERVER, LISTENING, server_cpu
 
 GATEWAY = textwrap.dedent("""
     import sys
     from aiohttp import web
     seen = set()
+    requests = [0]
     async def send(request):
         await request.read()
+        requests[0] += 1
         seen.add(request.headers.get("Idempotency-Key"))
         return web.json_response({"id": str(len(seen)), "status": "accepted"})
+    async def stats(request):
+        return web.json_response({"requests": requests[0], "distinct": len(seen)})
     app = web.Application()
     app.router.add_post("/send", send)
+    app.router.add_get("/stats", stats)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """)
 
@@ -79,10 +89,38 @@ async def setup(base: str, key: str, count: int, contacts: int) -> None:
         await asyncio.gather(*(client() for _ in range(32)))
 
 
-def sent_count(database: Path) -> int:
-    with sqlite3.connect(database, timeout=30) as db:
-        row = db.execute("SELECT count(*) FROM cascade_steps WHERE state = 'sent'").fetchone()
-        return int(row[0])
+def sent_counter(data: Path, database_url: str) -> Any:
+    """A function counting the steps sent so far, in SQLite or PostgreSQL."""
+    if not database_url:
+
+        def sqlite_count() -> int:
+            with sqlite3.connect(data / "calserver.db", timeout=30) as db:
+                row = db.execute(SENT).fetchone()
+                return int(row[0])
+
+        return sqlite_count
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+
+    def postgres_count() -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(text(SENT)).scalar_one())
+
+    return postgres_count
+
+
+SENT = "SELECT count(*) FROM cascade_steps WHERE state = 'sent'"
+
+
+def gateway_stats(port: int) -> dict[str, int]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as answer:
+        stats: dict[str, int] = json.load(answer)
+        return stats
 
 
 async def baseline(url: str, count: int, concurrency: int) -> tuple[float, float]:
@@ -104,6 +142,11 @@ async def baseline(url: str, count: int, concurrency: int) -> tuple[float, float
 
 
 def main(args: Any) -> None:
+    with scratch_database(args.database_url) as database_url:
+        run(args, database_url)
+
+
+def run(args: Any, database_url: str) -> None:
     data = Path(tempfile.mkdtemp(prefix="calserver-bench-cascade-"))
     port = free_port()
     gateway = subprocess.Popen([sys.executable, "-c", GATEWAY, str(port)])
@@ -116,6 +159,9 @@ def main(args: Any) -> None:
            "CALSERVER_CASCADE_CONCURRENCY": str(args.concurrency),
            "CALSERVER_CASCADE_BATCH_SIZE": str(args.batch)}  # fmt: skip
     env.pop("CALSERVER_DATABASE_URL", None)
+    if database_url:
+        env["CALSERVER_DATABASE_URL"] = database_url
+    sent_count = sent_counter(data, database_url)
     try:
         created = subprocess.run([*CALSERVER, "workspace", "create", "bench"], env=env,
                                  capture_output=True, text=True, check=True)  # fmt: skip
@@ -132,16 +178,27 @@ def main(args: Any) -> None:
         base_seconds, base_cpu = asyncio.run(
             baseline(f"http://127.0.0.1:{port}/send", args.count, args.concurrency)
         )
-        worker = subprocess.Popen([*CALSERVER, "worker"], env=env, stdout=subprocess.DEVNULL)
-        # The clock starts with the first message sent: the worker's start-up is not dispatch.
-        while (first := sent_count(data / "calserver.db")) == 0:
+        before = gateway_stats(port)
+        workers = [subprocess.Popen([*CALSERVER, "worker"], env=env, stdout=subprocess.DEVNULL)
+                   for _ in range(args.workers)]  # fmt: skip
+        # The clock starts with the first message sent: the workers' start-up is not dispatch.
+        while (first := sent_count()) == 0:
             time.sleep(0.01)
-        began, cpu_before = time.perf_counter(), server_cpu(worker.pid)
-        while sent_count(data / "calserver.db") < args.count:
+        began, cpu_before = time.perf_counter(), sum(server_cpu(w.pid) for w in workers)
+        while sent_count() < args.count:
             time.sleep(0.05)
-        elapsed, cpu = time.perf_counter() - began, server_cpu(worker.pid) - cpu_before
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
+        elapsed = time.perf_counter() - began
+        cpu = sum(server_cpu(w.pid) for w in workers) - cpu_before
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=60)
+        after = gateway_stats(port)
+        requests = after["requests"] - before["requests"]
+        distinct = after["distinct"] - before["distinct"]
+        print(f"{'PostgreSQL' if database_url else 'SQLite'}, {args.workers} worker process(es): "
+              f"the gateway got {requests:,} requests for {distinct:,} distinct messages "
+              f"({'none sent twice' if requests == distinct == args.count else 'DUPLICATES or LOSS'})")  # fmt: skip
         measured = args.count - first
         per_message = cpu / measured * 1e6
         base_per_message = base_cpu / args.count * 1e6
@@ -160,4 +217,6 @@ if __name__ == "__main__":
     parser.add_argument("--contacts", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1, help="calserver worker processes")
+    parser.add_argument("--database-url", default="", help="PostgreSQL server; empty: SQLite")
     main(parser.parse_args())

@@ -1,4 +1,4 @@
-"""How long the statistics endpoints take with a million recorded polls (SQLite).
+"""How long the statistics endpoints take with a million recorded polls (SQLite or PostgreSQL).
 
 Seeds a workspace with N subscriptions over 90 days — lifecycle events written by the real
 lifecycle code (created, activated, lapses, unsubscribes) and polls written by the real
@@ -8,6 +8,7 @@ and /api/v1/subscribers as CSV. Goal (statistics issue): an answer in under 1 s.
 
     .venv/bin/python bench/stats.py                # 1,000,000 polls, 20,000 subscriptions
     .venv/bin/python bench/stats.py --polls 200000 --subscriptions 5000
+    .venv/bin/python bench/stats.py --database-url "$CALSERVER_TEST_POSTGRES_URL"
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import argparse
 import asyncio
 import random
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,13 +37,18 @@ from storage.telemetry import PollBatch, timestamp_for, write_polls
 from storage.workspaces import add_key, create_workspace
 from web.app import create_app
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from external import scratch_database
+
 FAMILIES = ["apple-ios", "google", "microsoft", "icsx5", "apple-macos", "thunderbird"]
 START = datetime(2026, 1, 1, tzinfo=UTC)
 DAYS = 90
 
 
 async def seed(client: TestClient, subscriptions: int, polls: int, rng: random.Random) -> str:  # type: ignore[type-arg]
-    sessions, stamp = client.app[SESSIONS], timestamp_for("sqlite")
+    sessions = client.app[SESSIONS]
+    async with sessions() as session:
+        stamp = timestamp_for((await session.connection()).dialect.name)
     async with sessions.begin() as session:
         workspace = await create_workspace(session, "bench", "Bench", START)
         key = await add_key(session, workspace, "bench", START)
@@ -108,10 +116,17 @@ async def timed(client: TestClient, key: str, path: str, accept: str, repeat: in
     return times
 
 
-async def main(args: Any) -> None:
+def main(args: Any) -> None:
+    with scratch_database(args.database_url) as database_url:
+        asyncio.run(run(args, database_url))
+
+
+async def run(args: Any, database_url: str) -> None:
     tmp = tempfile.mkdtemp(prefix="calserver-bench-stats-")
-    config = Config({"data_dir": tmp, "database_url": f"sqlite+aiosqlite:///{tmp}/stats.db", "demo": False,
-                     "secrets": ["bench-secret-0123456789abcdef"], "poll_flush_seconds": 3600.0})  # fmt: skip
+    config = Config({"data_dir": tmp, "database_url": database_url or f"sqlite+aiosqlite:///{tmp}/stats.db",
+                     "demo": False, "secrets": ["bench-secret-0123456789abcdef"],
+                     "poll_flush_seconds": 3600.0})  # fmt: skip
+    print("PostgreSQL" if database_url else "SQLite")
     clock = FrozenClock(START + timedelta(days=DAYS + 20))
     client = TestClient(TestServer(create_app(config, clock=clock)))
     await client.start_server()
@@ -140,4 +155,5 @@ if __name__ == "__main__":
     parser.add_argument("--polls", type=int, default=1_000_000)
     parser.add_argument("--subscriptions", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=5)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--database-url", default="", help="PostgreSQL server; empty: SQLite")
+    main(parser.parse_args())

@@ -7,6 +7,10 @@ the server's CPU time per trigger. Goal (triggers issue): at least 2,000 trigger
 
     .venv/bin/python bench/triggers.py
     .venv/bin/python bench/triggers.py --count 20000 --concurrency 32
+    .venv/bin/python bench/triggers.py --database-url "$CALSERVER_TEST_POSTGRES_URL"
+
+With --database-url, a scratch database on that PostgreSQL server, and the database
+server's CPU per trigger beside calserver's.
 """
 
 from __future__ import annotations
@@ -75,6 +79,29 @@ async def setup(base: str, key: str, contacts: int) -> None:
 
 
 def main(args: Any) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from external import scratch_database
+
+    with scratch_database(args.database_url) as database_url:
+        run(args, database_url)
+
+
+def postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process on this machine (the bench's server)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text.split("(", 1)[1].split(")", 1)
+        if name.startswith("postgres"):
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def run(args: Any, database_url: str) -> None:
     data = tempfile.mkdtemp(prefix="calserver-bench-triggers-")
     env = {
         **os.environ,
@@ -83,6 +110,8 @@ def main(args: Any) -> None:
         "CALSERVER_LOG_LEVEL": "warning",
     }
     env.pop("CALSERVER_DATABASE_URL", None)
+    if database_url:
+        env["CALSERVER_DATABASE_URL"] = database_url
     created = subprocess.run(
         [*CALSERVER, "workspace", "create", "bench"],
         env=env,
@@ -99,16 +128,19 @@ def main(args: Any) -> None:
         base = next(m.group(1) for line in server.stdout if (m := LISTENING.search(line)))
         asyncio.run(setup(base, key, args.contacts))
         cpu_before, began = server_cpu(server.pid), time.perf_counter()
+        database_before = postgres_cpu() if database_url else 0.0
         accepted, statuses = asyncio.run(
             fire(base, key, args.count, args.concurrency, args.contacts)
         )
         elapsed, cpu = time.perf_counter() - began, server_cpu(server.pid) - cpu_before
+        database = postgres_cpu() - database_before if database_url else 0.0
         others = sorted({s for s in statuses if s != 202})
         print(
             f"{accepted:,} of {args.count:,} triggers accepted (other statuses: {others or 'none'})"
         )
         print(f"{accepted / elapsed:,.0f} triggers/s with {args.concurrency} clients (goal ≥ 2,000); "
-              f"server CPU {cpu / max(accepted, 1) * 1e6:,.0f} µs per trigger")  # fmt: skip
+              f"server CPU {cpu / max(accepted, 1) * 1e6:,.0f} µs per trigger"
+              + (f", PostgreSQL CPU {database / max(accepted, 1) * 1e6:,.0f} µs" if database_url else ""))  # fmt: skip
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -121,4 +153,5 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--contacts", type=int, default=100)
+    parser.add_argument("--database-url", default="", help="PostgreSQL server; empty: SQLite")
     main(parser.parse_args())

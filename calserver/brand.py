@@ -16,7 +16,7 @@ from xml.etree.ElementTree import Element
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as DefusedET
 
-from feeds.i18n import N_
+from feeds.i18n import N_, say
 
 LOGO_MAX_BYTES = 256 * 1024
 LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/svg+xml": "svg"}
@@ -62,8 +62,8 @@ class BrandError(ValueError):
     """A logo, colour or footer the workspace cannot use; the message says why."""
 
     def __init__(self, message: str, status: int = 422, **values: object) -> None:
-        super().__init__(message % values if values else message)
-        self.template, self.values, self.status = message, values, status
+        super().__init__(say(message, **values))
+        self.status = status
 
 
 @dataclass(frozen=True)

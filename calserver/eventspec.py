@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from calserver.shapes.events import EventInput
 from calserver.shapes.fields import check_body
 from calserver.validation import FieldErrors, format_duration, parse_duration
+from feeds.i18n import Sentence, say, say_n
 from feeds.limits import MAX_EVENT_DURATION as MAX_DURATION
 from feeds.limits import RANGE_TEXT, event_problems, local_in_range
 from feeds.recurrence import RecurrenceError, check_rrule
@@ -64,7 +65,7 @@ def _is_nonexistent(wall: datetime, zone: str) -> bool:
 
 
 class _Errors(list[tuple[str, str]]):
-    def fail(self, field: str, message: str) -> None:
+    def fail(self, field: str, message: Sentence) -> None:
         self.append((f"/{field}", message))
 
 
@@ -73,24 +74,24 @@ def _parse_time(errors: _Errors, name: str, raw: str, all_day: bool, local: bool
     The shape (EventInput) already checked the form and the years."""
     if all_day:
         if len(raw) > 10:
-            errors.fail(name, "all-day events take a date such as 2026-12-31")
+            errors.fail(name, say("all-day events take a date such as 2026-12-31"))
             return None
         value: Any = _calendar(errors, name, raw, date.fromisoformat)
         return value
     if len(raw) <= 10:
-        errors.fail(name, "give a time of day, or set all_day")
+        errors.fail(name, say("give a time of day, or set all_day"))
         return None
     value = _calendar(errors, name, raw.replace(" ", "T", 1), datetime.fromisoformat)
     if value is None:
         return None
     if value.tzinfo is not None:
         if local:
-            errors.fail(name, "local_time events take a wall-clock time without an offset")
+            errors.fail(name, say("local_time events take a wall-clock time without an offset"))
             return None
         value = value.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     value = value.replace(microsecond=0)
     if not local_in_range(value):
-        errors.fail(name, f"must be {RANGE_TEXT}")
+        errors.fail(name, say("must be %(range)s", range=RANGE_TEXT))
         return None
     return value
 
@@ -99,7 +100,7 @@ def _calendar(errors: _Errors, name: str, raw: str, parse: Any) -> Any:
     try:
         return parse(raw)
     except ValueError:
-        errors.fail(name, f"{raw[:10]} is not a day of the calendar")
+        errors.fail(name, say("%(day)s is not a day of the calendar", day=raw[:10]))
         return None
 
 
@@ -108,7 +109,7 @@ def _duration(
 ) -> int | None:
     has_end, has_duration = shape.end is not None, shape.duration is not None
     if has_end and has_duration:
-        errors.fail("duration", "give end or duration, not both")
+        errors.fail("duration", say("give end or duration, not both"))
         return None
     if shape.duration is not None:
         delta = parse_duration(shape.duration)  # the shape checked it is positive and bounded
@@ -121,17 +122,21 @@ def _duration(
         else:
             delta = wall_to_utc(end, zone) - wall_to_utc(start, zone)
         if delta <= timedelta(0):
-            errors.fail("end", "must be after start")
+            errors.fail("end", say("must be after start"))
             return None
     else:
         delta = timedelta(days=1) if all_day else DEFAULT_TIMED_DURATION
     if all_day and delta % timedelta(days=1):
-        errors.fail("duration" if has_duration else "end", "all-day events last whole days")
+        errors.fail("duration" if has_duration else "end", say("all-day events last whole days"))
         return None
     if delta > MAX_DURATION:
         errors.fail(
             "duration" if has_duration else "end",
-            f"an event may last at most {MAX_DURATION.days} days",
+            say_n(
+                "an event may last at most %(num)s day",
+                "an event may last at most %(num)s days",
+                MAX_DURATION.days,
+            ),
         )
         return None
     return int(delta.total_seconds())
@@ -144,12 +149,17 @@ def parse_event(body: Any, default_timezone: str) -> EventSpec:
     errors = _Errors()
     local, all_day = bool(shape.local_time), bool(shape.all_day)
     if local and all_day:
-        errors.fail("local_time", "all-day events are always in the subscriber's own dates")
+        errors.fail("local_time", say("all-day events are always in the subscriber's own dates"))
     zone = shape.timezone or default_timezone
     start = _parse_time(errors, "start", shape.start, all_day, local, zone)
     if start is not None and not all_day and not local and _is_nonexistent(start, zone):
         errors.fail(
-            "start", f"{start:%Y-%m-%d %H:%M} does not exist in {zone} (clocks move forward)"
+            "start",
+            say(
+                "%(start)s does not exist in %(zone)s (clocks move forward)",
+                start=start.strftime("%Y-%m-%d %H:%M"),
+                zone=zone,
+            ),
         )
     duration = _duration(errors, shape, start, zone, all_day, local)
     if errors:
@@ -163,11 +173,16 @@ def parse_event(body: Any, default_timezone: str) -> EventSpec:
         try:
             recurrence = check_rrule(rule, wall, kind, zone)
         except RecurrenceError as error:
-            raise FieldErrors([("/rrule", str(error))]) from None
+            raise FieldErrors([("/rrule", error.args[0])]) from None
         rule, last_start = recurrence.text, recurrence.last_start
     if not local_in_range(wall + timedelta(seconds=duration)):
         raise FieldErrors(
-            [("/end" if shape.end else "/duration", f"the event must end {RANGE_TEXT}")]
+            [
+                (
+                    "/end" if shape.end else "/duration",
+                    say("the event must end %(range)s", range=RANGE_TEXT),
+                )
+            ]
         )
     starts_at = wall_to_utc(wall, zone)
     if rule and last_start is None:

@@ -24,17 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from calserver.eventspec import EventSpec, apply_spec
 from calserver.ranges import parse_event_in_range
 from calserver.validation import FieldErrors, format_duration
+from feeds.i18n import N_, Sentence, say
 from storage.models import Event
 from storage.segments import touch_segment
 
 MAX_ROWS = 2000
-STORE_CHUNK = 50  # rows the ORM writes between two turns of the event loop
+STORE_CHUNK = 20  # rows the ORM writes between two turns of the event loop
 # csv's own limit on one field, named in the error a longer field gets.
 MAX_CSV_FIELD = csv.field_size_limit()
 # A whole file's checks stop after this long (each row's are bounded by the recurrence cap):
 # the rows left get an error rather than a thread kept busy.
 IMPORT_BUDGET_SECONDS = 30.0
-TOO_LONG = "not checked: the file took too long to check; split it into smaller files"
+TOO_LONG = say("not checked: the file took too long to check; split it into smaller files")
 TRUE, FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
 MODES = ("all_or_nothing", "valid_only")
 
@@ -71,19 +72,28 @@ def _csv_value(name: str, value: str) -> Any:
 def _csv_rows(text: str) -> Iterator[Row]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or "title" not in reader.fieldnames:
-        raise ImportFileError("a CSV file needs a header line naming its columns, with title")
+        raise ImportFileError(say("a CSV file needs a header line naming its columns, with title"))
     while True:
         try:
             record = next(reader)
         except StopIteration:
             return
         except csv.Error as error:  # raised before the line is counted
-            where = f"line {reader.line_num + 1}"
+            line = reader.line_num + 1
             if "field larger" in str(error):
                 raise ImportFileError(
-                    f"{where}: a field is longer than {MAX_CSV_FIELD // 1024} KB"
+                    say(
+                        "line %(line)s: a field is longer than %(limit)s KB",
+                        line=line,
+                        limit=MAX_CSV_FIELD // 1024,
+                    )
                 ) from None
-            raise ImportFileError(f"{where}: {error}") from None
+            # The csv module's reason is English; a page says the sentence without it.
+            raise ImportFileError(
+                Sentence(
+                    f"line {line}: {error}", N_("line %(line)s: not readable as CSV"), line=line
+                )
+            ) from None
         extra = record.pop(None, None)
         body = {
             name.strip(): _csv_value(name.strip(), value)
@@ -93,7 +103,7 @@ def _csv_rows(text: str) -> Iterator[Row]:
         body = {name: value for name, value in body.items() if value is not None}
         row = Row(f"line {reader.line_num}", str(body.get("title", "")), body)
         if extra:
-            row.errors.append(("/", "more cells than the header has columns"))
+            row.errors.append(("/", say("more cells than the header has columns")))
         yield row
 
 
@@ -118,7 +128,9 @@ def _ics_alarms(event: Any, row_errors: list[tuple[str, str]]) -> list[dict[str,
         when = trigger.dt if trigger is not None else None
         related_end = trigger is not None and trigger.params.get("RELATED") == "END"
         if not isinstance(when, timedelta) or related_end:
-            row_errors.append((f"/alarms/{index}", "only alarms relative to the start are taken"))
+            row_errors.append(
+                (f"/alarms/{index}", say("only alarms relative to the start are taken"))
+            )
             continue
         alarms.append({"before": format_duration(int(-when.total_seconds()))})
     return alarms
@@ -135,7 +147,7 @@ def _ics_body(event: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     tzid = start.params.get("TZID") if start is not None else None
     if tzid and isinstance(start.dt, datetime) and start.dt.tzinfo is None:
         # icalendar reads an unknown TZID as floating time: the event would move.
-        errors.append(("/timezone", f"unknown time zone {tzid}"))
+        errors.append(("/timezone", say("unknown time zone %(zone)s", zone=str(tzid))))
     if start is not None:
         body["start"], zone, floating = _ics_time(start.dt)
         body["all_day"] = not isinstance(start.dt, datetime)
@@ -156,12 +168,17 @@ def _ics_rows(data: bytes) -> Iterator[Row]:
     try:
         calendar = Calendar.from_ical(data)
     except ValueError as error:
-        raise ImportFileError(f"not a readable iCalendar file: {error}") from None
+        raise ImportFileError(
+            Sentence(f"not a readable iCalendar file: {error}", N_("not a readable iCalendar file"))
+        ) from None
     for number, event in enumerate(calendar.walk("VEVENT"), start=1):
         try:
             body, errors = _ics_body(event)
         except (ValueError, TypeError, AttributeError) as error:
-            body, errors = {}, [("/", f"unreadable event: {error}")]
+            body, errors = (
+                {},
+                [("/", Sentence(f"unreadable event: {error}", N_("unreadable event")))],
+            )
         yield Row(f"event {number}", str(body.get("title", "")), body, errors)
 
 
@@ -170,16 +187,16 @@ def read_rows(filename: str, data: bytes) -> list[Row]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ImportFileError("the file is not UTF-8 text") from None
+        raise ImportFileError(say("the file is not UTF-8 text")) from None
     if "\x00" in text:  # no text field may hold one (PostgreSQL refuses it)
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise ImportFileError(f"line {line}: the file holds a NUL character")
+        raise ImportFileError(say("line %(line)s: the file holds a NUL character", line=line))
     is_ics = filename.lower().endswith(".ics") or text.lstrip().startswith("BEGIN:VCALENDAR")
     rows = list(_ics_rows(data) if is_ics else _csv_rows(text))
     if not rows:
-        raise ImportFileError("the file holds no event")
+        raise ImportFileError(say("the file holds no event"))
     if len(rows) > MAX_ROWS:
-        raise ImportFileError(f"at most {MAX_ROWS} events per file; split it")
+        raise ImportFileError(say("at most %(limit)s events per file; split it", limit=MAX_ROWS))
     return rows
 
 
@@ -219,7 +236,12 @@ def mark_duplicate_uids(rows: list[Row], taken: set[str]) -> None:
             continue
         if uid in taken or uid in seen:
             row.errors.append(
-                ("/uid", f"an event with uid {uid!r} is already in the segment or file")
+                (
+                    "/uid",
+                    say(
+                        "an event with uid %(uid)s is already in the segment or file", uid=repr(uid)
+                    ),
+                )
             )
             row.spec = None
         seen.add(uid)

@@ -17,6 +17,8 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from feeds.i18n import say_n
+
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
 _HASHER = PasswordHasher()  # argon2-cffi's defaults are RFC 9106's low-memory profile
@@ -26,9 +28,13 @@ _SCRYPT_MAX_MEMORY = 64 * 1024 * 1024
 def password_problem(password: str) -> str | None:
     """Why a new password is refused, or None."""
     if len(password) < MIN_PASSWORD:
-        return f"use at least {MIN_PASSWORD} characters"
+        return say_n(
+            "use at least %(num)s character", "use at least %(num)s characters", MIN_PASSWORD
+        )
     if len(password) > MAX_PASSWORD:
-        return f"use at most {MAX_PASSWORD} characters"
+        return say_n(
+            "use at most %(num)s character", "use at most %(num)s characters", MAX_PASSWORD
+        )
     return None
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from calserver.eventspec import EventSpec, parse_event
 from calserver.validation import FieldErrors
+from feeds.i18n import say
 from feeds.limits import RANGE_TEXT
 
 
@@ -18,4 +19,6 @@ def parse_event_in_range(body: dict[str, Any], default_timezone: str) -> EventSp
     try:
         return parse_event(body, default_timezone)
     except (ArithmeticError, ValueError):  # a date at the edge of Python's range
-        raise FieldErrors([("/start", f"the event must take place {RANGE_TEXT}")]) from None
+        raise FieldErrors(
+            [("/start", say("the event must take place %(range)s", range=RANGE_TEXT))]
+        ) from None

@@ -14,6 +14,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
+from feeds.i18n import say
+
 RESOLVE_TIMEOUT = 10.0
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -53,19 +55,19 @@ async def check_target(
     unless ``unresolvable_ok`` (at send time, where that is an ordinary failed attempt).
     """
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        return "must not contain spaces or control characters"
+        return say("must not contain spaces or control characters")
     try:
         parsed = URL(url)
         netloc = urlsplit(url).netloc
     except (ValueError, TypeError):
-        return "is not a valid URL"
+        return say("is not a valid URL")
     if parsed.scheme not in ("http", "https") or not parsed.is_absolute():
-        return "must be an absolute http:// or https:// URL"
+        return say("must be an absolute http:// or https:// URL")
     if "@" in netloc or "\\" in netloc or parsed.raw_user is not None:
-        return "must not contain a user name or password"
+        return say("must not contain a user name or password")
     host = parsed.raw_host
     if not host:
-        return "must name a host"
+        return say("must name a host")
     if allow_private:
         return None
     try:
@@ -75,17 +77,20 @@ async def check_target(
     if literal is not None:
         if is_public_address(literal):
             return None
-        return f"{host} is a private, loopback, link-local or reserved address"
+        return say("%(host)s is a private, loopback, link-local or reserved address", host=host)
     loop = asyncio.get_running_loop()
     try:
         async with asyncio.timeout(RESOLVE_TIMEOUT):
             infos = await loop.getaddrinfo(host, parsed.port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, TimeoutError):
-        return None if unresolvable_ok else f"the host {host} does not resolve"
+        return None if unresolvable_ok else say("the host %(host)s does not resolve", host=host)
     for info in infos:
         address = str(info[4][0])
         if not is_public_address(address):
-            return f"{host} resolves to a private, loopback, link-local or reserved address"
+            return say(
+                "%(host)s resolves to a private, loopback, link-local or reserved address",
+                host=host,
+            )
     return None
 
 

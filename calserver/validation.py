@@ -12,6 +12,8 @@ import zoneinfo
 from datetime import timedelta
 from functools import cache, lru_cache
 
+from feeds.i18n import say
+
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 COLOR_RE = re.compile(r"^#[0-9A-Fa-f]{6}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -61,7 +63,9 @@ def parse_duration(text: str) -> timedelta:
     """ISO 8601 / RFC 5545 duration (weeks, days, hours, minutes, seconds) to timedelta."""
     match = DURATION_RE.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT15M or P1D")
+        raise ValueError(
+            say("%(text)s is not an ISO 8601 duration such as PT15M or P1D", text=repr(text))
+        )
     parts = {k: int(v) for k, v in match.groupdict().items() if v and k != "sign"}
     delta = timedelta(**parts)
     return -delta if match.group("sign") == "-" else delta

@@ -35,6 +35,54 @@ def N_(message: str) -> str:  # the gettext convention: "mark now, translate lat
     return message
 
 
+class Sentence(str):
+    """A sentence for a person, marked for the catalogs, that is also its own English text.
+
+    Checks deep in the code (a field's rule, a recurrence rule, an uploaded logo) do not know
+    who reads their sentence: the API answers it in English as it stands, and a page says it
+    in its reader's language with ``Texts.say``, from the msgid and values it keeps.
+    """
+
+    msgid: str
+    plural: str | None
+    n: int
+    values: dict[str, object]
+    parts: tuple[str, ...]
+
+    def __new__(cls, english: str, msgid: str | None = None, /, **values: object) -> Sentence:
+        # msgid may be left out so that pickle (a check run in another process) can rebuild it.
+        self = super().__new__(cls, english)
+        self.msgid, self.plural, self.n = english if msgid is None else msgid, None, 0
+        self.values, self.parts = values, ()
+        return self
+
+
+def say(message: str, /, **values: object) -> Sentence:
+    """``message`` (a literal, extracted into the catalogs) filled with ``values``."""
+    return Sentence(message % values if values else message, message, **values)
+
+
+def say_n(singular: str, plural: str, n: int, /, **values: object) -> Sentence:
+    """The form of a sentence that goes with the number ``n`` (``%(num)s`` in the text)."""
+    english = (singular if n == 1 else plural) % {"num": n, **values}
+    sentence = Sentence(english, singular, **values)
+    sentence.plural, sentence.n = plural, n
+    return sentence
+
+
+def together(parts: list[str], english: str) -> Sentence:
+    """Several sentences shown as one (``english`` in the API; each said in turn on a page)."""
+    sentence = Sentence(english, english)
+    sentence.parts = tuple(parts)
+    return sentence
+
+
+def reason(error: BaseException) -> str:
+    """The sentence an error was raised with (a Sentence stays one), else its text."""
+    first = error.args[0] if error.args else None
+    return first if isinstance(first, str) else str(error)
+
+
 @cache
 def languages() -> tuple[str, ...]:
     """Every language with a catalog, the default first."""
@@ -72,12 +120,29 @@ class Texts:
     def catalog(self) -> Translations:
         return translations(self.language)
 
-    def gettext(self, message: str, **values: object) -> str:
+    def gettext(self, message: str, /, **values: object) -> str:
         text = self.catalog.gettext(message)
         return text % values if values else text
 
-    def ngettext(self, singular: str, plural: str, n: int, **values: object) -> str:
+    def ngettext(self, singular: str, plural: str, n: int, /, **values: object) -> str:
         return self.catalog.ngettext(singular, plural, n) % {"num": n, **values}
+
+    def say(self, message: object) -> str:
+        """A sentence (or an error carrying one) in this language; other text as it stands
+        if the catalogs do not have it."""
+        if isinstance(message, BaseException):
+            message = reason(message)
+        if not isinstance(message, Sentence):
+            return self.catalog.gettext(str(message)) if message else ""
+        if message.parts:
+            return "; ".join(self.say(part) for part in message.parts)
+        values = {
+            name: self.say(value) if isinstance(value, Sentence) else value
+            for name, value in message.values.items()
+        }
+        if message.plural is not None:
+            return self.ngettext(message.msgid, message.plural, message.n, **values)
+        return self.gettext(message.msgid, **values)
 
     def pgettext(self, context: str, message: str) -> str:
         return str(self.catalog.pgettext(context, message))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from feeds.i18n import Sentence, say, say_n
+
 # Wall-clock (naive, any zone) and all-day values accepted at the edge.
 EARLIEST_LOCAL = datetime(1901, 1, 1)
 LATEST_LOCAL = datetime(2199, 12, 31, 23, 59, 59)
@@ -38,7 +40,11 @@ def instant_in_range(value: datetime) -> bool:
     return EARLIEST_UTC <= value <= LATEST_UTC
 
 
-RANGE_TEXT = f"between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}"
+RANGE_TEXT = say(
+    "between %(earliest)s and %(latest)s",
+    earliest=EARLIEST_DATE.isoformat(),
+    latest=LATEST_DATE.isoformat(),
+)
 
 
 def event_problems(
@@ -49,12 +55,20 @@ def event_problems(
     duration and its alarm offsets."""
     problems: list[tuple[str, str]] = []
     if not local_in_range(start_wall):
-        problems.append(("/start", f"must be {RANGE_TEXT}"))
+        problems.append(("/start", say("must be %(range)s", range=RANGE_TEXT)))
     elif ends_at is not None and not instant_in_range(ends_at):
-        problems.append(("/end", f"the event (its last occurrence) must end {RANGE_TEXT}"))
+        problems.append(
+            ("/end", say("the event (its last occurrence) must end %(range)s", range=RANGE_TEXT))
+        )
     if not 0 <= duration_seconds <= MAX_EVENT_DURATION.total_seconds():
-        problems.append(("/duration", f"must be at most {MAX_EVENT_DURATION.days} days"))
+        problems.append(("/duration", _at_most_days(MAX_EVENT_DURATION.days)))
     for index, offset in enumerate(alarms):
         if not -MAX_ALARM_OFFSET.total_seconds() <= offset <= MAX_ALARM_OFFSET.total_seconds():
-            problems.append((f"/alarms/{index}", f"must be within {MAX_ALARM_OFFSET.days} days"))
+            problems.append(
+                (f"/alarms/{index}", say_n("must be within %(num)s day", "must be within %(num)s days", MAX_ALARM_OFFSET.days))
+            )  # fmt: skip
     return problems
+
+
+def _at_most_days(days: int) -> Sentence:
+    return say_n("must be at most %(num)s day", "must be at most %(num)s days", days)

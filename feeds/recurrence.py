@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import dateutil.rrule
 from dateutil.rrule import rrule, rrulestr
 
+from feeds.i18n import N_, Sentence, say
 from feeds.limits import LATEST_LOCAL, RANGE_TEXT, local_in_range
 
 MAX_ENDLESS_IN_FIVE_YEARS = 1000
@@ -75,35 +76,39 @@ def _parts(text: str) -> dict[str, str]:
     parts: dict[str, str] = {}
     for part in text.split(";"):
         if not _PART_RE.match(part):
-            raise RecurrenceError(f"{part!r} is not a NAME=VALUE rule part")
+            raise RecurrenceError(say("%(part)s is not a NAME=VALUE rule part", part=repr(part)))
         name, value = part.split("=", 1)
         if name not in _ALLOWED_PARTS:
-            raise RecurrenceError(f"unknown rule part {name}")
+            raise RecurrenceError(say("unknown rule part %(name)s", name=name))
         if name in parts:
-            raise RecurrenceError(f"rule part {name} given twice")
+            raise RecurrenceError(say("rule part %(name)s given twice", name=name))
         parts[name] = value
     if "FREQ" not in parts:
-        raise RecurrenceError("FREQ is required")
+        raise RecurrenceError(say("FREQ is required"))
     return parts
 
 
 def _refuse_fine_or_impossible(parts: dict[str, str]) -> None:
     if parts["FREQ"] in ("SECONDLY", "MINUTELY"):
-        raise RecurrenceError("rules finer than hourly are not allowed")
+        raise RecurrenceError(say("rules finer than hourly are not allowed"))
     # Two BYMINUTE (or BYSECOND) values always fall within the same hour.
     for name in ("BYMINUTE", "BYSECOND"):
         if "," in parts.get(name, ""):
-            raise RecurrenceError(f"several {name} values make the rule finer than hourly")
+            raise RecurrenceError(
+                say("several %(name)s values make the rule finer than hourly", name=name)
+            )
     if "COUNT" in parts and "UNTIL" in parts:
-        raise RecurrenceError("COUNT and UNTIL must not both be given")
+        raise RecurrenceError(say("COUNT and UNTIL must not both be given"))
     count = parts.get("COUNT", "1")
     if not count.isascii() or not count.isdigit() or len(count) > 9 or int(count) < 1:
-        raise RecurrenceError("COUNT must be a positive whole number")
+        raise RecurrenceError(say("COUNT must be a positive whole number"))
     if "COUNT" in parts and int(parts["COUNT"]) > MAX_OCCURRENCES:
-        raise RecurrenceError(f"COUNT may be at most {MAX_OCCURRENCES}")
+        raise RecurrenceError(say("COUNT may be at most %(limit)s", limit=MAX_OCCURRENCES))
     interval = parts.get("INTERVAL", "1")
     if not interval.isascii() or not interval.isdigit() or not 1 <= int(interval) <= MAX_INTERVAL:
-        raise RecurrenceError(f"INTERVAL must be a whole number from 1 to {MAX_INTERVAL}")
+        raise RecurrenceError(
+            say("INTERVAL must be a whole number from 1 to %(limit)s", limit=MAX_INTERVAL)
+        )
     # dateutil walks to the year 9999 looking for a day that never comes; refuse the
     # common impossible dates (30 February, 31 April) before expanding.
     if "BYMONTH" in parts and "BYMONTHDAY" in parts:
@@ -111,9 +116,9 @@ def _refuse_fine_or_impossible(parts: dict[str, str]) -> None:
             months = [int(m) for m in parts["BYMONTH"].split(",")]
             days = [int(d) for d in parts["BYMONTHDAY"].split(",")]
         except ValueError:
-            raise RecurrenceError("BYMONTH and BYMONTHDAY take numbers") from None
+            raise RecurrenceError(say("BYMONTH and BYMONTHDAY take numbers")) from None
         if not any(abs(d) <= _DAYS_IN_MONTH.get(m, 0) for m in months for d in days):
-            raise RecurrenceError("BYMONTHDAY never falls in the given BYMONTH")
+            raise RecurrenceError(say("BYMONTHDAY never falls in the given BYMONTH"))
 
 
 _UNTIL_RE = re.compile(r"UNTIL=(\d{8})(?:T(\d{6})(Z?))?")
@@ -183,7 +188,7 @@ def check_rrule(text: str, dtstart: datetime, kind: str = "timed", zone: str = "
         text = text[6:]
     text = text.upper()
     if not text or len(text) > 500:
-        raise RecurrenceError("the rule must be 1-500 characters")
+        raise RecurrenceError(say("the rule must be 1-500 characters"))
     parts = _parts(text)
     _refuse_fine_or_impossible(parts)
     _check_until(parts.get("UNTIL"))
@@ -195,27 +200,33 @@ def check_rrule(text: str, dtstart: datetime, kind: str = "timed", zone: str = "
     except RecurrenceError:
         raise
     except (ValueError, TypeError, OverflowError) as error:
-        raise RecurrenceError(f"not a valid RRULE: {error}") from None
+        # dateutil's reason is English; a page says the sentence without it.
+        raise RecurrenceError(
+            Sentence(f"not a valid RRULE: {error}", N_("not a valid RRULE"))
+        ) from None
     # The walk ends at EXPANSION_LAST_YEAR: a COUNT the walk did not reach runs past the
     # range, and the stored last occurrence would be wrong.
     short = "COUNT" in parts and count < int(parts["COUNT"])
     if last_start is not None and (short or not local_in_range(last_start)):
-        raise RecurrenceError(f"the last occurrence must start {RANGE_TEXT}")
+        raise RecurrenceError(say("the last occurrence must start %(range)s", range=RANGE_TEXT))
     return Recurrence(text=text, last_start=last_start)
 
 
 def _check_until(value: str | None) -> None:
     if value is None:
         return
-    message = "UNTIL takes a date (20261231) or a date-time (20261231T235959Z)"
     if not _UNTIL_RE.fullmatch("UNTIL=" + value):
-        raise RecurrenceError(message)
+        raise RecurrenceError(
+            say("UNTIL takes a date (20261231) or a date-time (20261231T235959Z)")
+        )
     try:
         day = datetime.strptime(value[:8], "%Y%m%d")
     except ValueError:
-        raise RecurrenceError(f"{message}; {value[:8]} is not a day of the calendar") from None
+        raise RecurrenceError(
+            say("UNTIL takes a date, and %(day)s is not a day of the calendar", day=value[:8])
+        ) from None
     if not local_in_range(day):
-        raise RecurrenceError(f"UNTIL must be {RANGE_TEXT}")
+        raise RecurrenceError(say("UNTIL must be %(range)s", range=RANGE_TEXT))
 
 
 def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> tuple[datetime | None, int]:
@@ -229,11 +240,13 @@ def _expand(rule: rrule, dtstart: datetime, bounded: bool) -> tuple[datetime | N
         last = occurrence
         if not bounded and count > MAX_ENDLESS_IN_FIVE_YEARS:
             raise RecurrenceError(
-                f"an endless rule may have at most {MAX_ENDLESS_IN_FIVE_YEARS} occurrences "
-                "in five years; add COUNT or UNTIL"
-            )
+                say("an endless rule may have at most %(limit)s occurrences in five years; "
+                    "add COUNT or UNTIL", limit=MAX_ENDLESS_IN_FIVE_YEARS)
+            )  # fmt: skip
         if count > MAX_OCCURRENCES:
-            raise RecurrenceError(f"the rule has more than {MAX_OCCURRENCES} occurrences")
+            raise RecurrenceError(
+                say("the rule has more than %(limit)s occurrences", limit=MAX_OCCURRENCES)
+            )
     if count == 0:
-        raise RecurrenceError("the rule has no occurrence")
+        raise RecurrenceError(say("the rule has no occurrence"))
     return (last if bounded else None), count

@@ -131,7 +131,7 @@ async def test_import_page_reports_each_row_and_honours_the_choice(
     assert "5 events read, 2 with errors." in page and "0 imported" in page
     bad = re.findall(r'<tr class="bad"><td>(line \d+)</td><td>([^<]*)</td>', page)
     assert bad == [("line 4", "Bad zone"), ("line 5", "Bad rule")]
-    assert "timezone: unknown time zone &#39;Mars/Olympus&#39;" in page
+    assert "<code>timezone</code>: unknown time zone &#39;Mars/Olympus&#39;" in page
     assert (await api.get("/api/v1/segments/news/events")).body["items"] == []
     version = (await api.get("/api/v1/segments/news")).body["version"]
 

@@ -4,14 +4,19 @@ client sends changes the database or gets a 5xx."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from aiohttp.test_utils import TestClient
+from sqlalchemy import create_engine
 
 from tests.conftest import Tenant
 from tests.support.dav import basic, calendar_path, dav
 from tests.support.db import snapshot
 from tests.support.feeds import add_event, make_segment, subscribe
+from web.dav.bridge import DAV
 
 CALDAV = 'xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"'
+ETAGS = '<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>'
 
 
 def _query(filters: str) -> str:
@@ -156,3 +161,29 @@ async def test_others_are_served_while_hostile_requests_run(
     assert await hostile == [207] * 4 + [422] * 4
     assert victims == [[200, 207]] * 5
     assert await snapshot(client) == before
+
+
+async def test_a_database_lost_in_the_middle_of_a_request_is_a_503_not_a_500(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+    tmp_path: Path,
+) -> None:
+    """The poll lookup (on the event loop) answers, then the calendar's own reads in
+    Radicale's thread cannot reach the database: Radicale would say 500; the client is told
+    to come back (503, Retry-After), as every other surface says during an outage."""
+    await make_segment(tenant.api)
+    await add_event(tenant.api, "news", title="Opening", start="2026-03-10T10:00:00")
+    links = await subscribe(tenant.api, tenant.slug, "news", "Europe/Berlin")
+    auth = {"Depth": "1", **basic(links)}
+    assert (await dav(client, "PROPFIND", calendar_path(links), ETAGS, auth))[0] == 207
+    context = client.app[DAV].context
+    working = context.engine
+    # A real engine whose database file cannot be opened: what SQLite says when it is gone.
+    context.engine = create_engine(f"sqlite:///{tmp_path}/missing/calserver.db")
+    try:
+        status, _, headers = await dav(client, "PROPFIND", calendar_path(links), ETAGS, auth)
+    finally:
+        context.engine.dispose()
+        context.engine = working
+    assert status == 503 and headers["Retry-After"]
+    assert (await dav(client, "PROPFIND", calendar_path(links), ETAGS, auth))[0] == 207

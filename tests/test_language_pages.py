@@ -23,7 +23,8 @@ EN = {"Accept-Language": "en-US,en;q=0.9"}
 NAMES = {"apple", "google", "outlook", "microsoft", "icsx", "davx", "thunderbird", "gnome",
          "nextcloud", "caldav", "iphone", "ipad", "mac", "android", "windows", "webcal", "url",
          "json", "com", "calserver", "api", "sms", "csv", "html", "svg", "png", "qr", "crm",
-         "rrule", "uid", "ics", "iso", "http", "https", "ctrl", "rub", "post", "src"}  # fmt: skip
+         "rrule", "uid", "ics", "iso", "http", "https", "ctrl", "rub", "post", "src", "iana", "jpeg", "rrggbb",
+         "utf"}  # fmt: skip
 PROPFIND = """<?xml version="1.0" encoding="utf-8"?>
 <D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>"""
 

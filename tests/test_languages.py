@@ -27,7 +27,7 @@ def _extracted() -> set[Key]:
     with (ROOT / "babel.cfg").open() as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2),
-                "N_": None}  # fmt: skip
+                "N_": None, "say": None, "say_n": (1, 2)}  # fmt: skip
     found: set[Key] = set()
     for source in SOURCES:
         for _, _, message, _, context in extract_from_dir(

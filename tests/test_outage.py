@@ -22,10 +22,18 @@ from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.models import Poll
 from tests.conftest import START, TEST_SECRET, _tenant
+from tests.support.dav import basic, calendar_path, dav
 from tests.support.feeds import add_event, make_segment, poll, subscribe
 from web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
+PROPFIND = """<?xml version="1.0" encoding="utf-8"?>
+<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>"""
+QUERY = """<?xml version="1.0" encoding="utf-8"?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+<D:prop><D:getetag/></D:prop><C:filter><C:comp-filter name="VCALENDAR">
+<C:comp-filter name="VEVENT"><C:time-range start="20260301T000000Z" end="20260401T000000Z"/>
+</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"""
 
 
 def _pg(*args: str) -> None:
@@ -72,6 +80,10 @@ async def test_feeds_survive_a_postgresql_outage(
     assert first.status == 200
     await client.app[RECORDER].flush(client.app[SESSIONS], START)
 
+    warm = await dav(client, "PROPFIND", calendar_path(seen), PROPFIND,
+                     {"Depth": "1", **basic(seen)})  # fmt: skip
+    assert warm[0] == 207
+
     data = directory / "data"
     _pg("-D", str(data), "-m", "fast", "-w", "stop")
     try:
@@ -88,6 +100,11 @@ async def test_feeds_survive_a_postgresql_outage(
         assert api.headers["Retry-After"]
         page = await client.get(f"/s/{tenant.slug}/news", headers={"Accept": "text/html"})
         assert page.status == 503
+        for links in (seen, unseen):  # known to the poll cache, or not: 503 either way
+            for method, body, depth in (("PROPFIND", PROPFIND, "1"), ("REPORT", QUERY, "1")):
+                status, _, headers = await dav(client, method, calendar_path(links), body,
+                                               {"Depth": depth, **basic(links)})  # fmt: skip
+                assert status == 503 and headers["Retry-After"], (method, status)
         with pytest.raises(Exception):  # noqa: B017 - the flush fails and keeps its polls
             await client.app[RECORDER].flush(client.app[SESSIONS], START)
     finally:
@@ -104,7 +121,7 @@ async def test_feeds_survive_a_postgresql_outage(
     await client.app[RECORDER].flush(client.app[SESSIONS], client.app[CLOCK].now())
     async with client.app[SESSIONS]() as session:
         written = await session.scalar(select(func.count()).select_from(Poll))
-    assert written == 4  # the first poll, the two served from memory, the one after
+    assert written == 5  # the first poll, the CalDAV one, the two served from memory, the one after
 
 
 async def test_a_locked_sqlite_database_is_a_503_not_a_500(

@@ -3,6 +3,7 @@ click, a browser or a link previewer; one code per subscription; the pool runnin
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -11,11 +12,13 @@ from sqlalchemy import func, select
 
 from calserver.appkeys import CLOCK, SESSIONS
 from calserver.clock import FrozenClock
+from calserver.links import dav_username
 from storage.funnels import Funnel, by_reward
 from storage.models import OutboxMessage, RewardCode, Segment, Subscription, WebhookEndpoint
 from storage.rewards import POOL_LOW, add_codes, set_reward
 from tests.conftest import START, Tenant
-from tests.support.feeds import add_event, make_segment, poll, read
+from tests.support.dav import SYNC_REPORT, basic, calendar_path, dav
+from tests.support.feeds import Polled, add_event, make_segment, poll, read
 from tests.support.telemetry import settle
 
 APPLE = "iOS/26.6 (23G71) dataaccessd/1.0"
@@ -198,3 +201,43 @@ async def test_funnel_with_and_without_the_reward(
         funnels = await by_reward(session, segment)
     assert funnels[True] == Funnel(views=5, subscribed=2, activated=1, active=1)
     assert funnels[False] == Funnel(views=4, subscribed=1, activated=1, active=1)
+
+
+async def test_a_caldav_client_earns_the_reward_and_syncs_it(
+    client: TestClient,  # type: ignore[type-arg]
+    news: None,
+) -> None:
+    """DAVx⁵ or Thunderbird over CalDAV is a calendar app too: its first request unlocks the
+    reward, which is then an item of the collection, as in the feed."""
+    await _reward(client, code="WELCOME10")
+    token = await _subscribe(client)
+    links = {"caldav_username": dav_username(token), "caldav_password": token}
+    auth = {"Depth": "1", **basic(links)}
+    status, listing, _ = await dav(client, "REPORT", calendar_path(links),
+                                   SYNC_REPORT.format(token=""), auth)  # fmt: skip
+    assert status == 207
+    hrefs = re.findall(r"<href>([^<]+)</href>", listing)
+    [reward_href] = [href for href in hrefs if re.search(r"/r\d+\.ics$", href)]
+    assert len(hrefs) == 2  # the segment's event and the reward
+    status, item, _ = await dav(client, "GET", reward_href, b"", basic(links))
+    assert status == 200
+    [event] = [e for e in read(Polled(200, {}, item.encode()))["events"]]
+    assert event["summary"] == f"{TEXT}: WELCOME10" and event["is_date"]
+    assert event["start_date"] == "2026-03-02"  # the day it was earned, in Moscow
+    assert "WELCOME10" in await _page(client, f"/m/{token}")
+    sync_token = re.search(r"<sync-token>([^<]+)</sync-token>", listing)
+    assert sync_token is not None
+    status, again, _ = await dav(client, "REPORT", calendar_path(links),
+                                 SYNC_REPORT.format(token=sync_token[1]), auth)  # fmt: skip
+    assert status == 207 and "<href>" not in again  # nothing new since
+
+
+async def test_a_caldav_client_of_a_segment_without_a_reward_sees_none(
+    client: TestClient,  # type: ignore[type-arg]
+    news: None,
+) -> None:
+    token = await _subscribe(client)
+    links = {"caldav_username": dav_username(token), "caldav_password": token}
+    status, listing, _ = await dav(client, "PROPFIND", calendar_path(links), b"",
+                                   {"Depth": "1", **basic(links)})  # fmt: skip
+    assert status == 207 and not re.search(r"/r\d+\.ics<", listing)

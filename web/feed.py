@@ -42,7 +42,7 @@ from storage.contacts import personal_events
 from storage.errors import unavailable
 from storage.families import family_of, is_calendar_app
 from storage.lifecycle import ENDED
-from storage.lookup import PollView
+from storage.lookup import BaseLookup, PollView
 from storage.rewards import unlock
 from storage.subscriptions import events_for_segments, feed_view
 from web.headers import EVERY_ANSWER
@@ -266,15 +266,7 @@ class FeedHandler:
         return web.Response(body=body, headers=headers)
 
     async def _unlock(self, view: PollView, now: datetime) -> PollView:
-        """The first poll by a calendar app of a subscription offered a reward: give it,
-        once (storage/rewards.py), and read the subscription again."""
-        try:
-            async with self.app[SESSIONS].begin() as session:
-                await unlock(session, view.subscription_id, now)
-        except Exception:  # the poll still gets its calendar; the next one tries again
-            log.exception("could not unlock the reward of subscription %s", view.subscription_id)
-            return view
-        return await self.lookup.view(view.subscription_id) or view
+        return await unlock_reward(self.app, self.lookup, view, now)
 
     def _reward(self, view: PollView, token: str) -> bytes:
         if view.reward is None or view.status in ENDED:
@@ -283,6 +275,20 @@ class FeedHandler:
         return reward_event(
             view.subscription_id, view.reward, view.timezone, view.language, manage_url
         )
+
+
+async def unlock_reward(
+    app: web.Application, lookup: BaseLookup, view: PollView, now: datetime
+) -> PollView:
+    """The first poll by a calendar app (a feed fetch or a CalDAV request) of a subscription
+    offered a reward: give it, once (storage/rewards.py), and read the subscription again."""
+    try:
+        async with app[SESSIONS].begin() as session:
+            await unlock(session, view.subscription_id, now)
+    except Exception:  # the poll still gets its calendar; the next one tries again
+        log.exception("could not unlock the reward of subscription %s", view.subscription_id)
+        return view
+    return await lookup.view(view.subscription_id) or view
 
 
 # The application's one feed handler, for the dispatch in front of the router (web/dispatch.py).

@@ -25,6 +25,7 @@ from calserver.cascade.registry import CALENDAR, Registry
 from calserver.shapes.crm import MAX_STEPS, MAX_WAIT, CascadePolicyInput, StepInput, step_price
 from calserver.shapes.fields import check_body
 from calserver.validation import FieldErrors
+from feeds.i18n import say
 from storage.policy import Cap, Policy, Step
 
 DEFAULT_WAIT = 900
@@ -38,7 +39,14 @@ def _step(
     if raw.channel != CALENDAR and entry is None:
         known = ", ".join([CALENDAR, *registry.names_for(slug)])
         errors.append(
-            (f"{pointer}/channel", f"unknown channel {raw.channel[:40]!r}; configured: {known}")
+            (
+                f"{pointer}/channel",
+                say(
+                    "unknown channel %(name)s; configured: %(known)s",
+                    name=repr(raw.channel[:40]),
+                    known=known,
+                ),
+            )
         )
         return None
     price = entry.price if entry is not None else Decimal(0)
@@ -77,7 +85,7 @@ def channel_errors(body: Any, registry: Registry, slug: str, prefix: str) -> lis
         if _step(errors, f"{prefix}/steps/{index}", step, registry, slug) is None:
             continue
         if step.channel in seen:
-            errors.append((f"{prefix}/steps/{index}/channel", "each channel may appear once"))
+            errors.append((f"{prefix}/steps/{index}/channel", say("each channel may appear once")))
         seen.add(step.channel)
     return errors
 
@@ -93,7 +101,7 @@ def policy_of(
         if step is None:
             continue
         if any(s.channel == step.channel for s in steps):
-            errors.append((f"{prefix}/steps/{index}/channel", "each channel may appear once"))
+            errors.append((f"{prefix}/steps/{index}/channel", say("each channel may appear once")))
         steps.append(step)
     if errors:
         raise FieldErrors(errors)

@@ -28,6 +28,7 @@ from calserver.shapes.fields import (
     whole,
 )
 from calserver.shapes.languages import Language
+from feeds.i18n import say
 from feeds.limits import RANGE_TEXT, instant_in_range
 from storage.outbox import EVENT_TYPES
 
@@ -58,19 +59,19 @@ EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
 def _attributes(value: dict[str, Any]) -> dict[str, Any]:
     if len(json.dumps(value)) > MAX_ATTRIBUTES_BYTES:
-        raise fail(f"must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON")
+        raise fail(say("must be at most %(limit)s bytes of JSON", limit=MAX_ATTRIBUTES_BYTES))
     return value
 
 
 class ContactInput(Shape):
     phone: Annotated[
         str, pattern(E164_RE, 16, "E.164, e.g. +79161234567."),
-        matches(E164_RE, "use E.164: + then country code and number, digits only, e.g. +79161234567"),
+        matches(E164_RE, say("use E.164: + then country code and number, digits only, e.g. +79161234567")),
     ] | None = None  # fmt: skip
-    email: Annotated[str, pattern(EMAIL_RE, 254), matches(EMAIL_RE, "is not an e-mail address")] | None = None  # fmt: skip
+    email: Annotated[str, pattern(EMAIL_RE, 254), matches(EMAIL_RE, say("is not an e-mail address"))] | None = None  # fmt: skip
     telegram_chat_id: Annotated[
         str, pattern(TELEGRAM_CHAT_RE, 21),
-        matches(TELEGRAM_CHAT_RE, "is a Telegram chat id: a whole number"),
+        matches(TELEGRAM_CHAT_RE, say("is a Telegram chat id: a whole number")),
     ] | Annotated[int, Field(ge=-(10**20) + 1, le=10**20 - 1)] | None = None  # fmt: skip
     timezone: Zone | None = Field(None, description="IANA zone of the contact.")
     locale: Language | None = Field(None, description=CONTACT_LOCALE)
@@ -116,9 +117,9 @@ def step_price(value: float | str) -> Decimal:
     try:
         price = Decimal(str(value))
     except InvalidOperation:
-        raise fail("must be a number of at least 0") from None
+        raise fail(say("must be a number of at least 0")) from None
     if not price.is_finite() or not 0 <= price < 10**8:
-        raise fail("must be a number of at least 0")
+        raise fail(say("must be a number of at least 0"))
     return price
 
 
@@ -216,16 +217,18 @@ def _instant(value: str) -> str:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise fail(f"{value[:10]} is not a day of the calendar") from None
+        raise fail(say("%(day)s is not a day of the calendar", day=value[:10])) from None
     if not instant_in_range(moment):
-        raise fail(f"must be {RANGE_TEXT}")
+        raise fail(say("must be %(range)s", range=RANGE_TEXT))
     return value
 
 
 Instant = Annotated[
     str,
     pattern(INSTANT_RE, 40, "ISO 8601 date-time with an offset."),
-    matches(INSTANT_RE, "use an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+03:00"),
+    matches(
+        INSTANT_RE, say("use an ISO 8601 date-time with an offset, e.g. 2026-12-01T09:00:00+03:00")
+    ),
     AfterValidator(_instant),
 ]
 
@@ -248,7 +251,9 @@ class TriggerInput(Shape):
     @classmethod
     def _no_true(cls, value: Any) -> Any:
         if value is True:
-            raise fail("use false (no cascade) or an object with steps (this trigger's policy)")
+            raise fail(
+                say("use false (no cascade) or an object with steps (this trigger's policy)")
+            )
         return value
 
 
@@ -290,7 +295,7 @@ class Trigger(Answer):
 
 def _some_events(events: list[str]) -> list[str]:
     if not events:
-        raise fail("must name at least one event type")
+        raise fail(say("must name at least one event type"))
     return events
 
 
@@ -298,7 +303,7 @@ class WebhookInput(Shape):
     url: Annotated[
         str,
         pattern(WEBHOOK_URL_RE, MAX_WEBHOOK_URL),
-        matches(WEBHOOK_URL_RE, "must be an absolute http:// or https:// URL"),
+        matches(WEBHOOK_URL_RE, say("must be an absolute http:// or https:// URL")),
     ] = Field(
         description="http(s), no user info; private, loopback and link-local hosts are "
         "refused unless webhook_allow_private."

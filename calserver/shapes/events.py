@@ -22,6 +22,7 @@ from calserver.shapes.fields import (
     text,
 )
 from calserver.validation import DURATION_RE
+from feeds.i18n import say, say_n
 from feeds.limits import MAX_ALARM_OFFSET, MAX_EVENT_DURATION
 
 MAX_ALARMS = 10
@@ -42,33 +43,37 @@ When = Annotated[
     pattern(WHEN_RE, 40, WHEN_TEXT),
     matches(
         WHEN_RE,
-        "use an ISO 8601 date or date-time in the years 1901-2199, such as 2026-12-31T10:00:00",
+        say(
+            "use an ISO 8601 date or date-time in the years 1901-2199, such as 2026-12-31T10:00:00"
+        ),
     ),
 ]
 AlarmOffset = Annotated[
     str,
     pattern(DURATION_RE, 40, "ISO 8601 duration before the start: PT15M, P1D."),
     duration_in(
-        timedelta(0), MAX_ALARM_OFFSET, "the alarm would ring after the event starts",
-        f"an alarm may ring at most {MAX_ALARM_OFFSET.days} days before the event",
+        timedelta(0), MAX_ALARM_OFFSET, say("the alarm would ring after the event starts"),
+        say_n("an alarm may ring at most %(num)s day before the event",
+              "an alarm may ring at most %(num)s days before the event", MAX_ALARM_OFFSET.days),
     ),
 ]  # fmt: skip
 EventDuration = Annotated[
     str,
     pattern(DURATION_RE, 40, "ISO 8601 duration, instead of end."),
     duration_in(
-        timedelta(seconds=1), MAX_EVENT_DURATION, "must be positive",
-        f"an event may last at most {MAX_EVENT_DURATION.days} days",
+        timedelta(seconds=1), MAX_EVENT_DURATION, say("must be positive"),
+        say_n("an event may last at most %(num)s day", "an event may last at most %(num)s days",
+              MAX_EVENT_DURATION.days),
     ),
 ]  # fmt: skip
-Uid = Annotated[str, pattern(UID_RE, 255), matches(UID_RE, "must be a non-empty single line")]
+Uid = Annotated[str, pattern(UID_RE, 255), matches(UID_RE, say("must be a non-empty single line"))]
 Url = Annotated[
-    str, pattern(URL_RE, 2000), matches(URL_RE, "must be an http or https URL (or empty)")
+    str, pattern(URL_RE, 2000), matches(URL_RE, say("must be an http or https URL (or empty)"))
 ]
 Rule = Annotated[
     str,
     pattern(RRULE_RE, 500, "RFC 5545 RRULE; an endless rule at most 1,000 times in five years."),
-    matches(RRULE_RE, "is not an RFC 5545 RRULE such as FREQ=WEEKLY;COUNT=10"),
+    matches(RRULE_RE, say("is not an RFC 5545 RRULE such as FREQ=WEEKLY;COUNT=10")),
 ]
 Title = Annotated[str, not_blank(500), NotBlank]
 

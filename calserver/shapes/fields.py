@@ -23,6 +23,7 @@ from calserver.validation import (
     is_timezone,
     parse_duration,
 )
+from feeds.i18n import Sentence, say, say_n, together
 
 M = TypeVar("M", bound=BaseModel)
 ZONE_MARK = "x-calserver-zone"
@@ -51,7 +52,8 @@ class Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def fail(message: str) -> PydanticCustomError:
+def fail(message: Sentence) -> PydanticCustomError:
+    """A rule's refusal; the sentence travels as it is, to be said in the reader's language."""
     return PydanticCustomError("calserver", "{message}", {"message": message})
 
 
@@ -60,7 +62,7 @@ def schema_pattern(pattern: re.Pattern[str]) -> str:
     return re.sub(r"\(\?P<\w+>", "(", pattern.pattern)
 
 
-def _matching(pattern: re.Pattern[str], message: str) -> Callable[[str], str]:
+def _matching(pattern: re.Pattern[str], message: Sentence) -> Callable[[str], str]:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             raise fail(message)
@@ -71,13 +73,13 @@ def _matching(pattern: re.Pattern[str], message: str) -> Callable[[str], str]:
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
-        raise fail("must not contain NUL characters")
+        raise fail(say("must not contain NUL characters"))
     return value
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
-        raise fail("must not be empty")
+        raise fail(say("must not be empty"))
     return _no_nul(value)
 
 
@@ -104,7 +106,7 @@ def pattern(pattern: re.Pattern[str], max_length: int, description: str | None =
     )
 
 
-def matches(pattern: re.Pattern[str], message: str) -> AfterValidator:
+def matches(pattern: re.Pattern[str], message: Sentence) -> AfterValidator:
     """Refuses a string that does not match ``pattern``; ``message`` says what to type."""
     return AfterValidator(_matching(pattern, message))
 
@@ -115,14 +117,17 @@ NotBlank = AfterValidator(_not_blank)
 
 def _zone(value: str) -> str:
     if not is_timezone(value):
-        raise fail(f"unknown time zone {value[:64]!r}; use an IANA name such as Europe/Moscow")
+        raise fail(
+            say("unknown time zone %(zone)s; use an IANA name such as Europe/Moscow",
+                zone=repr(value[:64]))
+        )  # fmt: skip
     return value
 
 
 Slug = Annotated[
     str,
     pattern(SLUG_RE, 64),
-    matches(SLUG_RE, "use 1-64 lowercase letters, digits and inner hyphens"),
+    matches(SLUG_RE, say("use 1-64 lowercase letters, digits and inner hyphens")),
 ]
 Zone = Annotated[
     str,
@@ -130,18 +135,24 @@ Zone = Annotated[
     Field(max_length=64, json_schema_extra={ZONE_MARK: True}),
     AfterValidator(_zone),
 ]
-Color = Annotated[str, pattern(COLOR_RE, 7), matches(COLOR_RE, "use a hex colour such as #1E88E5")]
-Clock = Annotated[str, pattern(CLOCK_RE, 5), matches(CLOCK_RE, "use a 24-hour time such as 22:00")]
+Color = Annotated[
+    str, pattern(COLOR_RE, 7), matches(COLOR_RE, say("use a hex colour such as #1E88E5"))
+]
+Clock = Annotated[
+    str, pattern(CLOCK_RE, 5), matches(CLOCK_RE, say("use a 24-hour time such as 22:00"))
+]
 ExternalId = Annotated[
     str,
     pattern(EXTERNAL_ID_RE, 200),
-    matches(EXTERNAL_ID_RE, "use 1-200 letters, digits and . _ : @ -"),
+    matches(EXTERNAL_ID_RE, say("use 1-200 letters, digits and . _ : @ -")),
 ]
 Src = Annotated[
-    str, pattern(SRC_RE, 32), matches(SRC_RE, "use 1-32 lowercase letters, digits, _ or -")
+    str, pattern(SRC_RE, 32), matches(SRC_RE, say("use 1-32 lowercase letters, digits, _ or -"))
 ]
 ChannelName = Annotated[
-    str, pattern(CHANNEL_NAME_RE, 32), matches(CHANNEL_NAME_RE, "use a channel name such as sms")
+    str,
+    pattern(CHANNEL_NAME_RE, 32),
+    matches(CHANNEL_NAME_RE, say("use a channel name such as sms")),
 ]
 
 
@@ -155,20 +166,22 @@ def whole(low: int, high: int) -> BeforeValidator:
 
     def check(value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise fail(f"must be a whole number from {low} to {high}")
+            raise fail(say("must be a whole number from %(low)s to %(high)s", low=low, high=high))
         return value
 
     return BeforeValidator(check)
 
 
-def duration_in(low: timedelta, high: timedelta, too_low: str, too_high: str) -> AfterValidator:
+def duration_in(
+    low: timedelta, high: timedelta, too_low: Sentence, too_high: Sentence
+) -> AfterValidator:
     """Refuses what is not an ISO 8601 duration (PT15M, P1D) between ``low`` and ``high``."""
 
     def check(value: str) -> str:
         try:
             delta = parse_duration(value)
         except ValueError as error:
-            raise fail(str(error)) from None
+            raise fail(error.args[0]) from None
         if delta < low:
             raise fail(too_low)
         if delta > high:
@@ -179,34 +192,34 @@ def duration_in(low: timedelta, high: timedelta, too_low: str, too_high: str) ->
 
 
 # Messages for pydantic's own error types; a check of ours brings its own sentence.
-_MESSAGES: dict[str, Callable[[Mapping[str, Any]], str]] = {
-    "missing": lambda ctx: "is required",
-    "extra_forbidden": lambda ctx: "is not a known field",
-    "string_type": lambda ctx: "must be a string",
-    "bool_type": lambda ctx: "must be true or false",
-    "int_type": lambda ctx: "must be a whole number",
-    "int_parsing": lambda ctx: "must be a whole number",
-    "int_from_float": lambda ctx: "must be a whole number",
-    "int_parsing_size": lambda ctx: "must be a whole number of at most 19 digits",
-    "float_type": lambda ctx: "must be a number",
-    "list_type": lambda ctx: "must be a list",
-    "model_type": lambda ctx: "must be an object",
-    "model_attributes_type": lambda ctx: "must be an object",
-    "dict_type": lambda ctx: "must be an object",
-    "string_too_long": lambda ctx: f"must be at most {ctx['max_length']} characters",
-    "string_too_short": lambda ctx: "must not be empty",
-    "too_long": lambda ctx: f"must have at most {_items(ctx['max_length'])}",
-    "too_short": lambda ctx: f"must have at least {_items(ctx['min_length'])}",
-    "greater_than_equal": lambda ctx: f"must be at least {ctx['ge']}",
-    "less_than_equal": lambda ctx: f"must be at most {ctx['le']}",
-    "greater_than": lambda ctx: f"must be more than {ctx['gt']}",
-    "literal_error": lambda ctx: "must be " + _json_words(ctx["expected"]),
-    "enum": lambda ctx: f"must be {ctx['expected']}",
-}
-
-
-def _items(count: int) -> str:
-    return f"{count} item" if count == 1 else f"{count} items"
+_MESSAGES: dict[str, Callable[[Mapping[str, Any]], Sentence]] = {
+    "missing": lambda ctx: say("is required"),
+    "extra_forbidden": lambda ctx: say("is not a known field"),
+    "string_type": lambda ctx: say("must be a string"),
+    "bool_type": lambda ctx: say("must be true or false"),
+    "int_type": lambda ctx: say("must be a whole number"),
+    "int_parsing": lambda ctx: say("must be a whole number"),
+    "int_from_float": lambda ctx: say("must be a whole number"),
+    "int_parsing_size": lambda ctx: say("must be a whole number of at most 19 digits"),
+    "float_type": lambda ctx: say("must be a number"),
+    "list_type": lambda ctx: say("must be a list"),
+    "model_type": lambda ctx: say("must be an object"),
+    "model_attributes_type": lambda ctx: say("must be an object"),
+    "dict_type": lambda ctx: say("must be an object"),
+    "string_too_long": lambda ctx: say_n(
+        "must be at most %(num)s character", "must be at most %(num)s characters",
+        ctx["max_length"]),
+    "string_too_short": lambda ctx: say("must not be empty"),
+    "too_long": lambda ctx: say_n(
+        "must have at most %(num)s item", "must have at most %(num)s items", ctx["max_length"]),
+    "too_short": lambda ctx: say_n(
+        "must have at least %(num)s item", "must have at least %(num)s items", ctx["min_length"]),
+    "greater_than_equal": lambda ctx: say("must be at least %(limit)s", limit=ctx["ge"]),
+    "less_than_equal": lambda ctx: say("must be at most %(limit)s", limit=ctx["le"]),
+    "greater_than": lambda ctx: say("must be more than %(limit)s", limit=ctx["gt"]),
+    "literal_error": lambda ctx: say("must be %(choices)s", choices=_json_words(ctx["expected"])),
+    "enum": lambda ctx: say("must be %(choices)s", choices=ctx["expected"]),
+}  # fmt: skip
 
 
 def _json_words(expected: str) -> str:
@@ -238,7 +251,7 @@ def field_errors(error: ValidationError, prefix: str = "") -> FieldErrors:
     found: list[tuple[str, str, bool]] = []
     for item in error.errors(include_url=False):
         kind, ctx = item["type"], item.get("ctx") or {}
-        message = ctx["message"] if kind == "calserver" else None
+        message: str | None = ctx["message"] if kind == "calserver" else None
         if message is None:
             make = _MESSAGES.get(kind)
             message = make(ctx) if make else str(item["msg"])
@@ -259,9 +272,13 @@ def field_errors(error: ValidationError, prefix: str = "") -> FieldErrors:
 
 def _one_sentence(messages: list[str]) -> str:
     """ "must be a string", "must be a whole number" -> "must be a string or a whole number"."""
-    if len(messages) > 1 and all(m.startswith("must be ") for m in messages):
-        return "must be " + " or ".join(m.removeprefix("must be ") for m in messages)
-    return "; ".join(messages)
+    if len(messages) == 1:
+        return messages[0]
+    if all(m.startswith("must be ") for m in messages):
+        english = "must be " + " or ".join(m.removeprefix("must be ") for m in messages)
+    else:
+        english = "; ".join(messages)
+    return together(messages, english)
 
 
 def check_body(model: type[M], body: Any, prefix: str = "") -> M:

@@ -7,13 +7,13 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from calserver.shapes.fields import fail
-from feeds.i18n import languages, supported
+from feeds.i18n import languages, say, supported
 
 
 def _language(value: str) -> str:
     # Exactly the document's enumeration (a client generated from it sends "ru", not "RU").
     if value not in languages() or supported(value) != value:
-        raise fail(f"use one of {', '.join(languages())}")
+        raise fail(say("use one of %(choices)s", choices=", ".join(languages())))
     return value
 
 

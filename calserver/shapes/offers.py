@@ -22,13 +22,14 @@ from calserver.shapes.fields import (
     text,
 )
 from calserver.shapes.queries import Query
+from feeds.i18n import say
 
 RewardText = Annotated[str, not_blank(TEXT_MAX), NotBlank]
 Code = Annotated[
-    str, pattern(CODE_RE, 100), matches(CODE_RE, "use 1-100 printable characters, no spaces")
+    str, pattern(CODE_RE, 100), matches(CODE_RE, say("use 1-100 printable characters, no spaces"))
 ]
 VariantKey = Annotated[
-    str, pattern(KEY_RE, 8), matches(KEY_RE, "use 1-8 lowercase letters or digits")
+    str, pattern(KEY_RE, 8), matches(KEY_RE, say("use 1-8 lowercase letters or digits"))
 ]
 
 
@@ -42,7 +43,7 @@ class RewardInput(Shape):
     @model_validator(mode="after")
     def _one_kind(self) -> RewardInput:
         if (self.code is None) == (not self.pool):
-            raise fail("give either a shared `code` or `pool: true`")
+            raise fail(say("give either a shared `code` or `pool: true`"))
         return self
 
 
@@ -80,9 +81,9 @@ class VariantsInput(RootModel[list[VariantInput]]):
     def _two_to_four(self) -> VariantsInput:
         keys = [item.key for item in self.root]
         if len(keys) == 1:
-            raise fail("an A/B test takes 2 to 4 variants, or [] to end it")
+            raise fail(say("an A/B test takes 2 to 4 variants, or [] to end it"))
         if len(set(keys)) != len(keys):
-            raise fail("each variant needs its own key")
+            raise fail(say("each variant needs its own key"))
         return self
 
 

@@ -18,6 +18,7 @@ from calserver.shapes.fields import (
     matches,
     pattern,
 )
+from feeds.i18n import say
 from feeds.limits import EARLIEST_DATE, LATEST_DATE
 from storage.lifecycle import STATUSES
 
@@ -43,16 +44,19 @@ def _day(value: str) -> str:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise fail("use a date such as 2026-03-31") from None
+        raise fail(say("use a date such as 2026-03-31")) from None
     if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise fail(f"use a date between {EARLIEST_DATE} and {LATEST_DATE}")
+        raise fail(
+            say("use a date between %(earliest)s and %(latest)s",
+                earliest=str(EARLIEST_DATE), latest=str(LATEST_DATE))
+        )  # fmt: skip
     return value
 
 
 Day = Annotated[
     str,
     pattern(DAY_RE, 10),
-    matches(DAY_RE, "use a date such as 2026-03-31 (years 1901-2199)"),
+    matches(DAY_RE, say("use a date such as 2026-03-31 (years 1901-2199)")),
     AfterValidator(_day),
 ]
 Offset = Annotated[int, Field(ge=0, le=MAX_ID, description="Rows to skip.")]

@@ -27,6 +27,7 @@ from calserver.shapes.fields import (
 from calserver.shapes.languages import Language
 from calserver.shapes.offers import Reward, RewardInput
 from calserver.validation import CURRENCY_RE
+from feeds.i18n import say
 
 MAX_PRICE = 10**8
 Name = Annotated[str, not_blank(200), NotBlank]
@@ -90,7 +91,7 @@ class QuietHours(Shape):
 
 def _price(value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and 0 <= value < MAX_PRICE):
-        raise fail("must be between 0 and 99,999,999")
+        raise fail(say("must be between 0 and 99,999,999"))
     return value
 
 
@@ -111,7 +112,7 @@ Currency = Annotated[
 
 def _currency(value: str) -> str:
     if not CURRENCY_RE.fullmatch(value):
-        raise fail("use an ISO 4217 code such as RUB")
+        raise fail(say("use an ISO 4217 code such as RUB"))
     return value
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK, SESSIONS
 from calserver.passwords import hash_password, password_problem
+from feeds.i18n import say
 from storage.errors import Conflict
 from storage.users import create_user, list_users
 from storage.workspaces import add_key, list_keys, revoke_key, workspace_by_slug
@@ -54,7 +55,7 @@ async def add_user(request: web.Request) -> web.Response:
     email, password = form.get("email", "").strip(), form.get("password", "")
     errors: dict[str, list[str]] = {}
     if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
-        errors["email"] = ["give an e-mail address such as ana@example.com"]
+        errors["email"] = [say("give an e-mail address such as ana@example.com")]
     if problem := password_problem(password):
         errors["password"] = [problem]
     if not errors:
@@ -63,8 +64,10 @@ async def add_user(request: web.Request) -> web.Response:
             async with request.app[SESSIONS].begin() as session:
                 await create_user(session, workspace_of(request).id, email, password_hash,
                                   request.app[CLOCK].now())  # fmt: skip
-        except Conflict as error:
-            errors["email"] = [str(error)]
+        except Conflict:
+            errors["email"] = [
+                say("user %(email)s already exists in this workspace", email=repr(email))
+            ]
     if errors:
         return await _page(request, 422, form={"email": email}, errors=errors)
     raise see_other("/admin/access?saved=user")

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from calserver.appkeys import CLOCK, SESSIONS
 from calserver.brand import BrandError, Logo, check_color, check_footer, check_logo
+from feeds.i18n import reason
 from storage.brand import delete_logo, put_logo
 from storage.models import Workspace
 from storage.workspaces import workspace_by_slug
@@ -41,16 +42,16 @@ def _checked(
     try:
         color = check_color(form["brand_color"].strip()) if form["brand_color"].strip() else None
     except BrandError as error:
-        errors["brand_color"] = [str(error)]
+        errors["brand_color"] = [reason(error)]
     try:
         footer = check_footer(form["footer"])
     except BrandError as error:
-        errors["footer"] = [str(error)]
+        errors["footer"] = [reason(error)]
     if isinstance(upload, web.FileField) and upload.filename:
         try:
             logo = check_logo(upload.file.read(), upload.content_type)
         except BrandError as error:
-            errors["logo"] = [str(error)]
+            errors["logo"] = [reason(error)]
     return color, footer, logo, errors
 
 

@@ -15,13 +15,13 @@ from calserver.appkeys import CLOCK, SESSIONS
 from calserver.eventspec import EventSpec, apply_spec
 from calserver.ranges import parse_event_in_range
 from calserver.validation import FieldErrors, format_duration, zone_names
-from feeds.i18n import N_
+from feeds.i18n import N_, reason, say
 from storage import segments as store
 from storage.errors import Conflict
 from storage.models import Event, Segment
 from web.admin.quiet import quiet_warnings, subscriber_zones
 from web.admin.render import errors_by_field, form_of, page, see_other, texts_of
-from web.api.common import run_cpu_check, workspace_of
+from web.api.common import id_of, run_cpu_check, workspace_of
 
 REPEATS = (("", N_("Does not repeat")), ("DAILY", N_("Every day")), ("WEEKLY", N_("Every week")),
            ("MONTHLY", N_("Every month")), ("YEARLY", N_("Every year")))  # fmt: skip
@@ -91,12 +91,10 @@ async def _load(request: web.Request) -> tuple[Segment, Event | None]:
         segment = await store.get_segment(
             session, workspace_of(request).id, request.match_info["slug"]
         )
-        raw = request.match_info.get("event_id")
-        if raw is None:
+        if "event_id" not in request.match_info:
             return segment, None
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-            raise web.HTTPNotFound(text=f"no event {raw!r} in this segment")
-        return segment, await store.get_event(session, segment.id, int(raw))
+        event_id = id_of(request, "event_id", "event")
+        return segment, await store.get_event(session, segment.id, event_id)
 
 
 async def new_page(request: web.Request) -> web.Response:
@@ -125,7 +123,12 @@ async def _save(
             event = await store.get_event(session, segment.id, event.id)
             if spec.uid and spec.uid != event.uid:
                 if await store.uid_taken(session, segment.id, spec.uid, except_id=event.id):
-                    raise Conflict(f"an event with uid {spec.uid!r} already exists in this segment")
+                    raise Conflict(
+                        say(
+                            "an event with uid %(uid)s already exists in this segment",
+                            uid=repr(spec.uid),
+                        )
+                    )
                 event.uid = spec.uid
             apply_spec(event, spec)
             event.sequence += 1
@@ -145,7 +148,7 @@ async def save(request: web.Request) -> web.Response:
     except FieldErrors as error:
         return await _editor(request, segment, event, form, errors_by_field(error.errors), 422)
     except Conflict as error:
-        return await _editor(request, segment, event, form, {"uid": [str(error)]}, 409)
+        return await _editor(request, segment, event, form, {"uid": [reason(error)]}, 409)
     raise see_other(f"/admin/segments/{segment.slug}/events/{event_id}?saved=1")
 
 

@@ -9,9 +9,9 @@ from aiohttp import web
 from calserver import importing
 from calserver.appkeys import CHECK_POOL, CLOCK, SESSIONS
 from calserver.importing import MODES, ImportFileError, mark_duplicate_uids, store_rows, to_write
-from feeds.i18n import N_
+from feeds.i18n import N_, reason, say
 from storage import segments as store
-from web.admin.render import page, texts_of
+from web.admin.render import page_off_loop, texts_of
 from web.api.common import workspace_of
 
 CHOOSE_FILE = N_("Choose an .ics or .csv file.")
@@ -24,8 +24,9 @@ async def _segments_and_page(
         segments = await store.list_segments(session, workspace_of(request).id)
     context.setdefault("chosen", request.query.get("segment", ""))
     context.setdefault("mode", "all_or_nothing")
-    return page(request, "import.html", section="segments", status=status, segments=segments,
-                modes=MODES, **context)  # fmt: skip
+    # The report lists every row of the file: rendered off the loop.
+    return await page_off_loop(request, "import.html", section="segments", status=status,
+                               segments=segments, modes=MODES, **context)  # fmt: skip
 
 
 async def import_page(request: web.Request) -> web.Response:
@@ -54,7 +55,7 @@ async def run_import(request: web.Request) -> web.Response:
         )  # fmt: skip
     except ImportFileError as error:
         return await _segments_and_page(request, 422, chosen=chosen, mode=mode, report=None,
-                                        error=f"{upload.filename}: {error}")  # fmt: skip
+                                        error=say("%(file)s: %(reason)s", file=upload.filename, reason=reason(error)))  # fmt: skip
     mark_duplicate_uids(rows, taken)
     chosen_rows = to_write(rows, mode)
     async with request.app[SESSIONS].begin() as session:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
 from aiohttp import web
 
 from calserver.appkeys import CONFIG
-from feeds.i18n import N_, Texts, supported, texts
+from feeds.i18n import N_, Texts, say, supported, texts
 from web.admin.keys import ADMIN, CSRF
 from web.language import ADMIN_COOKIE, from_accept_language, switch
 from web.pages import templates
@@ -72,21 +73,38 @@ def texts_of(request: web.Request) -> Texts:
 def page(
     request: web.Request, template: str, *, section: str, status: int = 200, **context: Any
 ) -> web.Response:
+    language, values = _context(request, section, context)
+    html = templates(language).get_template(f"admin/{template}").render(**values)
+    return _response(request, html, status, language)
+
+
+async def page_off_loop(
+    request: web.Request, template: str, *, section: str, status: int = 200, **context: Any
+) -> web.Response:
+    """``page`` for a long page (an import's report of thousands of rows): rendered in a
+    worker thread, so other requests are answered meanwhile."""
+    language, values = _context(request, section, context)
+    html = await asyncio.to_thread(
+        templates(language).get_template(f"admin/{template}").render, **values
+    )
+    return _response(request, html, status, language)
+
+
+def _context(request: web.Request, section: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]]:  # fmt: skip
     admin = request.get(ADMIN)
     language = language_of(request)
-    html = (
-        templates(language)
-        .get_template(f"admin/{template}")
-        .render(
-            nav=NAV,
-            section=section,
-            admin=admin,
-            workspace=admin.workspace if admin else None,
-            csrf=request.get(CSRF, ""),
-            switch=switch(request, language),
-            **context,
-        )
-    )
+    return language, {
+        "nav": NAV,
+        "section": section,
+        "admin": admin,
+        "workspace": admin.workspace if admin else None,
+        "csrf": request.get(CSRF, ""),
+        "switch": switch(request, language),
+        **context,
+    }
+
+
+def _response(request: web.Request, html: str, status: int, language: str) -> web.Response:
     response = web.Response(text=html, status=status, content_type="text/html", headers=HEADERS)
     response.headers["Content-Language"] = language
     if supported(request.query.get("lang")) == language != request.cookies.get(LANGUAGE_COOKIE):
@@ -101,12 +119,17 @@ def see_other(location: str) -> web.HTTPSeeOther:
 
 
 def errors_by_field(errors: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """API pointers ("/alarms/1/before") grouped by the form field they belong to."""
+    """API pointers ("/alarms/1/before") grouped by the form field they belong to; a field
+    that takes a list (the reminders) says which of its items is wrong."""
     grouped: dict[str, list[str]] = defaultdict(list)
     for pointer, message in errors:
-        field = pointer.strip("/").split("/")[0] or "form"
-        detail = pointer.strip("/").split("/", 1)[1] if "/" in pointer.strip("/") else ""
-        grouped[field].append(f"{detail}: {message}" if detail else message)
+        field, _, detail = pointer.strip("/").partition("/")
+        index = detail.split("/")[0]
+        if index.isdigit():
+            message = say("item %(number)s: %(message)s", number=int(index) + 1, message=message)
+        elif detail:
+            message = say("%(place)s: %(message)s", place=detail, message=message)
+        grouped[field or "form"].append(message)
     return dict(grouped)
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from calserver.abtest import VariantError, check_variants, report
 from calserver.appkeys import CLOCK, SESSIONS
 from calserver.rewards import RewardError, check_code, check_text, read_codes
+from feeds.i18n import reason
 from storage import segments as store
 from storage.funnels import by_reward, by_variant
 from storage.models import Segment
@@ -57,12 +58,12 @@ async def save_reward(request: web.Request) -> web.Response:
         try:
             text = check_text(form["text"])
         except RewardError as error:
-            errors["text"] = [str(error)]
+            errors["text"] = [reason(error)]
         if form["mode"] == "code":
             try:
                 code = check_code(form["code"])
             except RewardError as error:
-                errors["code"] = [str(error)]
+                errors["code"] = [reason(error)]
     if errors:
         return await _reward_page(request, 422, form=form, errors=errors)
     async with request.app[SESSIONS].begin() as session:
@@ -79,7 +80,7 @@ async def upload_codes(request: web.Request) -> web.Response:
         data = upload.file.read() if isinstance(upload, web.FileField) else typed.encode()
         codes = read_codes(data)
     except RewardError as error:
-        return await _reward_page(request, 422, errors={"codes": [str(error)]})
+        return await _reward_page(request, 422, errors={"codes": [reason(error)]})
     async with request.app[SESSIONS].begin() as session:
         segment = await _load(request, session)
         added, duplicates = await add_codes(session, segment, codes)

@@ -10,7 +10,7 @@ from markupsafe import escape
 from calserver.appkeys import CLOCK, CONFIG, SESSIONS
 from calserver.links import BUTTON_ORDER, platform
 from calserver.validation import FieldErrors, zone_names
-from feeds.i18n import N_, language_name, languages, supported, texts
+from feeds.i18n import N_, language_name, languages, say, supported, texts
 from storage import segments as store
 from storage.errors import Conflict
 from storage.lookup import WorkspaceRow
@@ -95,8 +95,8 @@ async def create(request: web.Request) -> web.Response:
             )
     except FieldErrors as error:
         return _form_page(request, form, errors_by_field(error.errors), 422)
-    except Conflict as error:
-        return _form_page(request, form, {"slug": [str(error)]}, 409)
+    except Conflict:
+        return _form_page(request, form, {"slug": [_slug_taken(form)]}, 409)
     raise see_other(f"/admin/segments/{segment.slug}?saved=1")
 
 
@@ -140,7 +140,7 @@ async def update(request: web.Request) -> web.Response:
         errors = (
             errors_by_field(error.errors)
             if isinstance(error, FieldErrors)
-            else {"slug": [str(error)]}
+            else {"slug": [_slug_taken(form)]}
         )
         return await _segment_page(request, await _segment(request), form, errors, 422)
     raise see_other(f"/admin/segments/{segment.slug}?saved=1")
@@ -177,3 +177,7 @@ async def preview(request: web.Request) -> web.Response:
     note = f'<p class="saved" role="note">{escape(texts(language).gettext(PREVIEW_NOTE))}</p>'
     body = html.encode().replace(b"<main>", b"<main>" + note.encode(), 1)
     return web.Response(body=body, content_type="text/html", headers=PAGE_HEADERS)
+
+
+def _slug_taken(form: dict[str, str]) -> str:
+    return say("segment %(slug)s already exists", slug=repr(form.get("slug", "")))

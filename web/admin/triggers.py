@@ -10,7 +10,7 @@ from storage.contacts import get_trigger, latest_triggers, trigger_timeline
 from storage.models import Contact
 from web.admin.render import page
 from web.api.cascade import trigger_steps
-from web.api.common import workspace_of
+from web.api.common import id_of, workspace_of
 from web.api.triggers import trigger_json
 
 STATUSES = ("pending", "delivered", "undelivered", "cancelled")
@@ -28,11 +28,9 @@ async def triggers_page(request: web.Request) -> web.Response:
 
 
 async def trigger_page(request: web.Request) -> web.Response:
-    raw = request.match_info["trigger_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no trigger {raw!r}")
+    trigger_id = id_of(request, "trigger_id", "trigger")
     async with request.app[SESSIONS]() as session:
-        trigger = await get_trigger(session, workspace_of(request).id, int(raw))
+        trigger = await get_trigger(session, workspace_of(request).id, trigger_id)
         contact = await session.get(Contact, trigger.contact_id)
         timeline = await trigger_timeline(session, trigger.id)
         steps = await trigger_steps(session, trigger.id)

@@ -9,7 +9,7 @@ from calserver.validation import FieldErrors
 from storage import webhooks as store
 from storage.outbox import EVENT_TYPES
 from web.admin.render import errors_by_field, page, see_other
-from web.api.common import workspace_of
+from web.api.common import id_of, workspace_of
 from web.api.webhooks import DELIVERIES_LIMIT, delivery_json, parse_webhook
 
 
@@ -50,9 +50,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def delete(request: web.Request) -> web.Response:
-    raw = request.match_info["webhook_id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise web.HTTPNotFound(text=f"no webhook {raw!r} in this workspace")
+    webhook_id = id_of(request, "webhook_id", "webhook")
     async with request.app[SESSIONS].begin() as session:
-        await store.delete_endpoint(session, workspace_of(request).id, int(raw))
+        await store.delete_endpoint(session, workspace_of(request).id, webhook_id)
     raise see_other("/admin/webhooks")

@@ -18,6 +18,7 @@ from calserver.appkeys import CHECK_POOL, CLOCK, CONFIG, LOOKUP, SESSIONS, WORKS
 from calserver.shapes.fields import check_body
 from calserver.shapes.queries import Query, id_in_path
 from calserver.validation import FieldErrors
+from feeds.i18n import say
 from storage.lookup import WorkspaceRow
 from storage.workspaces import KEY_PREFIX, LAST_USED_RESOLUTION, hash_key, touch_key
 from web.problems import Handler
@@ -126,7 +127,9 @@ async def run_cpu_check(request: web.Request, func: Callable[..., T], *args: Any
     try:
         return await asyncio.wait_for(future, CPU_CHECK_TIMEOUT)
     except TimeoutError:
-        raise FieldErrors([("/rrule", "the rule takes too long to expand; simplify it")]) from None
+        raise FieldErrors(
+            [("/rrule", say("the rule takes too long to expand; simplify it"))]
+        ) from None
 
 
 def id_of(request: web.Request, name: str, what: str) -> int:

@@ -36,9 +36,11 @@ from calserver.ratelimit import RateLimiter
 from feeds.ics import fold_link
 from storage.davsync import sync_engine
 from storage.families import family_of
+from storage.lifecycle import ENDED
 from web.dav import plugin
 from web.dav.calendar import CalendarCache
-from web.feed import local_day, settings_of
+from web.feed import local_day, settings_of, unlock_reward
+from web.problems import OUTAGE, RETRY_AFTER
 from web.subscribe import client_address
 
 PREFIX = "/dav"
@@ -259,10 +261,14 @@ class DavHandler:
         poll = await server.lookup.view(payload)
         if poll is None:  # a validly signed token of a deleted subscription
             return _unauthorized()
+        if poll.reward_pending and poll.status not in ENDED:
+            # Only a calendar app signs in to CalDAV with the token: a reward is earned here
+            # as by a calendar app's first feed fetch.
+            poll = await unlock_reward(server.app, server.lookup, poll, server.clock.now())
         authorization = header or "Basic " + base64.b64encode(f"{token}:{token}".encode()).decode()
         dav = plugin.DavRequest(
             server.context, token, dav_username(token), _link(server.base_url, token), poll,
-            server.clock.now(),
+            server.clock.now(), manage_url=server.base_url + manage_path(token),
         )  # fmt: skip
         return dav, authorization
 
@@ -294,6 +300,8 @@ class DavHandler:
         loop = asyncio.get_running_loop()
         pool = server.query_pool if _is_query(request.method, body) else server.pool
         status, headers, answer = await loop.run_in_executor(pool, _run, server, environ, dav)
+        if dav is not None and dav.database_down and status >= 500:
+            return web.Response(status=503, text=OUTAGE, headers={"Retry-After": RETRY_AFTER})
         if dav is not None:
             self._record(request, server, dav, status, _sends_data(request.method, body))
         out = {name: value for name, value in headers if name.lower() not in _HOP_BY_HOP}

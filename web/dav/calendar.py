@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from feeds.ics import CRLF, LINK_PLACEHOLDER, prop
 from feeds.limits import LATEST_UTC
 from feeds.recurrence import bounded_after, rule_for
 from feeds.render import event_start
+from feeds.reward import reward_event
 from storage.davsync import DavState, calendar_events
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
@@ -147,6 +148,30 @@ def build_calendar(
             href, event.uid, etag, text, (event.id, event.sequence) if live else None, timing
         )
     return DavCalendar(items)
+
+
+REWARD_PREFIX = "r"
+
+
+def reward_href(poll: PollView) -> str:
+    return f"{REWARD_PREFIX}{poll.subscription_id}.ics"
+
+
+def reward_item(poll: PollView, manage_url: str) -> DavItem | None:
+    """The reward the subscription unlocked, the same all-day event as in its feed."""
+    if poll.reward is None or poll.status in ENDED:
+        return None
+    event = reward_event(poll.subscription_id, poll.reward, poll.timezone, poll.language,
+                         manage_url).decode()  # fmt: skip
+    unlocked = poll.reward[2]
+    stamp = f"{poll.reward}\0{poll.timezone}\0{poll.language}\0{manage_url}"
+    day = datetime.combine(to_wall(unlocked, poll.timezone).date(), time())
+    return DavItem(
+        reward_href(poll), f"reward-{poll.subscription_id}@calserver",
+        hashlib.blake2b(stamp.encode(), digest_size=12).hexdigest(),
+        _ITEM_HEADER + event + "END:VCALENDAR" + CRLF, None,
+        Timing("all_day", poll.timezone, day, timedelta(days=1), None),
+    )  # fmt: skip
 
 
 def with_link(item: DavItem, link: str) -> str:

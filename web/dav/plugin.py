@@ -29,16 +29,20 @@ from sqlalchemy.orm import Session
 from calserver.clock import Clock
 from feeds.feed import FeedSettings, calendar_name, ended_name
 from storage.davsync import DavState, changes_since, dav_state, in_range
+from storage.errors import unavailable
 from storage.lifecycle import ENDED
 from storage.lookup import PollView
 from storage.segments import TOMBSTONE_DAYS
 from web.dav.calendar import (
+    REWARD_PREFIX,
     CalendarCache,
     DavCalendar,
     DavItem,
     build_calendar,
     lineage,
     render_key,
+    reward_href,
+    reward_item,
     with_link,
 )
 
@@ -73,6 +77,8 @@ class DavRequest:
     details: DavState | None = None
     served_items: int = 0
     personal: set[tuple[int, int]] = field(default_factory=set)
+    manage_url: str = ""  # the subscriber's manage page, named in their reward
+    database_down: bool = False  # Radicale turns any error into a 500; the bridge says 503
 
 
 _local = threading.local()
@@ -92,8 +98,19 @@ def serving(request: DavRequest) -> Iterator[DavRequest]:
         _local.request = None
 
 
+@contextlib.contextmanager
+def _session(request: DavRequest) -> Iterator[Session]:
+    """A database session for this request that notes an outage (not a bug) if it fails."""
+    try:
+        with Session(request.context.engine) as session:
+            yield session
+    except Exception as error:
+        request.database_down = request.database_down or unavailable(error)
+        raise
+
+
 def _versions(request: DavRequest) -> str:
-    key = render_key(request.poll, request.now.date())
+    key = (render_key(request.poll, request.now.date()), request.poll.reward)
     return hashlib.blake2b(repr(key).encode(), digest_size=8).hexdigest()
 
 
@@ -124,7 +141,7 @@ def read_sync_token(request: DavRequest, old_token: str) -> tuple[datetime, bool
 def _details(request: DavRequest) -> DavState:
     """Names and change times, read once per request and only when asked for."""
     if request.details is None:
-        with Session(request.context.engine) as session:
+        with _session(request) as session:
             request.details = dav_state(session, request.poll.subscription_id)
         if request.details is None:
             raise ValueError("the subscription was deleted during the request")
@@ -196,7 +213,7 @@ class Calendar(storage.BaseCollection):
     def etag(self) -> str:
         """The CTag: from versions only, O(1)."""
         # The workspace's name is the calendar's name when several segments are followed.
-        state = (self._key, self._poll.workspace_name, self._link_tag)
+        state = (self._key, self._poll.workspace_name, self._link_tag, self._poll.reward)
         digest = hashlib.blake2b(repr(state).encode(), digest_size=12)
         return '"' + digest.hexdigest() + '"'
 
@@ -207,10 +224,14 @@ class Calendar(storage.BaseCollection):
 
             def build() -> DavCalendar:
                 details = _details(request)
-                with Session(context.engine) as session:
+                with _session(request) as session:
                     return build_calendar(session, poll, details, context.settings, now)
 
-            self._calendar = context.cache.get(self._key, build)
+            calendar = context.cache.get(self._key, build)
+            # The reward this subscription unlocked is its own, like the feed's: not cached.
+            if (reward := reward_item(poll, request.manage_url)) is not None:
+                calendar = DavCalendar({**calendar.items, reward.href: reward})
+            self._calendar = calendar
         return self._calendar
 
     def _item(self, item: DavItem) -> radicale_item.Item:
@@ -250,11 +271,12 @@ class Calendar(storage.BaseCollection):
             return [(self._item(item), False) for item in items.values()]
         low = datetime.fromtimestamp(max(start, 0), UTC)
         high = datetime.fromtimestamp(min(end, 2**33), UTC)
-        with Session(self._request.context.engine) as session:
+        with _session(self._request) as session:
             events, triggers = in_range(
                 session, self._segment_ids, self._poll.contact_id, low, high
             )
         wanted = {f"e{i}.ics" for i in events} | {f"p{i}.ics" for i in triggers}
+        wanted |= {href for href in items if href.startswith(REWARD_PREFIX)}
         rest = None if simple or tag is None else _without_time_range(filters)
         found = []
         for href, item in items.items():
@@ -280,13 +302,15 @@ class Calendar(storage.BaseCollection):
             return old_token, ()
         poll, now = self._poll, self._request.now
         retention = timedelta(days=self._request.context.settings.retention_days)
-        with Session(self._request.context.engine) as session:
+        with _session(self._request) as session:
             delta = changes_since(
                 session, self._segment_ids, poll.contact_id, since - SYNC_MARGIN,
                 since - SYNC_MARGIN - retention, now - retention,
             )  # fmt: skip
         hrefs = [f"e{i}.ics" for i in sorted(delta.events)]
         hrefs += [f"p{i}.ics" for i in sorted(delta.triggers)]
+        if poll.reward is not None and poll.reward[2] >= since - SYNC_MARGIN:
+            hrefs.append(reward_href(poll))
         return token, hrefs
 
     def get_meta(self, key: str | None = None) -> Any:
