@@ -7,7 +7,10 @@ when neither exists. Several secrets allow rotation: the first signs, all verify
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hmac
+import json
 import os
 import secrets
 import tempfile
@@ -15,12 +18,13 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 
 from calserver.config import Config, ConfigError
 
 MIN_SECRET_LENGTH = 16
 VERIFIED_CACHE = 65536
+_UNDECIDED = object()  # the quick check leaves the token to itsdangerous
 
 
 def secret_path(config: Config) -> Path:
@@ -76,6 +80,7 @@ class TokenSigner:
         # itsdangerous signs with the *last* key of a list and verifies with all of them.
         self._keys = list(reversed(secret_list))
         self._serializers: dict[str, URLSafeSerializer] = {}
+        self._signing_keys: dict[str, bytes] = {}  # per purpose, the newest secret's HMAC key
         # Feed polls verify the same tokens again and again; remember the good ones.
         self._verified: OrderedDict[tuple[str, str], Any] = OrderedDict()
 
@@ -96,14 +101,48 @@ class TokenSigner:
         if key in self._verified:
             self._verified.move_to_end(key)
             return self._verified[key]
-        try:
-            payload = self._serializer(purpose).loads(token)
-        except (BadSignature, UnicodeError, ValueError):
-            return None  # bad tokens are never cached, so a flood of them cannot evict good ones
+        payload = self._quick(purpose, token)
+        if payload is _UNDECIDED:
+            try:
+                payload = self._serializer(purpose).loads(token)
+            except (BadData, UnicodeError, ValueError):
+                return None  # never cached, so a flood of bad tokens cannot evict good ones
         self._verified[key] = payload
         if len(self._verified) > VERIFIED_CACHE:
             self._verified.popitem(last=False)
         return payload
+
+    def _quick(self, purpose: str, token: str) -> Any:
+        """The payload of a token as ``sign`` makes it (the newest secret, an uncompressed
+        payload), checked without itsdangerous's layers: a feed polled across a million
+        subscribers misses the cache above on nearly every poll, and itsdangerous derives its
+        key and decodes through several calls each time (~15 µs against ~3). Anything else —
+        an older secret, a compressed payload, any mismatch — is ``_UNDECIDED`` and left to
+        itsdangerous, so what is accepted is exactly what itsdangerous accepts."""
+        value, dot, signature = token.rpartition(".")
+        if not dot or value.startswith("."):
+            return _UNDECIDED
+        try:
+            signed = value.encode()
+            mac = hmac.digest(self._signing_key(purpose), signed, "sha1")
+            if not hmac.compare_digest(
+                base64.urlsafe_b64encode(mac).rstrip(b"="), signature.encode()
+            ):
+                return _UNDECIDED
+            raw = base64.urlsafe_b64decode(signed + b"=" * (-len(signed) % 4))
+            # Feed tokens carry a subscription id: canonical digits are that integer.
+            if raw.isdigit() and (raw[:1] != b"0" or raw == b"0"):
+                return int(raw)
+            return json.loads(raw)
+        except ValueError:  # binascii.Error, JSONDecodeError and UnicodeError among them
+            return _UNDECIDED
+
+    def _signing_key(self, purpose: str) -> bytes:
+        key = self._signing_keys.get(purpose)
+        if key is None:
+            serializer = self._serializer(purpose)
+            key = self._signing_keys[purpose] = serializer.make_signer(serializer.salt).derive_key()
+        return key
 
     def timed(self, purpose: str) -> URLSafeTimedSerializer:
         """A serializer whose tokens carry their signing time (dashboard sessions expire)."""

@@ -25,6 +25,8 @@ from storage.notify import notify_subscriptions
 
 LIVE = ("created", "active", "dormant", "lapsed")
 ENDED = ("unsubscribed", "revoked")
+# What a poll wakes: each of these statuses becomes active again (see wake()).
+WAKES = (("created", "activated"), ("dormant", "resumed"), ("lapsed", "returned"))
 COUNTED = ("active", "dormant")
 STATUSES = (*LIVE, *ENDED)
 
@@ -104,11 +106,7 @@ async def wake(
     effect on the active count).
     """
     activated: set[int] = set()
-    for from_status, kind in (
-        ("created", "activated"),
-        ("dormant", "resumed"),
-        ("lapsed", "returned"),
-    ):
+    for from_status, kind in WAKES:
         rows = (
             await session.execute(
                 update(Subscription)

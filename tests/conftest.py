@@ -29,6 +29,7 @@ from storage.engine import create_engine
 from storage.migrate import upgrade
 from storage.workspaces import add_key, create_workspace
 from tests.support.openapi import ApiClient
+from tests.support.served import ServedTestServer
 from web.app import create_app
 
 PG_URL_ENV = "CALSERVER_TEST_POSTGRES_URL"
@@ -149,7 +150,7 @@ class Tenant:
 
 @pytest.fixture
 async def client(aiohttp_client: Any, config: Config, clock: FrozenClock) -> TestClient:  # type: ignore[type-arg]
-    return await aiohttp_client(create_app(config, clock=clock))
+    return await aiohttp_client(ServedTestServer(create_app(config, clock=clock)))
 
 
 async def _tenant(client: TestClient, slug: str) -> Tenant:  # type: ignore[type-arg]

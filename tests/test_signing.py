@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
 import stat
+import string
 from pathlib import Path
 
 import pytest
+from itsdangerous.encoding import base64_encode
 
 from calserver.config import Config, ConfigError
 from calserver.signing import TokenSigner, load_secrets
@@ -82,3 +85,43 @@ def test_secret_file_and_short_secrets(tmp_path: Path) -> None:
         load_secrets(Config({"secret_file": str(tmp_path / "missing")}))
     with pytest.raises(ConfigError, match="at least 16"):
         load_secrets(Config({"secrets": ["short"]}))
+
+
+def test_the_quick_check_accepts_exactly_what_itsdangerous_accepts() -> None:
+    """verify() checks tokens of the newest secret itself (a million subscribers miss the
+    cache); every answer must equal itsdangerous's own, for good tokens and mutated ones."""
+    old, new = "old-secret-0123456789", "new-secret-0123456789"
+    signer, reference = TokenSigner([new, old]), TokenSigner([new, old])
+    payloads: list[object] = [0, 7, 42, 10**12, -3, "text", {"s": 1, "t": "x"}, [1, 2], None]
+    tokens = [signer.sign("feed", p) for p in payloads] + [TokenSigner([old]).sign("feed", 5)]
+    tokens.append(signer.sign("feed", "x" * 400))  # long enough for itsdangerous to compress
+    assert tokens[-1].startswith(".")
+    # Correctly signed, but not what sign() makes: itsdangerous refuses or reads each its way.
+    serializer = reference._serializer("feed")
+    raw_signer = serializer.make_signer(serializer.salt)
+    for raw in (b"007", b"12 ", b" 12", b"1e3", b"\xff", b"", b"[1,"):
+        tokens.append(raw_signer.sign(base64_encode(raw)).decode())
+    rng = random.Random(16)
+    alphabet = string.ascii_letters + string.digits + "-_.=+/ é"
+    mutated = []
+    for token in tokens * 40:
+        chars = list(token)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(chars) + 1)
+            kind = rng.random()
+            if kind < 0.4 and chars:
+                chars[min(at, len(chars) - 1)] = rng.choice(alphabet)
+            elif kind < 0.7:
+                chars.insert(at, rng.choice(alphabet))
+            elif chars:
+                del chars[min(at, len(chars) - 1)]
+        mutated.append("".join(chars))
+    for token in tokens + mutated:
+        try:
+            expected = reference._serializer("feed").loads(token)
+        except Exception:
+            expected = None
+        assert signer.verify("feed", token) == expected, token
+    # The canonical tokens of the newest secret are decided without itsdangerous.
+    assert signer._quick("feed", signer.sign("feed", 42)) == 42
+    assert signer._quick("feed", signer.sign("feed", {"a": [1]})) == {"a": [1]}

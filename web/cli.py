@@ -330,13 +330,12 @@ async def _serve_until_stopped(
 
     from web.accesslog import LOGGER, AccessLogger
     from web.accesslog import flush as flush_access_log
+    from web.dispatch import Runner
 
     if config.access_log:  # one line per request, tokens redacted
-        runner = web.AppRunner(
-            app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER
-        )
+        runner = Runner(app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER)
     else:  # nothing at all per request
-        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        runner = Runner(app, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)

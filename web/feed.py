@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
 from aiohttp import web
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from calserver.appkeys import (
     CLOCK,
@@ -57,9 +57,13 @@ RECENT_VIEWS = 100_000
 # What every feed answer carries besides its ETag (and, for a 200, Last-Modified), built
 # once. The security headers of every answer are in them, so the response signal that adds
 # them finds them already present.
-_NOT_MODIFIED = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding", **EVERY_ANSWER}
-_PLAIN = {**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"}
-_GZIPPED = {**_PLAIN, "Content-Encoding": "gzip"}
+# Copying a ready CIMultiDict is cheaper than building one from a dict on every poll.
+_NOT_MODIFIED = CIMultiDict(
+    {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding", **EVERY_ANSWER}
+)
+_PLAIN = CIMultiDict({**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"})
+_GZIPPED = CIMultiDict({**_PLAIN, "Content-Encoding": "gzip"})
+_ETAG, _LAST_MODIFIED = istr("ETag"), istr("Last-Modified")
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -166,6 +170,8 @@ class FeedHandler:
         return view
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Every poll the fast path (``fast``) leaves to the router and middlewares: bad
+        tokens, unknown subscriptions, outages, bodies still to render, rewards to unlock."""
         token = request.match_info["token"]
         sub_id = self.signer.verify(FEED_PURPOSE, token)
         try:
@@ -174,26 +180,67 @@ class FeedHandler:
             view = self._remembered(sub_id, error)
         if view is None:
             raise web.HTTPNotFound(text=NO_SUCH_CALENDAR)
-        if len(self.recent) >= RECENT_VIEWS:
-            self.recent.clear()
-        self.recent[view.subscription_id] = view
+        self._keep(view)
         now = self.clock.now()
-        agent = request.headers.get("User-Agent", "")
-        if view.reward_pending and view.status not in ENDED and is_calendar_app(agent):
+        if self._unlocks(view, request.headers):
             view = await self._unlock(view, now)
         key = _cache_key(view, now.date())
         entry = self.cache.peek(key) or await self.cache.get(
             key, lambda: _build(self.app, view, now)
         )
+        return self._answer(request.headers, token, view, entry, now)
+
+    async def fast(self, request: web.BaseRequest, token: str) -> web.StreamResponse | None:
+        """The common poll, answered before aiohttp's router and calserver's middlewares
+        (web/dispatch.py): a good token, its subscription read, its body cached. Anything
+        else returns None before anything is recorded, and the regular path (``handle``)
+        answers it as it answers every other case."""
+        sub_id = self.signer.verify(FEED_PURPOSE, token)
+        if type(sub_id) is not int:
+            return None
+        try:
+            view = await self.lookup.view(sub_id)
+        except Exception:  # an outage: the regular path reads again and answers it
+            return None
+        if view is None or self._unlocks(view, request.headers):
+            return None
+        now = self.clock.now()
+        entry = self.cache.peek(_cache_key(view, now.date()))
+        if entry is None:
+            return None
+        self._keep(view)
+        return self._answer(request.headers, token, view, entry, now)
+
+    def _keep(self, view: PollView) -> None:
+        if len(self.recent) >= RECENT_VIEWS:
+            self.recent.clear()
+        self.recent[view.subscription_id] = view
+
+    @staticmethod
+    def _unlocks(view: PollView, asked: CIMultiDictProxy[str]) -> bool:
+        return (
+            view.reward_pending
+            and view.status not in ENDED
+            and is_calendar_app(asked.get("User-Agent", ""))
+        )
+
+    def _answer(
+        self,
+        asked: CIMultiDictProxy[str],
+        token: str,
+        view: PollView,
+        entry: CachedFeed,
+        now: datetime,
+    ) -> web.Response:
+        """200 or 304, with every header the middlewares and signals would have added."""
         link = _link(self.base_url, token)
         reward = self._reward(view, token)
-        asked = request.headers
         gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(asked)
         # Strong ETags differ per representation, so the gzip one gets its own.
         digest = hashlib.blake2b(entry.digest + link + reward, digest_size=16).hexdigest()
         etag = f'"{digest}-gz"' if gzipped else f'"{digest}"'
         status = 304 if _not_modified(asked, etag, entry.last_modified) else 200
-        family = family_of(agent)
+        family = family_of(asked.get("User-Agent", ""))
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag)
         if entry.personal and not entry.receipts_recorded:
@@ -202,16 +249,20 @@ class FeedHandler:
             entry.receipts_recorded = True
         if status == 304:
             # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
-            return web.Response(status=304, headers={**_NOT_MODIFIED, "ETag": etag})
+            headers = _NOT_MODIFIED.copy()
+            headers.add(_ETAG, etag)
+            return web.Response(status=304, headers=headers)
         body = link.join(entry.parts)
         if reward:  # the subscriber's own reward event, before END:VCALENDAR
             head, end, tail = body.rpartition(b"END:VCALENDAR")
             body = head + reward + end + tail
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
-            headers = {**_GZIPPED, "ETag": etag, "Last-Modified": entry.last_modified_http}
+            headers = _GZIPPED.copy()
         else:
-            headers = {**_PLAIN, "ETag": etag, "Last-Modified": entry.last_modified_http}
+            headers = _PLAIN.copy()
+        headers.add(_ETAG, etag)
+        headers.add(_LAST_MODIFIED, entry.last_modified_http)
         return web.Response(body=body, headers=headers)
 
     async def _unlock(self, view: PollView, now: datetime) -> PollView:
@@ -238,3 +289,7 @@ async def unlock_reward(
         log.exception("could not unlock the reward of subscription %s", view.subscription_id)
         return view
     return await lookup.view(view.subscription_id) or view
+
+
+# The application's one feed handler, for the dispatch in front of the router (web/dispatch.py).
+FEED_HANDLER = web.AppKey("feed_handler", FeedHandler)

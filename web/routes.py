@@ -51,7 +51,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get(
         "/brand/{workspace}/logo-{digest:[0-9a-f]{16}}.{ext:png|jpeg|svg}", brand.logo, name="logo"
     )
-    feed_handler = feed.FeedHandler()
+    feed_handler = app[feed.FEED_HANDLER] = feed.FeedHandler()
     app.on_startup.append(feed_handler.bind)
     r.add_get("/f/{token}.ics", feed_handler.handle, name="feed")
     dav_handler = dav.DavHandler()

@@ -26,6 +26,7 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 
 from calserver.config import Config
+from web.dispatch import Runner
 
 log = logging.getLogger("calserver")
 STOP_SECONDS = 30.0
@@ -111,7 +112,7 @@ def _child(
 
 
 async def _serve_socket(app: web.Application, sock: socket.socket) -> None:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = Runner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()

@@ -1,0 +1,66 @@
+"""The runner calserver serves with: feed polls answered before aiohttp's router.
+
+Polls are nearly all the requests a server answers, and the common one (a good token, its
+subscription read, its body cached) needs none of what every other request goes through:
+the router's match among ~120 routes, the four middlewares (errors, body limit, API keys,
+dashboard) and the response signal that adds the security headers. ``FastPaths`` sits in
+front of the application's own handler and gives such a poll to the feed handler directly
+(web/feed.py ``FeedHandler.fast``), whose answers carry every header those would have added.
+Anything else — other paths, HEAD, a request with a body or an ``Expect``, a bad token, an
+unknown subscription, an outage, a body still to render — goes the regular way, untouched,
+before anything about it is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from web.feed import FEED_HANDLER, FeedHandler
+
+Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+FEED_PREFIX = "/f/"
+FEED_SUFFIX = ".ics"
+
+
+class FastPaths:
+    """A server's request handler: the feed's common poll here, every other request to
+    ``regular`` (the application's router, middlewares and signals)."""
+
+    def __init__(self, regular: Handler, feed: FeedHandler):
+        self.regular = regular
+        self.feed = feed
+        self.answered = 0  # polls answered here (tests tell the two paths apart by it)
+
+    async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.raw_path  # as sent: a token never needs percent-decoding
+        if (
+            path.startswith(FEED_PREFIX)
+            and path.endswith(FEED_SUFFIX)
+            and request.method == hdrs.METH_GET
+            and not request.body_exists
+            and hdrs.EXPECT not in request.headers
+        ):
+            answer = await self.feed.fast(request, path[len(FEED_PREFIX) : -len(FEED_SUFFIX)])
+            if answer is not None:
+                self.answered += 1
+                return answer
+        return await self.regular(request)
+
+
+class Runner(web.AppRunner):
+    """``web.AppRunner`` whose server answers through ``FastPaths``."""
+
+    def __init__(self, app: web.Application, **kwargs: Any):
+        super().__init__(app, **kwargs)
+        self.fast_paths: FastPaths | None = None
+
+    async def setup(self) -> None:
+        await super().setup()
+        server = self.server
+        assert server is not None
+        # Connections copy the handler when they open: set before any site starts.
+        self.fast_paths = FastPaths(server.request_handler, self.app[FEED_HANDLER])
+        server.request_handler = self.fast_paths
