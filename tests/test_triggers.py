@@ -5,17 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import delete, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from calserver.appkeys import FEED_CACHE, RECORDER, SESSIONS
 from calserver.clock import FrozenClock
-from storage.models import Subscription
+from storage.models import Subscription, Trigger
 from tests.conftest import Tenant
 from tests.support.agents import AGENTS
+from tests.support.cascade import push
 from tests.support.feeds import add_event, make_segment, path_of, poll, read, subscribe
 from tests.support.openapi import ApiClient
 from tests.support.telemetry import settle
+from web.problems import REMOVED_MEANWHILE, error_middleware
 
 ORDER = {"title": "Order 42 ready for pickup", "start": "2026-03-06T15:00:00", "duration": "PT2H",
          "alarms": [{"before": "PT1H"}]}  # fmt: skip
@@ -259,3 +263,39 @@ async def test_a_trigger_for_another_workspace_is_not_found(
     ).body
     assert (await other_tenant.api.get(f"/api/v1/triggers/{trigger['id']}")).status == 404
     assert (await other_tenant.api.get("/api/v1/contacts/c-1")).status == 404
+
+
+async def test_a_trigger_removed_by_another_request_meanwhile_is_a_404(
+    client: TestClient,  # type: ignore[type-arg]
+    tenant: Tenant,
+) -> None:
+    """A PATCH that loaded a trigger whose contact another request then erased: its UPDATE
+    matches no row (SQLAlchemy's StaleDataError). The answer is the 404 a read would give,
+    not a 500 (a ten-minute schemathesis session with two workers found the 500)."""
+    contact = await tenant.api.request("PUT", "/api/v1/contacts/c-1", json_body={})
+    assert contact.status == 201, contact.text
+    trigger_id = await push(tenant.api, "o-race")
+    sessions = client.app[SESSIONS]
+    async with sessions() as patching:
+        trigger = await patching.get(Trigger, trigger_id)
+        assert trigger is not None
+        async with sessions.begin() as erasing:  # the other request
+            await erasing.execute(delete(Trigger).where(Trigger.id == trigger_id))
+        trigger.sequence += 1
+        with pytest.raises(StaleDataError) as raced:
+            await patching.flush()
+
+    async def patch_handler(request: web.Request) -> web.Response:
+        raise raced.value
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_patch("/t", patch_handler)
+    server = TestClient(TestServer(app))
+    await server.start_server()
+    try:
+        async with server.patch("/t", json={}) as answer:
+            assert answer.status == 404
+            assert answer.content_type == "application/problem+json"
+            assert (await answer.json())["detail"] == REMOVED_MEANWHILE
+    finally:
+        await server.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 from markupsafe import escape
+from sqlalchemy.orm.exc import StaleDataError
 
 from calserver.appkeys import CONFIG
 from calserver.validation import FieldErrors
@@ -89,6 +90,7 @@ PAGE_HEADINGS = {
 SOMETHING_WRONG = N_("Something went wrong")
 SOME_FIELDS = N_("Some fields are invalid.")
 SERVER_FAILED = N_("The server failed to answer; the error is logged.")
+REMOVED_MEANWHILE = N_("Another request removed this at the same time.")
 
 
 def error_page(
@@ -142,6 +144,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _answer(request, 404, str(error))
     except Conflict as error:
         return _answer(request, 409, str(error))
+    except StaleDataError:
+        # A change to a row another request deleted meanwhile (a trigger whose contact was
+        # erased while it was being patched): it is gone, as a read a moment later would say.
+        return _answer(request, 404, REMOVED_MEANWHILE)
     except web.HTTPException as error:
         if error.status < 400:
             raise
