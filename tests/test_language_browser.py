@@ -63,7 +63,8 @@ async def test_russian_browser_subscribes_and_gets_a_russian_calendar(
     assert await page.get_attribute("html", "lang") == "ru"
     assert await page.inner_text("h1") == "Остался один шаг"
     await page.click('button[data-copy="feed-url"]')
-    assert await page.inner_text('button[data-copy="feed-url"]') == "Скопировано"
+    # The label changes once the clipboard has answered (a promise): wait for it.
+    await page.wait_for_selector('button[data-copy="feed-url"]:text-is("Скопировано")')
     feed = read(await poll(client, path_of(feed_url)))
     calendar = feed["calendar"]
     assert calendar["x-wr-calname"] == calendar["name"] == "Новости магазина"
