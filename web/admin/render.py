@@ -125,7 +125,7 @@ def errors_by_field(errors: list[tuple[str, str]]) -> dict[str, list[str]]:
     for pointer, message in errors:
         field, _, detail = pointer.strip("/").partition("/")
         index = detail.split("/")[0]
-        if index.isdigit():
+        if index.isascii() and index.isdigit():  # "²".isdigit() holds, int("²") fails
             message = say("item %(number)s: %(message)s", number=int(index) + 1, message=message)
         elif detail:
             message = say("%(place)s: %(message)s", place=detail, message=message)
