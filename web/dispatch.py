@@ -3,7 +3,8 @@
 Polls are nearly all the requests a server answers, and the common one (a good token, its
 subscription read, its body cached) needs none of what every other request goes through:
 the router's match among ~120 routes, the four middlewares (errors, body limit, API keys,
-dashboard) and the response signal that adds the security headers. ``FastPaths`` sits in
+dashboard), the response signal that adds the security headers, and aiohttp's response
+object (the answer is written as one buffer of bytes, web/rawanswer.py). ``FastPaths`` sits in
 front of the application's own handler and gives such a poll to the feed handler directly
 (web/feed.py ``FeedHandler.fast``), whose answers carry every header those would have added.
 Anything else — other paths, HEAD, a request with a body or an ``Expect``, a bad token, an
@@ -14,9 +15,9 @@ before anything about it is recorded.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
-from aiohttp import hdrs, web
+from aiohttp import HttpVersion11, hdrs, web
 
 from web.feed import FEED_HANDLER, FeedHandler
 
@@ -40,13 +41,15 @@ class FastPaths:
             path.startswith(FEED_PREFIX)
             and path.endswith(FEED_SUFFIX)
             and request.method == hdrs.METH_GET
+            and request.version == HttpVersion11  # the raw answer speaks HTTP/1.1 only
             and not request.body_exists
             and hdrs.EXPECT not in request.headers
         ):
             answer = await self.feed.fast(request, path[len(FEED_PREFIX) : -len(FEED_SUFFIX)])
             if answer is not None:
                 self.answered += 1
-                return answer
+                # A RawAnswer does what aiohttp asks of a response (web/rawanswer.py).
+                return cast(web.StreamResponse, answer)
         return await self.regular(request)
 
 

@@ -16,6 +16,7 @@ from collections.abc import Hashable
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, istr
@@ -47,6 +48,7 @@ from storage.rewards import unlock
 from storage.subscriptions import events_for_segments, feed_view
 from web.headers import EVERY_ANSWER
 from web.problems import OUTAGE, RETRY_AFTER
+from web.rawanswer import RawAnswer, header_bytes
 
 log = logging.getLogger(__name__)
 # Outlook.com showed empty calendars for gzip-encoded feeds (markuspoerschke/iCal#541).
@@ -64,6 +66,15 @@ _NOT_MODIFIED = CIMultiDict(
 _PLAIN = CIMultiDict({**_NOT_MODIFIED, "Content-Type": "text/calendar; charset=utf-8"})
 _GZIPPED = CIMultiDict({**_PLAIN, "Content-Encoding": "gzip"})
 _ETAG, _LAST_MODIFIED = istr("ETag"), istr("Last-Modified")
+_RAW_NOT_MODIFIED, _RAW_PLAIN, _RAW_GZIPPED = map(header_bytes, (_NOT_MODIFIED, _PLAIN, _GZIPPED))
+
+
+class _Outcome(NamedTuple):
+    status: int  # 200 or 304
+    etag: str
+    body: bytes  # empty for a 304
+    gzipped: bool
+    last_modified: str  # HTTP-date, for a 200
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -190,7 +201,7 @@ class FeedHandler:
         )
         return self._answer(request.headers, token, view, entry, now)
 
-    async def fast(self, request: web.BaseRequest, token: str) -> web.StreamResponse | None:
+    async def fast(self, request: web.BaseRequest, token: str) -> RawAnswer | None:
         """The common poll, answered before aiohttp's router and calserver's middlewares
         (web/dispatch.py): a good token, its subscription read, its body cached. Anything
         else returns None before anything is recorded, and the regular path (``handle``)
@@ -209,7 +220,7 @@ class FeedHandler:
         if entry is None:
             return None
         self._keep(view)
-        return self._answer(request.headers, token, view, entry, now)
+        return self._raw_answer(request, token, view, entry, now)
 
     def _keep(self, view: PollView) -> None:
         if len(self.recent) >= RECENT_VIEWS:
@@ -224,15 +235,38 @@ class FeedHandler:
             and is_calendar_app(asked.get("User-Agent", ""))
         )
 
-    def _answer(
-        self,
-        asked: CIMultiDictProxy[str],
-        token: str,
-        view: PollView,
-        entry: CachedFeed,
-        now: datetime,
-    ) -> web.Response:
-        """200 or 304, with every header the middlewares and signals would have added."""
+    def _answer(self, asked: CIMultiDictProxy[str], token: str, view: PollView,
+                entry: CachedFeed, now: datetime) -> web.Response:  # fmt: skip
+        """The regular path's answer: 200 or 304, with the headers the fast one has too."""
+        answer = self._outcome(asked, token, view, entry, now)
+        if answer.status == 304:
+            # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
+            headers = _NOT_MODIFIED.copy()
+            headers.add(_ETAG, answer.etag)
+            return web.Response(status=304, headers=headers)
+        headers = (_GZIPPED if answer.gzipped else _PLAIN).copy()
+        headers.add(_ETAG, answer.etag)
+        headers.add(_LAST_MODIFIED, answer.last_modified)
+        return web.Response(body=answer.body, headers=headers)
+
+    def _raw_answer(self, request: web.BaseRequest, token: str, view: PollView,
+                    entry: CachedFeed, now: datetime) -> RawAnswer:  # fmt: skip
+        """The fast path's answer: the same status, headers and body, as one buffer."""
+        answer = self._outcome(request.headers, token, view, entry, now)
+        if answer.status == 304:
+            return RawAnswer(
+                request, 304, _RAW_NOT_MODIFIED, b"ETag: %s\r\n" % answer.etag.encode(), b""
+            )
+        varying = b"ETag: %s\r\nLast-Modified: %s\r\n" % (
+            answer.etag.encode(),
+            answer.last_modified.encode(),
+        )
+        fixed = _RAW_GZIPPED if answer.gzipped else _RAW_PLAIN
+        return RawAnswer(request, 200, fixed, varying, answer.body)
+
+    def _outcome(self, asked: CIMultiDictProxy[str], token: str, view: PollView,
+                 entry: CachedFeed, now: datetime) -> _Outcome:  # fmt: skip
+        """200 or 304 and what goes in it; the poll and its receipts are recorded here."""
         link = _link(self.base_url, token)
         reward = self._reward(view, token)
         gzipped = len(entry.body) >= _GZIP_MIN_BYTES and _wants_gzip(asked)
@@ -248,22 +282,14 @@ class FeedHandler:
             self.recorder.receipts(entry.personal, now, family)
             entry.receipts_recorded = True
         if status == 304:
-            # RFC 9110: a 304 repeats ETag, Cache-Control and Vary; Last-Modified is not needed.
-            headers = _NOT_MODIFIED.copy()
-            headers.add(_ETAG, etag)
-            return web.Response(status=304, headers=headers)
+            return _Outcome(304, etag, b"", False, "")
         body = link.join(entry.parts)
         if reward:  # the subscriber's own reward event, before END:VCALENDAR
             head, end, tail = body.rpartition(b"END:VCALENDAR")
             body = head + reward + end + tail
         if gzipped:
             body = gzip.compress(body, compresslevel=5)
-            headers = _GZIPPED.copy()
-        else:
-            headers = _PLAIN.copy()
-        headers.add(_ETAG, etag)
-        headers.add(_LAST_MODIFIED, entry.last_modified_http)
-        return web.Response(body=body, headers=headers)
+        return _Outcome(200, etag, body, gzipped, entry.last_modified_http)
 
     async def _unlock(self, view: PollView, now: datetime) -> PollView:
         return await unlock_reward(self.app, self.lookup, view, now)

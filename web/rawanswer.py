@@ -1,0 +1,60 @@
+"""A feed answer sent as one buffer of bytes: the fast path's response (web/dispatch.py).
+
+aiohttp's ``Response`` builds a header multidict, a payload writer and a status line, and
+serialises them on every answer: on a 304 that was most of what a poll cost above a bare
+aiohttp app (docs/benchmarks.md). A feed answer's headers are nearly all the same on every
+poll, so they are kept as bytes and the answer is written with one ``transport.write``.
+
+``RawAnswer`` stands where aiohttp expects a ``StreamResponse``: its request handler calls
+``prepare`` and ``write_eof`` and then reads ``keep_alive``; an access logger reads
+``status`` and ``body_length``. Only HTTP/1.1 requests are answered this way (the dispatch
+checks), so the status line and the keep-alive rule are HTTP/1.1's. The headers are the
+regular path's, which tests/test_dispatch.py holds header by header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aiohttp import web
+from aiohttp.helpers import rfc822_formatted_time
+from aiohttp.http import SERVER_SOFTWARE
+
+_STATUS_LINE = {200: b"HTTP/1.1 200 OK\r\n", 304: b"HTTP/1.1 304 Not Modified\r\n"}
+_SERVER = f"Server: {SERVER_SOFTWARE}\r\n".encode()
+_CLOSE = b"Connection: close\r\n"
+
+
+def header_bytes(headers: Mapping[str, str]) -> bytes:
+    """Fixed headers as they go on the wire, built once."""
+    return "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode()
+
+
+class RawAnswer:
+    """A complete HTTP/1.1 answer: status, fixed headers, per-poll headers and body."""
+
+    __slots__ = ("_data", "body_length", "keep_alive", "status")
+
+    def __init__(self, request: web.BaseRequest, status: int, fixed: bytes, varying: bytes,
+                 body: bytes) -> None:  # fmt: skip
+        self.status = status
+        self.keep_alive = request.keep_alive
+        self.body_length = len(body)
+        # RFC 9110: a 304 has no body and, as aiohttp sends it, no Content-Length either.
+        length = b"" if status == 304 else b"Content-Length: %d\r\n" % len(body)
+        self._data = b"".join((
+            _STATUS_LINE[status], fixed, varying, length,
+            b"Date: ", rfc822_formatted_time().encode(), b"\r\n", _SERVER,
+            b"" if self.keep_alive else _CLOSE, b"\r\n", body,
+        ))  # fmt: skip
+
+    async def prepare(self, request: web.BaseRequest) -> None:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client went away")
+        transport.write(self._data)
+        # Flow control as aiohttp's writer does it: wait while the socket's buffer is full.
+        await request.writer.drain()
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        return None
