@@ -8,12 +8,21 @@ prepared statement with its own driver:
   lookup in WAL mode takes microseconds and never waits for writers);
 - ``postgresql``: an asyncpg pool with the statement prepared once per connection.
 
+Polls that ask at the same moment share the statement: every subscription asked for during
+one turn of the event loop is read by one statement on the next (``BATCH_SQL``). A round
+trip through asyncpg costs a poll several times what answering it does, and even SQLite
+reads 32 subscriptions in one statement for 40 % of what 32 statements cost. Under load one
+statement serves tens of polls; a lone poll waits one loop turn, nothing more.
+
 Both read committed data on every poll, so several processes sharing one database see each
 other's changes at the next poll.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -35,6 +44,19 @@ LEFT JOIN segments g ON g.id = ss.segment_id
 WHERE s.id = {param}
 ORDER BY ss.segment_id
 """
+
+
+# POLL_SQL for many subscriptions ({ids}: the backend's test of s.id against its list
+# parameter); each row as
+# POLL_SQL's, with the subscription's id after the rest.
+BATCH_SQL = (
+    POLL_SQL.replace("s.reward_code\n", "s.reward_code, s.id\n", 1)
+    .replace("WHERE s.id = {param}", "WHERE {ids}")
+    .replace("ORDER BY ss.segment_id", "ORDER BY s.id, ss.segment_id")
+)
+_ID = 16  # the subscription's id in a BATCH_SQL row
+# Subscriptions read by one statement at most; more wait for the next.
+BATCH = 256
 
 
 # An admin key's workspace, read on every API call (keys are looked up by their hash).
@@ -124,12 +146,70 @@ def key_owner(row: Any) -> KeyOwner:
     return KeyOwner(workspace, row[10], _instant(row[11]))
 
 
+Waiting = dict[int, list["asyncio.Future[PollView | None]"]]
+
+
 class BaseLookup:
-    """Reads the PollView of a subscription and the owner of an admin key, each with one
-    prepared statement; ``close`` releases connections."""
+    """Reads the PollView of subscriptions (``rows``: BATCH_SQL for a list of ids, the polls
+    of one loop turn together) and the owner of an admin key; ``close`` releases
+    connections."""
+
+    def __init__(self) -> None:
+        # Polls waiting for the next statement: subscription id -> each poll's own future (a
+        # poll that gives up cancels its own future, never another poll's).
+        self._waiting: Waiting = defaultdict(list)
+        self._scheduled = False
+        self._reads: set[asyncio.Task[None]] = set()  # held here: the loop keeps weak ones
+
+    async def rows(self, ids: list[int]) -> Sequence[Any]:
+        raise NotImplementedError
 
     async def view(self, subscription_id: int) -> PollView | None:
-        raise NotImplementedError
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[PollView | None] = loop.create_future()
+        self._waiting[subscription_id].append(future)
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._read_waiting)
+        return await future
+
+    def _read_waiting(self) -> None:
+        self._scheduled = False
+        while self._waiting:
+            batch: Waiting = {}
+            for key in list(self._waiting)[:BATCH]:
+                batch[key] = self._waiting.pop(key)
+            read = asyncio.get_running_loop().create_task(self._read(batch))
+            self._reads.add(read)
+            read.add_done_callback(self._reads.discard)
+
+    async def _read(self, batch: Waiting) -> None:
+        try:
+            rows = await self.rows(list(batch))
+        except asyncio.CancelledError:  # the server is stopping
+            for futures in batch.values():
+                for future in futures:
+                    future.cancel()
+            raise
+        except Exception as error:  # an outage: each poll handles it (web/feed.py)
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+            return
+        found: dict[int, list[Any]] = defaultdict(list)
+        for row in rows:
+            found[row[_ID]].append(row)
+        for subscription_id, futures in batch.items():
+            view = PollView.from_rows(subscription_id, found.get(subscription_id, []))
+            for future in futures:
+                if not future.done():
+                    future.set_result(view)
+
+    async def _stop_reads(self) -> None:
+        for read in list(self._reads):
+            read.cancel()
+        await asyncio.gather(*self._reads, return_exceptions=True)
 
     async def key(self, key_hash: str) -> KeyOwner | None:
         raise NotImplementedError

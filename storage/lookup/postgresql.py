@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import asyncpg
 
-from storage.lookup import KEY_SQL, POLL_SQL, BaseLookup, KeyOwner, PollView, key_owner
+from storage.lookup import BATCH_SQL, KEY_SQL, BaseLookup, KeyOwner, key_owner
+
+_ROWS_SQL = BATCH_SQL.format(ids="s.id = ANY($1::integer[])")
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
@@ -15,8 +20,8 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
 
 class Lookup(BaseLookup):
     def __init__(self, pool: asyncpg.Pool):
+        super().__init__()
         self._pool = pool
-        self._sql = POLL_SQL.format(param="$1")
         self._key_sql = KEY_SQL.format(param="$1")
 
     @classmethod
@@ -27,13 +32,14 @@ class Lookup(BaseLookup):
             await asyncpg.create_pool(dsn, min_size=0, max_size=size, reset=_nothing_to_reset)
         )
 
-    async def view(self, subscription_id: int) -> PollView | None:
-        rows = await self._pool.fetch(self._sql, subscription_id)
-        return PollView.from_rows(subscription_id, list(rows))
+    async def rows(self, ids: list[int]) -> Sequence[Any]:
+        rows: list[asyncpg.Record] = await self._pool.fetch(_ROWS_SQL, ids)
+        return rows
 
     async def key(self, key_hash: str) -> KeyOwner | None:
         row = await self._pool.fetchrow(self._key_sql, key_hash)
         return key_owner(row) if row is not None else None
 
     async def close(self) -> None:
+        await self._stop_reads()
         await self._pool.close()

@@ -1,0 +1,111 @@
+"""The poll lookup (storage/lookup): the polls of one loop turn share one statement, and each
+still gets its own subscription's view — or its own share of an outage."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import text
+
+from calserver.appkeys import ENGINE, LOOKUP
+from storage.lookup import BATCH, BaseLookup, PollView
+from tests.conftest import Tenant
+from tests.support.feeds import make_segment, subscribe
+
+
+class CountingRows:
+    """Wraps a lookup's ``rows``: the statements run and the ids each asked for."""
+
+    def __init__(self, lookup: BaseLookup):
+        self.real = type(lookup).rows.__get__(lookup)
+        self.batches: list[list[int]] = []
+        self.failure: Exception | None = None
+
+    async def rows(self, ids: list[int]) -> Sequence[Any]:
+        self.batches.append(list(ids))
+        if self.failure is not None:
+            raise self.failure
+        return await self.real(ids)
+
+
+@pytest.fixture
+async def counted(client: TestClient) -> Any:  # type: ignore[type-arg]
+    lookup = client.app[LOOKUP]
+    counting = CountingRows(lookup)
+    lookup.rows = counting.rows  # type: ignore[method-assign]
+    yield counting
+    del lookup.rows  # back to the class's method
+
+
+async def _subscription_ids(client: TestClient, tenant: Tenant, count: int) -> list[int]:  # type: ignore[type-arg]
+    await make_segment(tenant.api, "news")
+    await make_segment(tenant.api, "sale", name="Sale")
+    for number in range(count):
+        await subscribe(tenant.api, tenant.slug, "news" if number % 2 else "sale",
+                        timezone="Europe/Moscow" if number % 3 else None)  # fmt: skip
+    async with client.app[ENGINE].connect() as connection:
+        rows = await connection.execute(text("SELECT id FROM subscriptions ORDER BY id"))
+        return [row[0] for row in rows]
+
+
+async def test_polls_of_one_loop_turn_share_one_statement_and_get_their_own_views(
+    client: TestClient, tenant: Tenant, counted: CountingRows
+) -> None:  # type: ignore[type-arg]
+    ids = await _subscription_ids(client, tenant, 6)
+    lookup = client.app[LOOKUP]
+    alone = {sid: await lookup.view(sid) for sid in ids}  # one statement each
+    assert counted.batches == [[sid] for sid in ids]
+    assert all(isinstance(view, PollView) and view.subscription_id == sid
+               for sid, view in alone.items())  # fmt: skip
+    assert len({view.segments for view in alone.values() if view}) == 2  # two segments read
+    counted.batches.clear()
+    unknown = max(ids) + 1000
+    asked = [ids[3], unknown, *ids, ids[0], ids[3]]  # repeats and an id that does not exist
+    views = await asyncio.gather(*(lookup.view(sid) for sid in asked))
+    assert len(counted.batches) == 1 and sorted(counted.batches[0]) == sorted({*ids, unknown})
+    assert list(views) == [alone.get(sid) for sid in asked]
+    assert views[1] is None
+
+
+async def test_more_polls_than_a_batch_take_more_statements(
+    client: TestClient, tenant: Tenant, counted: CountingRows
+) -> None:  # type: ignore[type-arg]
+    ids = await _subscription_ids(client, tenant, 2)
+    lookup = client.app[LOOKUP]
+    asked = [*ids, *range(10_000, 10_000 + BATCH)]  # BATCH + 2 distinct ids
+    views = await asyncio.gather(*(lookup.view(sid) for sid in asked))
+    assert [len(batch) for batch in counted.batches] == [BATCH, 2]
+    assert [view.subscription_id for view in views if view] == ids
+    assert views.count(None) == BATCH
+
+
+async def test_an_outage_fails_every_poll_of_the_statement_and_the_next_turn_reads_again(
+    client: TestClient, tenant: Tenant, counted: CountingRows
+) -> None:  # type: ignore[type-arg]
+    ids = await _subscription_ids(client, tenant, 3)
+    lookup = client.app[LOOKUP]
+    counted.failure = ConnectionRefusedError("the database is down")
+    outcomes = await asyncio.gather(*(lookup.view(sid) for sid in ids), return_exceptions=True)
+    assert all(isinstance(outcome, ConnectionRefusedError) for outcome in outcomes), outcomes
+    assert len(counted.batches) == 1
+    counted.failure = None
+    assert [view.subscription_id for view in await asyncio.gather(*map(lookup.view, ids))
+            if view] == ids  # fmt: skip
+
+
+async def test_a_poll_that_gives_up_leaves_the_others_their_answer(
+    client: TestClient, tenant: Tenant, counted: CountingRows
+) -> None:  # type: ignore[type-arg]
+    ids = await _subscription_ids(client, tenant, 2)
+    lookup = client.app[LOOKUP]
+    quitter = asyncio.ensure_future(lookup.view(ids[0]))
+    stayers = [asyncio.ensure_future(lookup.view(sid)) for sid in (ids[0], ids[1])]
+    await asyncio.sleep(0)  # the polls are queued; the statement is scheduled
+    quitter.cancel()
+    views = await asyncio.gather(*stayers)
+    assert [view.subscription_id for view in views if view] == ids
+    assert quitter.cancelled() and len(counted.batches) == 1
