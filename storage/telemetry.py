@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from storage.lifecycle import WAKES, wake
 from storage.models import LandingDaily, Poll, PollDaily, Subscription
@@ -21,6 +21,16 @@ POLL_DAILY = cast(Table, PollDaily.__table__)
 LANDING_DAILY = cast(Table, LandingDaily.__table__)
 # Raw polls deleted per transaction by the purge.
 PURGE_BATCH = 20_000
+# Rows per statement of a flush. A flush can hold 100,000 polls; handed to the driver at
+# once, their parameters are prepared on the event loop in one go (~20 ms of a poll's
+# latency, docs/benchmarks.md); in slices, polls are answered between them.
+FLUSH_SLICE = 200
+_T = TypeVar("_T")
+
+
+def _slices(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), FLUSH_SLICE):
+        yield items[start : start + FLUSH_SLICE]
 
 
 def timestamp_for(dialect: str) -> Callable[[datetime], Any]:
@@ -92,51 +102,63 @@ def _placeholders(dialect: str, count: int) -> list[str]:
 
 
 async def write_polls(session: AsyncSession, batch: PollBatch, now: datetime) -> None:
-    """One executemany per table, straight to the driver: the flush runs once for every
-    poll, so ORM bookkeeping per row would cost more than the poll itself."""
+    """One executemany per table and slice, straight to the driver: the flush runs once for
+    every poll, so ORM bookkeeping per row would cost more than the poll itself."""
     if not batch.rows:
         return
     connection = await session.connection()
-    dialect = connection.dialect.name
-    p = _placeholders(dialect, 5)
-    await connection.exec_driver_sql(
-        f"INSERT INTO polls (subscription_id, at, status, family, etag) VALUES ({', '.join(p)})",  # noqa: S608
-        batch.rows,
+    p = _placeholders(connection.dialect.name, 5)
+    insert = (
+        f"INSERT INTO polls (subscription_id, at, status, family, etag) VALUES ({', '.join(p)})"  # noqa: S608
     )
-    ids = sorted(batch.latest)
-    # Only the subscriptions a poll can change besides its times: never polled before, or in
-    # a status a poll wakes. One query finds them (in the steady state, none), so wake()
-    # looks at those few instead of at every polled subscription three times over.
+    for rows in _slices(batch.rows):
+        await connection.exec_driver_sql(insert, list(rows))
+    candidates = await _wake_candidates(session, sorted(batch.latest))
+    await _write_latest(connection, batch)
+    await increment(
+        session, POLL_DAILY, ("workspace_id", "day", "family", "status"), "polls",
+        [{"workspace_id": w, "day": d, "family": f, "status": s, "polls": n} for (w, d, f, s), n in batch.daily.items()],
+    )  # fmt: skip
+    if candidates:
+        never_polled = {sub_id for sub_id, never in candidates if never}
+        await wake(session, sorted(sub_id for sub_id, _ in candidates), never_polled, now)
+
+
+async def _wake_candidates(session: AsyncSession, ids: list[int]) -> list[tuple[int, bool]]:
+    """Only the subscriptions a poll can change besides its times: never polled before
+    (True), or in a status a poll wakes. One query per slice finds them (in the steady
+    state, none), so wake() looks at those few instead of at every polled subscription."""
     waking = [status for status, _ in WAKES]
-    candidates = (
-        await session.execute(
+    found: list[tuple[int, bool]] = []
+    for some in _slices(ids):
+        result = await session.execute(
             select(Subscription.id, Subscription.activated_at.is_(None)).where(
-                Subscription.id.in_(ids),
+                Subscription.id.in_(some),
                 Subscription.activated_at.is_(None) | Subscription.status.in_(waking),
             )
         )
-    ).all()
-    never_polled = {sub_id for sub_id, never in candidates if never}
+        found += [(sub_id, bool(never)) for sub_id, never in result.all()]
+    return found
+
+
+async def _write_latest(connection: AsyncConnection, batch: PollBatch) -> None:
+    """Each polled subscription's last poll (a later one already written wins), its client
+    family and, on its first poll ever, when it became active."""
     rows: list[tuple[Any, ...]]
-    if dialect == "postgresql":
+    if connection.dialect.name == "postgresql":
         at, family, first_at, where_id = "$1", "$2", "$3", "$4"
         rows = [(a, f, batch.first[key], key) for key, (a, f) in batch.latest.items()]
     else:  # qmark: one parameter per question mark, in order
         at, family, first_at, where_id = "?", "?", "?", "?"
         rows = [(a, a, a, f, batch.first[key], key) for key, (a, f) in batch.latest.items()]
     newer = f"last_poll_at IS NULL OR last_poll_at < {at}"
-    await connection.exec_driver_sql(
+    update = (
         f"UPDATE subscriptions SET last_poll_at = CASE WHEN {newer} THEN {at} ELSE last_poll_at END, "  # noqa: S608 - placeholders only
         f"family = CASE WHEN {newer} THEN {family} ELSE family END, "
-        f"activated_at = COALESCE(activated_at, {first_at}) WHERE id = {where_id}",
-        rows,
+        f"activated_at = COALESCE(activated_at, {first_at}) WHERE id = {where_id}"
     )
-    await increment(
-        session, POLL_DAILY, ("workspace_id", "day", "family", "status"), "polls",
-        [{"workspace_id": w, "day": d, "family": f, "status": s, "polls": n} for (w, d, f, s), n in batch.daily.items()],
-    )  # fmt: skip
-    if candidates:
-        await wake(session, sorted(sub_id for sub_id, _ in candidates), never_polled, now)
+    for some in _slices(rows):
+        await connection.exec_driver_sql(update, list(some))
 
 
 async def write_views(

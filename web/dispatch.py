@@ -14,6 +14,7 @@ before anything about it is recorded.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -67,3 +68,7 @@ class Runner(web.AppRunner):
         # Connections copy the handler when they open: set before any site starts.
         self.fast_paths = FastPaths(server.request_handler, self.app[FEED_HANDLER])
         server.request_handler = self.fast_paths
+        # What the server has built by now (modules, routes, templates, the ORM's mappers:
+        # most of its objects) lives as long as it does: moved out of the collector's sight,
+        # a full collection under load takes a few ms instead of ~100 ms (a p99 spike).
+        gc.freeze()
