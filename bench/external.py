@@ -198,6 +198,19 @@ def scratch_database(server_url: str) -> Iterator[str]:
         asyncio.run(run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL process on this machine (the bench's own server, from scripts/pg)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def settle(seconds: float) -> None:
     """Let a server finish what a phase left behind (a poll flush) before its CPU is read."""
     time.sleep(seconds)

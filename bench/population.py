@@ -35,6 +35,7 @@ from external import (
     cores,
     create_workspace,
     pinned,
+    postgres_pids,
     process,
     scratch_database,
     settle,
@@ -88,18 +89,6 @@ async def seed(url: str, data: str, count: int, paths: Path) -> None:
                     out.writelines(f"/f/{signer.sign(FEED_PURPOSE, i)}.ics\n" for i in ids)
     finally:
         await engine.dispose()
-
-
-def postgres_pids() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
 
 
 def rss_mb(pid: int) -> float:
