@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -109,3 +111,29 @@ def test_only_postgresql_shares_the_senders(tmp_path: Path) -> None:
     assert quiet[CONFIG].cascade_worker is False
     assert webhook_sender not in quiet.cleanup_ctx
     assert webhook_sender in create_app(sqlite.replace(secrets=["s" * 32])).cleanup_ctx
+
+
+def test_connections_opened_at_once_are_shared_by_the_processes(env: dict[str, str]) -> None:
+    """A burst of connections (a load balancer's pool, wrk's 32) spreads over the processes:
+    each has its own listening socket on the port (SO_REUSEPORT), so the kernel deals the
+    connections out, where on one shared socket the process that woke first took them all."""
+    with serving(["--workers", "2"], env) as (base, _):
+        host, port = urlsplit(base).hostname, urlsplit(base).port
+        assert host is not None and port is not None
+
+        async def open_all() -> list[int]:
+            # Every connection is open before any request goes out: the kernel has dealt
+            # them all out by then, as it does a burst.
+            streams = await asyncio.gather(
+                *(asyncio.open_connection(host, port) for _ in range(32))
+            )
+            request = f"GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            for _, writer in streams:
+                writer.write(request.encode())
+            texts = [(await reader.read()).decode() for reader, _ in streams]
+            for _, writer in streams:
+                writer.close()
+            return [int(PROCESS_ID.search(text).group(1)) for text in texts]  # type: ignore[union-attr]
+
+        served = Counter(asyncio.run(open_all()))
+        assert len(served) == 2 and min(served.values()) >= 4, served
