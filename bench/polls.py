@@ -39,8 +39,9 @@ PER_SUBSCRIPTION = ("subscriptions", "subscription_segments", "subscription_even
 
 async def table_bytes(engine: AsyncEngine, table: str) -> int:
     async with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execute(text(f"VACUUM ANALYZE {table}").execution_options())
+        if engine.dialect.name == "postgresql":  # VACUUM refuses to run in a transaction
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f"VACUUM ANALYZE {table}"))
             size = await connection.scalar(text(f"SELECT pg_total_relation_size('{table}')"))
         else:
             size = await connection.scalar(
