@@ -333,9 +333,10 @@ async def _serve_until_stopped(
     from web.dispatch import Runner
 
     if config.access_log:  # one line per request, tokens redacted
-        runner = Runner(app, handle_signals=False, access_log_class=AccessLogger, access_log=LOGGER)
+        runner = Runner(app, freeze=True, handle_signals=False, access_log_class=AccessLogger,
+                        access_log=LOGGER)  # fmt: skip
     else:  # nothing at all per request
-        runner = Runner(app, handle_signals=False, access_log=None)
+        runner = Runner(app, freeze=True, handle_signals=False, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)

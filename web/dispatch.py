@@ -57,9 +57,10 @@ class FastPaths:
 class Runner(web.AppRunner):
     """``web.AppRunner`` whose server answers through ``FastPaths``."""
 
-    def __init__(self, app: web.Application, **kwargs: Any):
+    def __init__(self, app: web.Application, *, freeze: bool = False, **kwargs: Any):
         super().__init__(app, **kwargs)
         self.fast_paths: FastPaths | None = None
+        self.freeze = freeze  # a server's one runner: see setup
 
     async def setup(self) -> None:
         await super().setup()
@@ -68,7 +69,11 @@ class Runner(web.AppRunner):
         # Connections copy the handler when they open: set before any site starts.
         self.fast_paths = FastPaths(server.request_handler, self.app[FEED_HANDLER])
         server.request_handler = self.fast_paths
-        # What the server has built by now (modules, routes, templates, the ORM's mappers:
-        # most of its objects) lives as long as it does: moved out of the collector's sight,
-        # a full collection under load takes a few ms instead of ~100 ms (a p99 spike).
-        gc.freeze()
+        if self.freeze:
+            # What the server has built by now (modules, routes, templates, the ORM's
+            # mappers: most of its objects) lives as long as it does: moved out of the
+            # collector's sight, a full collection under load takes a few ms instead of
+            # ~100 ms (a p99 spike). Garbage goes first, or it would never be collected: a
+            # process that builds many apps (the tests) leaves the default off.
+            gc.collect()
+            gc.freeze()

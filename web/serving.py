@@ -141,7 +141,7 @@ def _child(
 
 
 async def _serve_socket(app: web.Application, sock: socket.socket, ready: Any) -> None:
-    runner = Runner(app, access_log=None, handle_signals=False)
+    runner = Runner(app, freeze=True, access_log=None, handle_signals=False)
     await runner.setup()
     try:
         await web.SockSite(runner, sock).start()
