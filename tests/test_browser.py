@@ -218,6 +218,17 @@ async def _until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     raise AssertionError("timed out waiting for the browser")
 
 
+async def _until_evaluated(page: Page, expression: str, seconds: float = 5.0) -> None:
+    """Polls ``expression`` with ``page.evaluate``. ``wait_for_function`` compiles its
+    predicate inside the page when the first check is false, and the pages' CSP (no
+    'unsafe-eval') refuses that: the test failed whenever subscribe.js was a moment late."""
+    for _ in range(int(seconds / 0.02)):
+        if await page.evaluate(expression):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for the browser: {expression}")
+
+
 async def _buttons(page: Page) -> list[dict[str, str]]:
     result: list[dict[str, str]] = await page.eval_on_selector_all(
         "form button[data-client]",
@@ -390,7 +401,7 @@ async def test_qr_code_scanned_by_a_phone(
     webcal = "webcal://" + feed_url.removeprefix("https://")
     assert await page.get_attribute("[data-autoopen]", "href") == webcal
     # subscribe.js opened the webcal:// link by itself, once (Calendar's subscribe sheet).
-    await page.wait_for_function("sessionStorage.length > 0")
+    await _until_evaluated(page, "sessionStorage.length > 0")
     await _until(lambda: bool(phone.handed_off))
     assert phone.handed_off == [webcal]
     assert urlsplit(page.url).path.startswith("/subscribed/")
