@@ -37,11 +37,11 @@ FAMILIES = ["apple-ios", "google", "microsoft", "icsx5", "apple-macos", "thunder
 PER_SUBSCRIPTION = ("subscriptions", "subscription_segments", "subscription_events")
 
 
-async def table_bytes(engine: AsyncEngine, table: str) -> int:
+async def table_bytes(engine: AsyncEngine, table: str, vacuum: str = "VACUUM ANALYZE") -> int:
     async with engine.connect() as connection:
         if engine.dialect.name == "postgresql":  # VACUUM refuses to run in a transaction
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.execute(text(f"VACUUM ANALYZE {table}"))
+            await autocommit.execute(text(f"{vacuum} {table}"))
             size = await connection.scalar(text(f"SELECT pg_total_relation_size('{table}')"))
         else:
             size = await connection.scalar(
@@ -133,6 +133,13 @@ async def report(engine: AsyncEngine, args: argparse.Namespace, written: int) ->
     steady = 24 * 60 / args.interval * 2 * raw / written
     print(f"steady state with 48 h of raw polls: {steady:,.0f} bytes per subscription "
           f"polling every {args.interval} min")  # fmt: skip
+    if engine.dialect.name == "postgresql":  # the live rows, without the dead versions
+        live = {
+            table: await table_bytes(engine, table, "VACUUM FULL") for table in PER_SUBSCRIPTION
+        }
+        print(f"per subscription after VACUUM FULL (live rows only): "
+              f"{sum(live.values()) / args.subscriptions:,.0f} bytes ("
+              + ", ".join(f"{t} {b:,}" for t, b in live.items()) + ")")  # fmt: skip
 
 
 if __name__ == "__main__":
