@@ -1,10 +1,12 @@
-"""The poll lookup (storage/lookup): the polls of one loop turn share one statement, and each
-still gets its own subscription's view — or its own share of an outage."""
+"""The poll lookup (storage/lookup): the polls of one loop turn share one statement, those
+that arrive while one is in flight share the next, and each still gets its own
+subscription's view — or its own share of an outage."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -24,12 +26,15 @@ class CountingRows:
         self.real = type(lookup).rows.__get__(lookup)
         self.batches: list[list[int]] = []
         self.failure: Exception | None = None
+        self.gate: asyncio.Event | None = None  # when set: statements wait for it
 
-    async def rows(self, ids: list[int]) -> Sequence[Any]:
+    async def rows(self, ids: list[int], connection: Any) -> Sequence[Any]:
         self.batches.append(list(ids))
+        if self.gate is not None:
+            await self.gate.wait()
         if self.failure is not None:
             raise self.failure
-        return await self.real(ids)
+        return await self.real(ids, connection)
 
 
 @pytest.fixture
@@ -109,3 +114,50 @@ async def test_a_poll_that_gives_up_leaves_the_others_their_answer(
     views = await asyncio.gather(*stayers)
     assert [view.subscription_id for view in views if view] == ids
     assert quitter.cancelled() and len(counted.batches) == 1
+
+
+async def test_polls_that_arrive_during_a_statement_share_the_next_one(
+    client: TestClient, tenant: Tenant, counted: CountingRows, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[type-arg]
+    ids = await _subscription_ids(client, tenant, 4)
+    lookup = client.app[LOOKUP]
+    monkeypatch.setattr(lookup, "readers", 1)
+    counted.gate = asyncio.Event()
+    first = asyncio.ensure_future(lookup.view(ids[0]))
+    while not counted.batches:
+        await asyncio.sleep(0)
+    later = [asyncio.ensure_future(lookup.view(sid)) for sid in ids[1:]]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert counted.batches == [[ids[0]]]  # the others wait for the statement in flight
+    counted.gate.set()
+    views = await asyncio.gather(first, *later)
+    assert counted.batches == [[ids[0]], ids[1:]]
+    assert [view.subscription_id for view in views if view] == ids
+
+
+async def test_a_poll_arriving_while_a_reader_lets_go_of_its_connection_is_read(
+    client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[type-arg]
+    ids = await _subscription_ids(client, tenant, 2)
+    lookup = client.app[LOOKUP]
+    monkeypatch.setattr(lookup, "readers", 1)
+    releasing, gate = asyncio.Event(), asyncio.Event()
+    real = lookup.reading
+
+    @asynccontextmanager
+    async def slow_release() -> AsyncIterator[Any]:
+        async with real() as connection:
+            yield connection
+            releasing.set()
+            await gate.wait()  # giving the connection back takes a while
+
+    monkeypatch.setattr(lookup, "reading", slow_release)
+    view = await lookup.view(ids[0])
+    assert view is not None and view.subscription_id == ids[0]
+    await releasing.wait()
+    try:  # not held up until the first reader has let go
+        second = await asyncio.wait_for(lookup.view(ids[1]), timeout=5)
+    finally:
+        gate.set()
+    assert second is not None and second.subscription_id == ids[1]

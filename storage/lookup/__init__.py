@@ -9,10 +9,12 @@ prepared statement with its own driver:
 - ``postgresql``: an asyncpg pool with the statement prepared once per connection.
 
 Polls that ask at the same moment share the statement: every subscription asked for during
-one turn of the event loop is read by one statement on the next (``BATCH_SQL``). A round
-trip through asyncpg costs a poll several times what answering it does, and even SQLite
-reads 32 subscriptions in one statement for 40 % of what 32 statements cost. Under load one
-statement serves tens of polls; a lone poll waits one loop turn, nothing more.
+one turn of the event loop is read by one statement on the next (``BATCH_SQL``), and the
+polls that arrive while a backend's statements are in flight (``readers`` of them) wait for
+the next, which reads them all. A round trip through asyncpg costs a poll several times what
+answering it does, and even SQLite reads 32 subscriptions in one statement for 40 % of what
+32 statements cost. Under load one statement serves tens of polls; a lone poll waits one
+loop turn, nothing more.
 
 Both read committed data on every poll, so several processes sharing one database see each
 other's changes at the next poll.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -149,64 +152,103 @@ def key_owner(row: Any) -> KeyOwner:
 Waiting = dict[int, list["asyncio.Future[PollView | None]"]]
 
 
+def _answer(batch: Waiting, rows: Sequence[Any]) -> None:
+    found: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        found[row[_ID]].append(row)
+    for subscription_id, futures in batch.items():
+        view = PollView.from_rows(subscription_id, found.get(subscription_id, []))
+        for future in futures:
+            if not future.done():
+                future.set_result(view)
+
+
 class BaseLookup:
     """Reads the PollView of subscriptions (``rows``: BATCH_SQL for a list of ids, the polls
-    of one loop turn together) and the owner of an admin key; ``close`` releases
-    connections."""
+    that arrived since the last statement together) and the owner of an admin key;
+    ``close`` releases connections."""
+
+    # Statements in flight at once. A reader holds its connection while polls keep coming,
+    # so polls that arrive during a statement go together in the next one (see _reader).
+    readers = 1
 
     def __init__(self) -> None:
         # Polls waiting for the next statement: subscription id -> each poll's own future (a
         # poll that gives up cancels its own future, never another poll's).
         self._waiting: Waiting = defaultdict(list)
-        self._scheduled = False
+        self._starting = 0  # readers scheduled to start on the next loop turn
+        self._active = 0  # readers running
+        self._stopping = False
         self._reads: set[asyncio.Task[None]] = set()  # held here: the loop keeps weak ones
 
-    async def rows(self, ids: list[int]) -> Sequence[Any]:
+    def reading(self) -> AbstractAsyncContextManager[Any]:
+        """A connection held for one reader's statements, handed to ``rows``."""
+        return nullcontext()
+
+    async def rows(self, ids: list[int], connection: Any) -> Sequence[Any]:
+        """BATCH_SQL's rows for these subscriptions, on the reader's connection."""
         raise NotImplementedError
 
     async def view(self, subscription_id: int) -> PollView | None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[PollView | None] = loop.create_future()
         self._waiting[subscription_id].append(future)
-        if not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._read_waiting)
+        if self._active + self._starting < self.readers:
+            # Started on the next turn, so the polls of this one go in its first statement.
+            self._starting += 1
+            loop.call_soon(self._start_reader)
         return await future
 
-    def _read_waiting(self) -> None:
-        self._scheduled = False
-        while self._waiting:
-            batch: Waiting = {}
-            for key in list(self._waiting)[:BATCH]:
-                batch[key] = self._waiting.pop(key)
-            read = asyncio.get_running_loop().create_task(self._read(batch))
+    def _start_reader(self) -> None:
+        self._starting -= 1
+        if self._waiting:
+            self._active += 1
+            read = asyncio.get_running_loop().create_task(self._reader())
             self._reads.add(read)
             read.add_done_callback(self._reads.discard)
 
-    async def _read(self, batch: Waiting) -> None:
+    def _take(self) -> Waiting:
+        batch: Waiting = {}
+        for key in list(self._waiting)[:BATCH]:
+            batch[key] = self._waiting.pop(key)
+        return batch
+
+    async def _reader(self) -> None:
+        """Statement after statement on one connection until no poll waits. A failed
+        statement fails its own polls and ends the reader (its connection may be the broken
+        one); polls still waiting get a new reader, which fails them too if the database is
+        down."""
+        batch: Waiting = {}
+        active = True
         try:
-            rows = await self.rows(list(batch))
+            async with self.reading() as connection:
+                while self._waiting:
+                    batch = self._take()
+                    rows = await self.rows(list(batch), connection)
+                    _answer(batch, rows)
+                    batch = {}
+                # Counted out before the connection's release awaits: a poll arriving during
+                # it starts a reader of its own.
+                self._active, active = self._active - 1, False
         except asyncio.CancelledError:  # the server is stopping
-            for futures in batch.values():
+            for futures in [*batch.values(), *self._take().values()]:
                 for future in futures:
                     future.cancel()
             raise
         except Exception as error:  # an outage: each poll handles it (web/feed.py)
-            for futures in batch.values():
+            for futures in (batch or self._take()).values():
                 for future in futures:
                     if not future.done():
                         future.set_exception(error)
-            return
-        found: dict[int, list[Any]] = defaultdict(list)
-        for row in rows:
-            found[row[_ID]].append(row)
-        for subscription_id, futures in batch.items():
-            view = PollView.from_rows(subscription_id, found.get(subscription_id, []))
-            for future in futures:
-                if not future.done():
-                    future.set_result(view)
+        finally:
+            if active:
+                self._active -= 1
+                if self._waiting and not self._stopping:
+                    self._starting += 1
+                    asyncio.get_running_loop().call_soon(self._start_reader)
 
     async def _stop_reads(self) -> None:
+        self._stopping = True
         for read in list(self._reads):
             read.cancel()
         await asyncio.gather(*self._reads, return_exceptions=True)

@@ -25,7 +25,7 @@ class Lookup(BaseLookup):
         self._sql = BATCH_SQL.format(ids="s.id IN (SELECT value FROM json_each(?))")
         self._key_sql = KEY_SQL.format(param="?")
 
-    async def rows(self, ids: list[int]) -> Sequence[Any]:
+    async def rows(self, ids: list[int], connection: Any) -> Sequence[Any]:
         return self._cursor.execute(self._sql, (json.dumps(ids),)).fetchall()
 
     async def key(self, key_hash: str) -> KeyOwner | None:
