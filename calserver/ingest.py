@@ -14,12 +14,15 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import TypeEngine
 
 from calserver.clock import Clock
 from calserver.eventspec import SPEC_COLUMNS, EventSpec, parse_event
@@ -182,7 +185,7 @@ async def _insert(
     session: AsyncSession, rows: list[dict[str, Any]], now: datetime
 ) -> dict[str, int]:
     """Insert the batch's triggers and their "created" timeline rows straight through the
-    driver (one executemany each: no per-row type processing); their ids by key."""
+    driver (no per-row type processing); their ids by key."""
     connection = await session.connection()
     dialect = connection.dialect.name
     stamp = timestamp_for(dialect)
@@ -194,14 +197,21 @@ async def _insert(
             return stamp(value)
         return json.dumps(value) if name in _JSON else value
 
-    marks = (
-        [f"${n}" for n in range(1, len(_COLUMNS) + 1)]
-        if dialect == "postgresql"
-        else ["?"] * len(_COLUMNS)
-    )
+    values = [tuple(value(name, row[name]) for name in _COLUMNS) for row in rows]
+    detail = json.dumps({"sequence": 0})
+    if dialect == "postgresql":
+        # One statement: the rows go in as one array per column, and the timeline rows and
+        # the ids come from what the insert returns (a row per execution costs PostgreSQL
+        # an executor run each).
+        columns = [list(column) for column in zip(*values, strict=True)]
+        inserted = await connection.exec_driver_sql(
+            _pg_insert(connection.dialect), (*columns, stamp(now), detail)
+        )
+        return dict(cast(list[tuple[str, int]], inserted.all()))
+    marks = ", ".join("?" * len(_COLUMNS))
     await connection.exec_driver_sql(
-        f"INSERT INTO triggers ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})",  # noqa: S608 - names only
-        [tuple(value(name, row[name]) for name in _COLUMNS) for row in rows],
+        f"INSERT INTO triggers ({', '.join(_COLUMNS)}) VALUES ({marks})",  # noqa: S608 - names only
+        values,
     )
     found = await session.execute(
         select(Trigger.idempotency_key, Trigger.id).where(
@@ -209,14 +219,35 @@ async def _insert(
             Trigger.idempotency_key.in_([row["idempotency_key"] for row in rows]),
         )
     )
-    ids = {key: trigger_id for key, trigger_id in found.all()}
-    marks = ["$1", "$2", "$3", "$4"] if dialect == "postgresql" else ["?"] * 4
-    detail = json.dumps({"sequence": 0})
+    ids = {str(row[0]): int(row[1]) for row in found.all()}
     await connection.exec_driver_sql(
-        f"INSERT INTO trigger_events (trigger_id, at, type, detail) VALUES ({', '.join(marks)})",  # noqa: S608
+        "INSERT INTO trigger_events (trigger_id, at, type, detail) VALUES (?, ?, ?, ?)",
         [(ids[row["idempotency_key"]], stamp(now), "created", detail) for row in rows],
     )
     return ids
+
+
+@lru_cache(maxsize=1)
+def _pg_insert(dialect: Dialect) -> str:
+    table = Trigger.__table__
+    arrays = ", ".join(
+        f"${n}::{_pg_type(table.c[name].type, dialect)}[]"
+        for n, name in enumerate(_COLUMNS, start=1)
+    )
+    at, detail = len(_COLUMNS) + 1, len(_COLUMNS) + 2
+    return (
+        f"WITH created AS (INSERT INTO triggers ({', '.join(_COLUMNS)}) "  # noqa: S608 - names only
+        f"SELECT * FROM unnest({arrays}) RETURNING id, idempotency_key), "
+        f"timeline AS (INSERT INTO trigger_events (trigger_id, at, type, detail) "
+        f"SELECT id, ${at}::timestamptz, 'created', ${detail}::json FROM created) "
+        "SELECT idempotency_key, id FROM created"
+    )
+
+
+def _pg_type(column_type: TypeEngine[Any], dialect: Dialect) -> str:
+    """An array element type asyncpg can encode the column's values as."""
+    name = str(column_type.compile(dialect=dialect))
+    return "text" if name.startswith(("VARCHAR", "TEXT")) else name.lower()
 
 
 def default_deliver_by(spec: EventSpec, margin: timedelta) -> datetime:

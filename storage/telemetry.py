@@ -26,6 +26,25 @@ PURGE_BATCH = 20_000
 # latency, docs/benchmarks.md); in slices, polls are answered between them.
 FLUSH_SLICE = 200
 _T = TypeVar("_T")
+# PostgreSQL takes a slice as one statement over arrays (a row per execution costs the
+# database an executor run each, and the driver a message each).
+_PG_POLLS = (
+    "INSERT INTO polls (subscription_id, at, status, family, etag) SELECT * FROM "
+    "unnest($1::integer[], $2::timestamptz[], $3::smallint[], $4::text[], $5::text[])"
+)
+_SQLITE_LATEST = (
+    "UPDATE subscriptions SET last_poll_at = CASE WHEN last_poll_at IS NULL OR last_poll_at < ? "
+    "THEN ? ELSE last_poll_at END, family = CASE WHEN last_poll_at IS NULL OR last_poll_at < ? "
+    "THEN ? ELSE family END, activated_at = COALESCE(activated_at, ?) WHERE id = ?"
+)
+_PG_NEWER = "s.last_poll_at IS NULL OR s.last_poll_at < v.at"
+_PG_LATEST = (
+    f"UPDATE subscriptions AS s SET last_poll_at = CASE WHEN {_PG_NEWER} THEN v.at ELSE s.last_poll_at END, "  # noqa: S608 - no input
+    f"family = CASE WHEN {_PG_NEWER} THEN v.family ELSE s.family END, "
+    "activated_at = COALESCE(s.activated_at, v.first_at) "
+    "FROM unnest($1::integer[], $2::timestamptz[], $3::text[], $4::timestamptz[]) AS v(id, at, family, first_at) "
+    "WHERE s.id = v.id"
+)
 
 
 def _slices(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
@@ -107,12 +126,17 @@ async def write_polls(session: AsyncSession, batch: PollBatch, now: datetime) ->
     if not batch.rows:
         return
     connection = await session.connection()
-    p = _placeholders(connection.dialect.name, 5)
-    insert = (
-        f"INSERT INTO polls (subscription_id, at, status, family, etag) VALUES ({', '.join(p)})"  # noqa: S608
-    )
-    for rows in _slices(batch.rows):
-        await connection.exec_driver_sql(insert, list(rows))
+    if connection.dialect.name == "postgresql":
+        for rows in _slices(batch.rows):  # one statement per slice: its rows as arrays
+            columns = tuple(list(column) for column in zip(*rows, strict=True))
+            await connection.exec_driver_sql(_PG_POLLS, columns)
+    else:
+        p = _placeholders(connection.dialect.name, 5)
+        insert = (
+            f"INSERT INTO polls (subscription_id, at, status, family, etag) VALUES ({', '.join(p)})"  # noqa: S608
+        )
+        for rows in _slices(batch.rows):
+            await connection.exec_driver_sql(insert, list(rows))
     candidates = await _wake_candidates(session, sorted(batch.latest))
     await _write_latest(connection, batch)
     await increment(
@@ -144,21 +168,18 @@ async def _wake_candidates(session: AsyncSession, ids: list[int]) -> list[tuple[
 async def _write_latest(connection: AsyncConnection, batch: PollBatch) -> None:
     """Each polled subscription's last poll (a later one already written wins), its client
     family and, on its first poll ever, when it became active."""
-    rows: list[tuple[Any, ...]]
     if connection.dialect.name == "postgresql":
-        at, family, first_at, where_id = "$1", "$2", "$3", "$4"
-        rows = [(a, f, batch.first[key], key) for key, (a, f) in batch.latest.items()]
-    else:  # qmark: one parameter per question mark, in order
-        at, family, first_at, where_id = "?", "?", "?", "?"
-        rows = [(a, a, a, f, batch.first[key], key) for key, (a, f) in batch.latest.items()]
-    newer = f"last_poll_at IS NULL OR last_poll_at < {at}"
-    update = (
-        f"UPDATE subscriptions SET last_poll_at = CASE WHEN {newer} THEN {at} ELSE last_poll_at END, "  # noqa: S608 - placeholders only
-        f"family = CASE WHEN {newer} THEN {family} ELSE family END, "
-        f"activated_at = COALESCE(activated_at, {first_at}) WHERE id = {where_id}"
-    )
+        # In id order, so two processes flushing at once lock the rows they share in the
+        # same order (no deadlock); one statement per slice.
+        for ids in _slices(sorted(batch.latest)):
+            columns = ([batch.latest[i][0] for i in ids], [batch.latest[i][1] for i in ids],
+                       [batch.first[i] for i in ids])  # fmt: skip
+            await connection.exec_driver_sql(_PG_LATEST, (list(ids), *columns))
+        return
+    # qmark: one parameter per question mark, in order
+    rows = [(a, a, a, f, batch.first[key], key) for key, (a, f) in batch.latest.items()]
     for some in _slices(rows):
-        await connection.exec_driver_sql(update, list(some))
+        await connection.exec_driver_sql(_SQLITE_LATEST, list(some))
 
 
 async def write_views(
