@@ -72,9 +72,13 @@ _RAW_NOT_MODIFIED, _RAW_PLAIN, _RAW_GZIPPED = map(header_bytes, (_NOT_MODIFIED, 
 class _Outcome(NamedTuple):
     status: int  # 200 or 304
     etag: str
-    body: bytes  # empty for a 304
+    body: bytes  # empty for a 304, and for a 200 left to link.join(parts)
     gzipped: bool
     last_modified: str  # HTTP-date, for a 200
+    # A 200 whose body is the cached one with the link filled in, not joined yet: the fast
+    # path joins it behind its headers in one copy (web/rawanswer.py).
+    parts: tuple[bytes, ...] = ()
+    link: bytes = b""
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -247,7 +251,8 @@ class FeedHandler:
         headers = (_GZIPPED if answer.gzipped else _PLAIN).copy()
         headers.add(_ETAG, answer.etag)
         headers.add(_LAST_MODIFIED, answer.last_modified)
-        return web.Response(body=answer.body, headers=headers)
+        body = answer.link.join(answer.parts) if answer.parts else answer.body
+        return web.Response(body=body, headers=headers)
 
     def _raw_answer(self, request: web.BaseRequest, token: str, view: PollView,
                     entry: CachedFeed, now: datetime) -> RawAnswer:  # fmt: skip
@@ -255,14 +260,16 @@ class FeedHandler:
         answer = self._outcome(request.headers, token, view, entry, now)
         if answer.status == 304:
             return RawAnswer(
-                request, 304, _RAW_NOT_MODIFIED, b"ETag: %s\r\n" % answer.etag.encode(), b""
+                request, 304, _RAW_NOT_MODIFIED, b"ETag: %s\r\n" % answer.etag.encode()
             )
         varying = b"ETag: %s\r\nLast-Modified: %s\r\n" % (
             answer.etag.encode(),
             answer.last_modified.encode(),
         )
         fixed = _RAW_GZIPPED if answer.gzipped else _RAW_PLAIN
-        return RawAnswer(request, 200, fixed, varying, answer.body)
+        if answer.parts:
+            return RawAnswer(request, 200, fixed, varying, answer.parts, answer.link)
+        return RawAnswer(request, 200, fixed, varying, (answer.body,))
 
     def _outcome(self, asked: CIMultiDictProxy[str], token: str, view: PollView,
                  entry: CachedFeed, now: datetime) -> _Outcome:  # fmt: skip
@@ -283,6 +290,8 @@ class FeedHandler:
             entry.receipts_recorded = True
         if status == 304:
             return _Outcome(304, etag, b"", False, "")
+        if not reward and not gzipped:
+            return _Outcome(200, etag, b"", False, entry.last_modified_http, entry.parts, link)
         body = link.join(entry.parts)
         if reward:  # the subscriber's own reward event, before END:VCALENDAR
             head, end, tail = body.rpartition(b"END:VCALENDAR")
