@@ -12,6 +12,11 @@ PostgreSQL the database server's processes too). Goal (issue 16): the large popu
 
     .venv/bin/python bench/population.py                       # SQLite, 10k and 1M
     .venv/bin/python bench/population.py --database-url "$CALSERVER_TEST_POSTGRES_URL"
+    .venv/bin/python bench/population.py --last-poll-minutes 120  # every poll writes its row
+
+Subscriptions are seeded active and last polled 15 minutes ago (an iPhone's cadence), so a
+poll's own row is not rewritten (its stored last poll is still current: docs/stats.md);
+with --last-poll-minutes 60 or more every poll rewrites it, the worst case.
 """
 
 from __future__ import annotations
@@ -55,12 +60,13 @@ FLUSH_SECONDS = 5.0
 CHUNK = 50_000
 
 
-async def seed(url: str, data: str, count: int, paths: Path) -> None:
-    """``count`` active subscriptions to the bench segment, and a file of their feed paths."""
+async def seed(url: str, data: str, count: int, paths: Path, last_poll_minutes: int) -> None:
+    """``count`` active subscriptions to the bench segment, last polled ``last_poll_minutes``
+    ago, and a file of their feed paths."""
     engine = create_engine(Config({"data_dir": data, "database_url": url}))
     signer = TokenSigner([SECRET])
     now = datetime.now(UTC)
-    created, polled = now - timedelta(days=30), now - timedelta(minutes=15)
+    created, polled = now - timedelta(days=30), now - timedelta(minutes=last_poll_minutes)
     try:
         async with engine.connect() as connection:
             workspace = await connection.scalar(select(Workspace.id))
@@ -132,7 +138,13 @@ def main(args: argparse.Namespace) -> None:
             paths = data / "paths.txt"
             began = time.perf_counter()
             asyncio.run(
-                seed(url or f"sqlite+aiosqlite:///{data}/calserver.db", str(data), size, paths)
+                seed(
+                    url or f"sqlite+aiosqlite:///{data}/calserver.db",
+                    str(data),
+                    size,
+                    paths,
+                    args.last_poll_minutes,
+                )
             )
             print(f"{size:,} subscriptions seeded in {time.perf_counter() - began:.0f} s")
             servers[size] = (pid, base, paths)
@@ -183,5 +195,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--database-url", default="", help="PostgreSQL server; empty: SQLite")
+    parser.add_argument("--last-poll-minutes", type=int, default=15,
+                        help="seeded last poll; 60 or more: every poll rewrites its subscription's row")  # fmt: skip
     args: Any = parser.parse_args()
     main(args)

@@ -49,14 +49,15 @@ class Recorder:
         self._last_purge: datetime | None = None
 
     def poll(self, subscription_id: int, workspace_id: int, day: date, now: datetime, status: int,
-             family: str, etag: str) -> None:  # fmt: skip
-        """The request path's only telemetry work: a few dict and list operations."""
+             family: str, etag: str, latest: bool = True) -> None:  # fmt: skip
+        """The request path's only telemetry work: a few dict and list operations.
+        ``latest``: write the subscription's last poll too (PollBatch.add)."""
         self.requests[(status, family)] += 1
         if self.oldest_pending is None:
             self.oldest_pending = time.monotonic()
         if len(self.polls) < MAX_PENDING:  # the database is down for long: drop, do not grow
             self.polls.add(
-                subscription_id, workspace_id, day, self._stamp(now), status, family, etag
+                subscription_id, workspace_id, day, self._stamp(now), status, family, etag, latest
             )
 
     def receipts(self, personal: tuple[tuple[int, int], ...], now: datetime, family: str) -> None:

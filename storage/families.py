@@ -7,6 +7,7 @@ and from the clients' own sources; tests hold one real string per family.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -105,6 +106,14 @@ def parse_thresholds(spec: str) -> dict[str, Thresholds]:
             raise ValueError(f"{item.strip()!r}: dormant must be shorter than lapsed")
         result[match.group(1)] = Thresholds(dormant, lapsed)
     return result
+
+
+def last_poll_resolution(thresholds: Mapping[str, Thresholds]) -> int:
+    """Seconds within which a subscription's stored last poll counts as current: a poll that
+    finds it that fresh, by the same client family, does not write it again (one write an
+    hour for a phone that polls every 15 minutes). A tenth of the shortest silence the
+    lifecycle waits for, at most an hour, so no subscription is ever marked silent for it."""
+    return min(HOUR, min(t.dormant for t in thresholds.values()) // 10)
 
 
 # A web browser's User-Agent (a person opening the feed URL), as opposed to a calendar app's.

@@ -83,11 +83,14 @@ class PollBatch:
     daily: Counter[tuple[int, date, str, int]] = field(default_factory=Counter)
 
     def add(self, subscription_id: int, workspace_id: int, day: date, at: Any, status: int,
-            family: str, etag: str) -> None:  # fmt: skip
+            family: str, etag: str, latest: bool = True) -> None:  # fmt: skip
+        """``latest``: the subscription's own last poll is to be written too (not when the
+        stored one is still current: web/feed.py)."""
         self.rows.append((subscription_id, at, status, family, etag))
-        self.latest[subscription_id] = (at, family)
-        if subscription_id not in self.first:
-            self.first[subscription_id] = at
+        if latest:
+            self.latest[subscription_id] = (at, family)
+            if subscription_id not in self.first:
+                self.first[subscription_id] = at
         self.daily[(workspace_id, day, family, status)] += 1
 
     def put_back(self, newer: PollBatch) -> None:

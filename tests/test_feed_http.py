@@ -14,7 +14,9 @@ from calserver.appkeys import ENGINE, FEED_CACHE, LOOKUP, SIGNER
 from calserver.clock import FrozenClock
 from calserver.config import Config
 from tests.conftest import TEST_SECRET, Tenant
+from tests.support.agents import AGENTS
 from tests.support.feeds import add_event, make_segment, path_of, poll, read, subscribe
+from tests.support.telemetry import settle
 from web.app import create_app
 
 APPLE = "iOS/26.6 (23G71) dataaccessd/1.0"
@@ -219,3 +221,25 @@ async def test_robots_allow_feeds(client: TestClient) -> None:  # type: ignore[t
         text = await answer.text()
     assert "Allow: /f/" in text and "Disallow: /f" not in text.replace("Disallow: /f/", "")
     assert "Disallow: /f/" not in text
+
+
+async def test_subscribers_polled_at_different_times_share_one_cached_body(
+    client: TestClient,
+    tenant: Tenant,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    """The body cache is keyed by what a body holds, not by when each subscriber last polled
+    (the lookup reads that too, to skip rewriting a last poll that is still current)."""
+    first = await _subscribed(tenant)
+    second = await subscribe(tenant.api, tenant.slug, "news", "Europe/London")
+    ios = {"User-Agent": AGENTS["apple-ios"][0]}
+    for links in (first, second):
+        await poll(client, links["feed_url"], ios)
+    await settle(client)
+    clock.advance(timedelta(hours=2))
+    await poll(client, first["feed_url"], ios)  # the first one's last poll moves on
+    await settle(client)
+    misses = client.app[FEED_CACHE].misses
+    for links in (first, second, first):
+        assert len(read(await poll(client, links["feed_url"], ios))["events"]) == 1
+    assert client.app[FEED_CACHE].misses == misses

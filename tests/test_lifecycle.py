@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from calserver.appkeys import CLOCK, CONFIG, SESSIONS
 from calserver.clock import FrozenClock
+from storage.families import last_poll_resolution, parse_thresholds
 from storage.models import Poll, Subscription, SubscriptionEvent
 from tests.conftest import Tenant
 from tests.support.agents import AGENTS
@@ -142,3 +143,44 @@ async def test_raw_polls_are_purged_after_retention_and_daily_counts_stay(
         daily = (await session.scalars(select(PollDaily.polls))).all()
     assert [at.strftime("%m-%d %H") for at in kept] == ["03-04 21"]
     assert sum(daily) == 3
+
+
+async def last_poll(client: TestClient) -> tuple[Any, str]:  # type: ignore[type-arg]
+    async with client.app[SESSIONS]() as session:
+        row = (await session.scalars(select(Subscription))).one()
+    return row.last_poll_at, row.family
+
+
+async def test_a_poll_within_the_hour_by_the_same_client_leaves_the_last_poll_as_stored(
+    client: TestClient,
+    tenant: Tenant,
+    clock: FrozenClock,  # type: ignore[type-arg]
+) -> None:
+    """The stored last poll stands for later polls within the hour: no rewrite of the row
+    per poll. Every poll is still kept raw and counted; a new client or an hour later is
+    written at once."""
+    await make_segment(tenant.api)
+    links = await subscribe(tenant.api, tenant.slug, "news")
+    await poll(client, links["feed_url"], {"User-Agent": IOS})
+    await settle(client)
+    first, family = await last_poll(client)
+    assert family == "apple-ios" and first == clock.now()
+    clock.advance(timedelta(minutes=59))
+    await poll(client, links["feed_url"], {"User-Agent": IOS})
+    await settle(client)
+    assert await last_poll(client) == (first, "apple-ios")  # still current: not written
+    clock.advance(timedelta(minutes=1))
+    await poll(client, links["feed_url"], {"User-Agent": IOS})
+    await settle(client)
+    assert await last_poll(client) == (clock.now(), "apple-ios")  # an hour on: written
+    clock.advance(timedelta(minutes=5))
+    await poll(client, links["feed_url"], {"User-Agent": GOOGLE})
+    await settle(client)
+    assert await last_poll(client) == (clock.now(), "google")  # another client: written
+    async with client.app[SESSIONS]() as session:
+        assert len((await session.scalars(select(Poll))).all()) == 4
+
+
+def test_the_last_poll_is_current_for_a_tenth_of_the_shortest_silence_at_most_an_hour() -> None:
+    assert last_poll_resolution(parse_thresholds("")) == 3600  # iOS: dormant after 36 h
+    assert last_poll_resolution(parse_thresholds("apple-ios=2h/5d")) == 720

@@ -38,7 +38,8 @@ from storage.engine import StoreSettings
 POLL_SQL = """
 SELECT s.status, s.timezone, w.id, w.timezone, w.name, w.quiet_start, w.quiet_end,
        s.contact_id, c.version, ss.segment_id, g.version, s.language,
-       s.reward_segment_id, s.reward_unlocked_at, s.reward_text, s.reward_code
+       s.reward_segment_id, s.reward_unlocked_at, s.reward_text, s.reward_code,
+       s.last_poll_at, s.family
 FROM subscriptions s
 JOIN workspaces w ON w.id = s.workspace_id
 LEFT JOIN contacts c ON c.id = s.contact_id
@@ -53,11 +54,11 @@ ORDER BY ss.segment_id
 # parameter); each row as
 # POLL_SQL's, with the subscription's id after the rest.
 BATCH_SQL = (
-    POLL_SQL.replace("s.reward_code\n", "s.reward_code, s.id\n", 1)
+    POLL_SQL.replace("s.family\n", "s.family, s.id\n", 1)
     .replace("WHERE s.id = {param}", "WHERE {ids}")
     .replace("ORDER BY ss.segment_id", "ORDER BY s.id, ss.segment_id")
 )
-_ID = 16  # the subscription's id in a BATCH_SQL row
+_ID = 18  # the subscription's id in a BATCH_SQL row
 # Subscriptions read by one statement at most; more wait for the next.
 BATCH = 256
 
@@ -91,6 +92,11 @@ class PollView(NamedTuple):
     reward_pending: bool = False
     # The reward it unlocked: (text, code, when), rendered as an event of its own feed.
     reward: tuple[str, str, datetime] | None = None
+    # Its last poll as stored, and by which client family: a poll that finds them current
+    # does not write them again (web/feed.py). Last: the fields before these are what its
+    # body depends on, and key the body cache.
+    last_poll_at: datetime | None = None
+    family: str = ""
 
     @classmethod
     def from_rows(cls, subscription_id: int, rows: list[Any]) -> PollView | None:
@@ -102,7 +108,7 @@ class PollView(NamedTuple):
         reward = (r[14], r[15], unlocked) if unlocked and r[14] and r[15] else None
         return cls(
             subscription_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], segments, r[11],
-            r[12] is not None and unlocked is None, reward,
+            r[12] is not None and unlocked is None, reward, _instant(r[16]), r[17],
         )  # fmt: skip
 
 
