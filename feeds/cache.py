@@ -30,6 +30,11 @@ class CachedFeed:
     # Set once this body's receipts were handed to the recorder: later polls of the same
     # body add nothing new (a crash loses both the cache and the recorder alike).
     receipts_recorded: bool = False
+    parts_bytes: int = 0  # the parts' lengths added up, so a poll need not add them again
+
+    def length_with(self, link: bytes) -> int:
+        """The length of ``link.join(parts)``, without joining."""
+        return self.parts_bytes + len(link) * (len(self.parts) - 1)
 
 
 def cached_feed(
@@ -39,7 +44,10 @@ def cached_feed(
     digest = hashlib.blake2b(body, digest_size=16).digest()
     parts = tuple(body.split(LINK_PLACEHOLDER.encode()))
     http_date = format_datetime(last_modified.astimezone(UTC), usegmt=True)
-    return CachedFeed(body, parts, digest, last_modified, http_date, personal)
+    parts_bytes = len(body) - len(LINK_PLACEHOLDER.encode()) * (len(parts) - 1)
+    return CachedFeed(
+        body, parts, digest, last_modified, http_date, personal, parts_bytes=parts_bytes
+    )
 
 
 class FeedCache:

@@ -79,6 +79,7 @@ class _Outcome(NamedTuple):
     # path joins it behind its headers in one copy (web/rawanswer.py).
     parts: tuple[bytes, ...] = ()
     link: bytes = b""
+    length: int = 0  # of link.join(parts)
 
 
 def settings_of(app: web.Application) -> FeedSettings:
@@ -286,7 +287,7 @@ class FeedHandler:
         )
         fixed = _RAW_GZIPPED if answer.gzipped else _RAW_PLAIN
         if answer.parts:
-            return RawAnswer(request, 200, fixed, varying, answer.parts, answer.link)
+            return RawAnswer(request, 200, fixed, varying, answer.parts, answer.link, answer.length)
         return RawAnswer(request, 200, fixed, varying, (answer.body,))
 
     def _outcome(self, asked: CIMultiDictProxy[str], token: str, view: PollView,
@@ -310,7 +311,8 @@ class FeedHandler:
         if status == 304:
             return _Outcome(304, etag, b"", False, "")
         if not reward and not gzipped:
-            return _Outcome(200, etag, b"", False, entry.last_modified_http, entry.parts, link)
+            return _Outcome(200, etag, b"", False, entry.last_modified_http, entry.parts, link,
+                            entry.length_with(link))  # fmt: skip
         body = link.join(entry.parts)
         if reward:  # the subscriber's own reward event, before END:VCALENDAR
             head, end, tail = body.rpartition(b"END:VCALENDAR")

@@ -36,17 +36,21 @@ class RawAnswer:
     __slots__ = ("_data", "body_length", "keep_alive", "status")
 
     def __init__(self, request: web.BaseRequest, status: int, fixed: bytes, varying: bytes,
-                 parts: Sequence[bytes] = (b"",), link: bytes = b"") -> None:  # fmt: skip
+                 parts: Sequence[bytes] = (b"",), link: bytes = b"",
+                 length: int | None = None) -> None:  # fmt: skip
         """The body is ``link.join(parts)``: joined here, behind the headers, it is copied
-        once (a body joined first and then put behind them would be copied twice, which for
-        a feed of 500 events is a good part of what a poll costs)."""
+                once (a body joined first and then put behind them would be copied twice, which for
+                a feed of 500 events is a good part of what a poll costs). ``length``: the body's, when
+        the caller knows it without adding up the parts."""
         self.status = status
         self.keep_alive = request.keep_alive
-        self.body_length = sum(map(len, parts)) + len(link) * (len(parts) - 1)
+        if length is None:
+            length = sum(map(len, parts)) + len(link) * (len(parts) - 1)
+        self.body_length = length
         # RFC 9110: a 304 has no body and, as aiohttp sends it, no Content-Length either.
-        length = b"" if status == 304 else b"Content-Length: %d\r\n" % self.body_length
+        content_length = b"" if status == 304 else b"Content-Length: %d\r\n" % length
         head = b"".join((
-            _STATUS_LINE[status], fixed, varying, length,
+            _STATUS_LINE[status], fixed, varying, content_length,
             b"Date: ", rfc822_formatted_time().encode(), b"\r\n", _SERVER,
             b"" if self.keep_alive else _CLOSE, b"\r\n",
         ))  # fmt: skip
