@@ -32,6 +32,9 @@ _PG_POLLS = (
     "INSERT INTO polls (subscription_id, at, status, family, etag) SELECT * FROM "
     "unnest($1::integer[], $2::timestamptz[], $3::smallint[], $4::text[], $5::text[])"
 )
+_SQLITE_POLLS = (
+    "INSERT INTO polls (subscription_id, at, status, family, etag) VALUES (?, ?, ?, ?, ?)"
+)
 _SQLITE_LATEST = (
     "UPDATE subscriptions SET last_poll_at = CASE WHEN last_poll_at IS NULL OR last_poll_at < ? "
     "THEN ? ELSE last_poll_at END, family = CASE WHEN last_poll_at IS NULL OR last_poll_at < ? "
@@ -119,10 +122,6 @@ async def increment(session: AsyncSession, table: Table, keys: Sequence[str], co
     await session.execute(statement, list(rows))
 
 
-def _placeholders(dialect: str, count: int) -> list[str]:
-    return [f"${n}" for n in range(1, count + 1)] if dialect == "postgresql" else ["?"] * count
-
-
 async def write_polls(session: AsyncSession, batch: PollBatch, now: datetime) -> None:
     """One executemany per table and slice, straight to the driver: the flush runs once for
     every poll, so ORM bookkeeping per row would cost more than the poll itself."""
@@ -134,12 +133,8 @@ async def write_polls(session: AsyncSession, batch: PollBatch, now: datetime) ->
             columns = tuple(list(column) for column in zip(*rows, strict=True))
             await connection.exec_driver_sql(_PG_POLLS, columns)
     else:
-        p = _placeholders(connection.dialect.name, 5)
-        insert = (
-            f"INSERT INTO polls (subscription_id, at, status, family, etag) VALUES ({', '.join(p)})"  # noqa: S608
-        )
         for rows in _slices(batch.rows):
-            await connection.exec_driver_sql(insert, list(rows))
+            await connection.exec_driver_sql(_SQLITE_POLLS, list(rows))
     candidates = await _wake_candidates(session, sorted(batch.latest))
     await _write_latest(connection, batch)
     await increment(

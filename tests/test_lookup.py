@@ -161,3 +161,31 @@ async def test_a_poll_arriving_while_a_reader_lets_go_of_its_connection_is_read(
     finally:
         gate.set()
     assert second is not None and second.subscription_id == ids[1]
+
+
+async def test_a_failed_release_does_not_fail_a_poll_another_reader_serves(
+    client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[type-arg]
+    ids = await _subscription_ids(client, tenant, 2)
+    lookup = client.app[LOOKUP]
+    monkeypatch.setattr(lookup, "readers", 1)
+    releasing, gate = asyncio.Event(), asyncio.Event()
+    real = lookup.reading
+    failures = [ConnectionResetError("the connection broke as it went back")]
+
+    @asynccontextmanager
+    async def breaking_release() -> AsyncIterator[Any]:
+        async with real() as connection:
+            yield connection
+        if failures:
+            releasing.set()
+            await gate.wait()
+            raise failures.pop()
+
+    monkeypatch.setattr(lookup, "reading", breaking_release)
+    assert await lookup.view(ids[0]) is not None
+    await releasing.wait()
+    second = asyncio.ensure_future(lookup.view(ids[1]))  # queued in the same turn as the break
+    gate.set()
+    view = await asyncio.wait_for(second, timeout=5)
+    assert view is not None and view.subscription_id == ids[1]

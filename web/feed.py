@@ -303,7 +303,7 @@ class FeedHandler:
         family = family_of(asked.get("User-Agent", ""))
         day = local_day(now, view.workspace_timezone)
         self.recorder.poll(view.subscription_id, view.workspace_id, day, now, status, family, etag,
-                           not self._current(view, family, now))  # fmt: skip
+                           latest=not self._current(view, family, now))  # fmt: skip
         if entry.personal and not entry.receipts_recorded:
             # A 200, or a 304 for this very body: the client has these events.
             self.recorder.receipts(entry.personal, now, family)

@@ -219,6 +219,11 @@ class BaseLookup:
             batch[key] = self._waiting.pop(key)
         return batch
 
+    def _unserved(self, active: bool) -> Waiting:
+        """Waiting polls a failing reader answers for: none once it has counted itself out
+        (a poll arriving while it let go of its connection has a reader of its own)."""
+        return self._take() if active else {}
+
     async def _reader(self) -> None:
         """Statement after statement on one connection until no poll waits. A failed
         statement fails its own polls and ends the reader (its connection may be the broken
@@ -237,12 +242,12 @@ class BaseLookup:
                 # it starts a reader of its own.
                 self._active, active = self._active - 1, False
         except asyncio.CancelledError:  # the server is stopping
-            for futures in [*batch.values(), *self._take().values()]:
+            for futures in [*batch.values(), *self._unserved(active).values()]:
                 for future in futures:
                     future.cancel()
             raise
         except Exception as error:  # an outage: each poll handles it (web/feed.py)
-            for futures in (batch or self._take()).values():
+            for futures in (batch or self._unserved(active)).values():
                 for future in futures:
                     if not future.done():
                         future.set_exception(error)
