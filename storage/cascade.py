@@ -9,7 +9,6 @@ dies, the lease runs out and another worker picks the trigger up and reconciles.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.cascade_steps import Step, load_steps
 from storage.models import (
     CascadeStep,
     Contact,
@@ -27,7 +27,6 @@ from storage.models import (
     UTCDateTime,
     Workspace,
 )
-from storage.policy import Policy
 
 LIVE = ("created", "active")
 
@@ -103,14 +102,14 @@ class Batch:
     triggers: list[Trigger]
     workspaces: dict[int, Workspace]
     contacts: dict[int, Contact]
-    steps: dict[int, list[CascadeStep]]
+    steps: dict[int, list[Step]]
     families: dict[int, list[str]] = field(default_factory=dict)
     recent_sends: dict[int, list[datetime]] = field(default_factory=dict)
 
 
-async def load_batch(session: AsyncSession, trigger_ids: Sequence[int], since: datetime) -> Batch:
-    """The triggers with their workspaces, contacts, steps, live subscriptions' families and
-    the contacts' messages since ``since`` (for frequency caps): five queries in all."""
+async def load_batch(session: AsyncSession, trigger_ids: Sequence[int]) -> Batch:
+    """The triggers with their workspaces, contacts, steps and live subscriptions' families:
+    five queries in all."""
     triggers = list(
         (await session.scalars(select(Trigger).where(Trigger.id.in_(trigger_ids)))).all()
     )
@@ -118,11 +117,7 @@ async def load_batch(session: AsyncSession, trigger_ids: Sequence[int], since: d
     workspace_ids = {t.workspace_id for t in triggers}
     workspaces = await session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))
     contacts = await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))
-    steps: dict[int, list[CascadeStep]] = defaultdict(list)
-    for step in await session.scalars(
-        select(CascadeStep).where(CascadeStep.trigger_id.in_(trigger_ids))
-    ):
-        steps[step.trigger_id].append(step)
+    steps = await load_steps(session, trigger_ids)
     batch = Batch(triggers, {w.id: w for w in workspaces}, {c.id: c for c in contacts}, steps)
     subscriptions = await session.execute(
         select(Subscription.contact_id, Subscription.family).where(
@@ -132,9 +127,14 @@ async def load_batch(session: AsyncSession, trigger_ids: Sequence[int], since: d
     for contact_id, family in subscriptions.all():
         assert contact_id is not None  # selected by it
         batch.families.setdefault(contact_id, []).append(family)
+    return batch
+
+
+async def load_recent_sends(session: AsyncSession, batch: Batch, since: datetime) -> None:
+    """The batch's contacts' messages since ``since``, for frequency caps (one query)."""
     sends = await session.execute(
         select(CascadeStep.contact_id, CascadeStep.sending_at).where(
-            CascadeStep.contact_id.in_(contact_ids),
+            CascadeStep.contact_id.in_(batch.contacts),
             CascadeStep.sending_at >= since,
             CascadeStep.channel != "calendar",
         )
@@ -142,23 +142,6 @@ async def load_batch(session: AsyncSession, trigger_ids: Sequence[int], since: d
     for contact_id, at in sends.all():
         assert at is not None  # selected by it
         batch.recent_sends.setdefault(contact_id, []).append(at)
-    return batch
-
-
-def add_steps(
-    session: AsyncSession, trigger: Trigger, policy: Policy, now: datetime
-) -> list[CascadeStep]:
-    steps = [
-        CascadeStep(
-            workspace_id=trigger.workspace_id, trigger_id=trigger.id,
-            contact_id=trigger.contact_id, position=position, channel=step.channel,
-            price=step.price, wait_seconds=step.wait_seconds, state="pending", reason="",
-            attempts=0, cost=0, created_at=now,
-        )
-        for position, step in enumerate(policy.steps)
-    ]  # fmt: skip
-    session.add_all(steps)
-    return steps
 
 
 async def nudge(session: AsyncSession, trigger_ids: Iterable[int], now: datetime) -> None:
