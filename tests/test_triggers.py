@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from calserver.appkeys import FEED_CACHE, RECORDER, SESSIONS
@@ -299,3 +300,41 @@ async def test_a_trigger_removed_by_another_request_meanwhile_is_a_404(
             assert (await answer.json())["detail"] == REMOVED_MEANWHILE
     finally:
         await server.close()
+
+
+async def test_triggers_sent_at_once_share_a_batch_and_each_gets_its_own_answer(
+    client: TestClient,
+    crm: ApiClient,  # type: ignore[type-arg]
+) -> None:
+    """The group commit (calserver/ingest.py): known, new and unknown contacts, repeats of a
+    key with the same and another body, and a bad event, all in one batch."""
+    berlin = {**ORDER, "start": "2026-03-06T15:00:00"}
+    bodies = [
+        {"external_id": "c-1", "idempotency_key": f"b-{n}", "event": berlin} for n in range(20)
+    ]
+    bodies += [{"external_id": "c-new", "idempotency_key": f"n-{n}", "event": berlin,
+                "create_contact": True} for n in range(3)]  # fmt: skip
+    bodies += [{"external_id": "c-none", "idempotency_key": "u-1", "event": berlin},
+               {"external_id": "c-1", "idempotency_key": "b-0", "event": berlin},
+               {"external_id": "c-1", "idempotency_key": "b-1", "event": {**berlin, "title": "Other"}},
+               {"external_id": "c-1", "idempotency_key": "x-1",
+                "event": {**berlin, "timezone": "Mars/Base"}}]  # fmt: skip
+    async with client.app[SESSIONS]() as session:
+        before = await session.scalar(
+            text("SELECT version FROM contacts WHERE external_id = 'c-1'")
+        )
+    answers = await asyncio.gather(*(crm.post("/api/v1/triggers", body) for body in bodies))
+    statuses = [answer.status for answer in answers]
+    assert statuses[:23] == [202] * 23 and statuses[23:] == [404, 202, 409, 422]
+    ids = [int(answer.body["id"]) for answer in answers[:23]]
+    assert len(set(ids)) == 23 and int(answers[24].body["id"]) == ids[0]  # the repeat: same trigger
+    async with client.app[SESSIONS]() as session:
+        stored = dict((await session.execute(text(
+            "SELECT t.idempotency_key, c.external_id FROM triggers t "
+            "JOIN contacts c ON c.id = t.contact_id"))).all())  # fmt: skip
+        after = await session.scalar(text("SELECT version FROM contacts WHERE external_id = 'c-1'"))
+        new_contacts = await session.scalar(
+            text("SELECT count(*) FROM contacts WHERE external_id = 'c-new'"))  # fmt: skip
+    assert stored == {body["idempotency_key"]: body["external_id"] for body in bodies[:23]}
+    assert new_contacts == 1  # created once, for the batch's three triggers
+    assert after > before  # the contact's feed is rebuilt with its new events
