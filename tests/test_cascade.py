@@ -504,3 +504,31 @@ async def test_a_worker_dying_mid_send_is_reconciled_not_resent(
     assert await states(api, trigger) == {"sms": expected[dies]}
     assert gateway.lookups == {"acme:o-1:sms": 1}  # asked first
     assert sum(gateway.submissions.values()) == (0 if dies == "then_cancelled" else 1)
+
+
+async def test_a_batch_of_sends_ends_inside_the_lease_and_what_it_cut_short_is_retried(
+    client: TestClient, tenant: Tenant, peers: dict[str, Any], clock: FrozenClock
+) -> None:  # type: ignore[type-arg]
+    """A gateway slower than the worker's deadline (80 % of the lease), with concurrency 1 so
+    that some jobs never start: the tick still ends in time, every step is left to retry,
+    and the retry sends each message once (the gateway de-duplicates by key)."""
+    api = tenant.api
+    await _crm(api, [{"channel": "sms", "wait_seconds": 0}])
+    gateway: SmsGateway = peers["sms"]
+    gateway.behaviour.delay = 1.5  # under the channel's own 2 s timeout, over the deadline
+    ids = [await push(api, f"o-{n}") for n in range(3)]
+    worker = client.app[CASCADE]
+    worker.settings = WorkerSettings(concurrency=1, lease_seconds=0.5)
+    assert await worker.run_once() == 3
+    for trigger_id in ids:
+        sms = (await steps(api, trigger_id))["sms"]
+        assert (sms["state"], sms["reason"]) == ("pending", "no answer in 0.4 s")
+    # One deadline for the batch: the two jobs behind the slow one never started (with a
+    # deadline per job each would have had its own 0.4 s, and the batch 1.2 s of a 0.5 s lease).
+    assert sum(gateway.submissions.values()) == 1
+    gateway.behaviour.delay = 0
+    worker.settings = WorkerSettings()
+    clock.advance(timedelta(minutes=1))
+    assert await tick(client) == 3
+    assert [(await steps(api, t))["sms"]["state"] for t in ids] == ["sent"] * 3
+    assert set(gateway.sent.values()) == {1} and len(gateway.sent) == 3

@@ -215,7 +215,8 @@ class Worker:
 
     async def _send_all(self, jobs: list[Job]) -> None:
         # Every send ends well inside the lease, so no other worker takes the trigger while
-        # its message may still be on the way.
+        # its message may still be on the way: one deadline for the batch (a timer per
+        # message cost more than the deadline is worth); a job it cuts short is retried.
         deadline = max(self.settings.lease_seconds * 0.8, 0.1)
         waiting = iter(jobs)
 
@@ -224,16 +225,19 @@ class Worker:
             # message cost a fifth of a message's CPU.
             for job in waiting:
                 try:
-                    async with asyncio.timeout(deadline):
-                        job.result, job.note = await self._send(job)
-                except TimeoutError:
-                    job.result = SendResult("retry", error=f"no answer in {deadline:g} s")
+                    job.result, job.note = await self._send(job)
                 except Exception as exc:  # a channel bug must not lose the batch's results
                     log.exception("cascade send on %s failed", job.channel)
                     job.result = SendResult("retry", error=type(exc).__name__)
 
         senders = min(self.settings.concurrency, len(jobs))
-        await asyncio.gather(*(sender() for _ in range(senders)))
+        try:
+            async with asyncio.timeout(deadline):
+                await asyncio.gather(*(sender() for _ in range(senders)))
+        except TimeoutError:
+            for job in jobs:
+                if job.result is None:
+                    job.result = SendResult("retry", error=f"no answer in {deadline:g} s")
 
     async def _send(self, job: Job) -> tuple[SendResult, str]:
         channel = self._channels.get(job.channel)
