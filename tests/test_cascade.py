@@ -525,7 +525,8 @@ async def test_a_batch_of_sends_ends_inside_the_lease_and_what_it_cut_short_is_r
         assert (sms["state"], sms["reason"]) == ("pending", "no answer in 0.4 s")
     # One deadline for the batch: the two jobs behind the slow one never started (with a
     # deadline per job each would have had its own 0.4 s, and the batch 1.2 s of a 0.5 s lease).
-    assert sum(gateway.submissions.values()) == 1
+    # At most one: on a stalled machine even the first may not have reached the gateway.
+    assert sum(gateway.submissions.values()) <= 1
     gateway.behaviour.delay = 0
     worker.settings = WorkerSettings()
     clock.advance(timedelta(minutes=1))
