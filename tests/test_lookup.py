@@ -13,8 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
-from calserver.appkeys import ENGINE, LOOKUP
+from calserver.appkeys import ENGINE, LOOKUP, SESSIONS
 from storage.lookup import BATCH, BaseLookup, PollView
+from storage.workspaces import hash_key
 from tests.conftest import Tenant
 from tests.support.feeds import make_segment, subscribe
 
@@ -189,3 +190,41 @@ async def test_a_failed_release_does_not_fail_a_poll_another_reader_serves(
     gate.set()
     view = await asyncio.wait_for(second, timeout=5)
     assert view is not None and view.subscription_id == ids[1]
+
+
+async def test_admin_keys_of_one_loop_turn_share_a_statement_and_a_revoked_key_stops_at_once(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[type-arg]
+    lookup = client.app[LOOKUP]
+    statements: list[list[str]] = []
+    down = False
+    # PostgreSQL batches the keys of a loop turn; SQLite reads each on the loop.
+    pool = getattr(lookup, "_pool", None)
+    if pool is not None:
+
+        class CountingPool:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(pool, name)
+
+            async def fetch(self, sql: str, hashes: list[str]) -> Any:
+                statements.append(list(hashes))
+                if down:
+                    raise ConnectionRefusedError("the database is down")
+                return await pool.fetch(sql, hashes)
+
+        monkeypatch.setattr(lookup, "_pool", CountingPool())
+    ours, theirs, unknown = hash_key(tenant.key), hash_key(other_tenant.key), hash_key("nope")
+    owners = await asyncio.gather(*(lookup.key(h) for h in (ours, theirs, ours, unknown)))
+    assert [owner.workspace.slug if owner else None for owner in owners] == [
+        "acme", "globex", "acme", None]  # fmt: skip
+    if pool is not None:
+        assert len(statements) == 1 and sorted(statements[0]) == sorted({ours, theirs, unknown})
+        down = True  # an outage fails every call of the statement, each on its own
+        outcomes = await asyncio.gather(
+            lookup.key(ours), lookup.key(theirs), return_exceptions=True
+        )
+        assert all(isinstance(outcome, ConnectionRefusedError) for outcome in outcomes)
+        down = False
+    async with client.app[SESSIONS].begin() as session:
+        await session.execute(text("UPDATE api_keys SET revoked_at = created_at"))
+    assert await asyncio.gather(lookup.key(ours), lookup.key(theirs)) == [None, None]

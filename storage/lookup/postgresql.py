@@ -3,6 +3,8 @@ a reader keeps its connection for as long as polls keep coming."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import defaultdict
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -12,6 +14,11 @@ import asyncpg
 from storage.lookup import BATCH_SQL, KEY_SQL, BaseLookup, KeyOwner, key_owner
 
 _ROWS_SQL = BATCH_SQL.format(ids="s.id = ANY($1::integer[])")
+# KEY_SQL for the keys of one loop turn; each row ends with its key's hash.
+_KEYS_SQL = KEY_SQL.format(param="ANY($1::text[])").replace(
+    "w.language\n", "w.language, k.key_hash\n", 1
+)
+_HASH = 14  # the key's hash in a _KEYS_SQL row
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
@@ -29,7 +36,9 @@ class Lookup(BaseLookup):
     def __init__(self, pool: asyncpg.Pool):
         super().__init__()
         self._pool = pool
-        self._key_sql = KEY_SQL.format(param="$1")
+        # Admin keys asked for during one loop turn: hash -> each call's own future.
+        self._keys: defaultdict[str, list[asyncio.Future[KeyOwner | None]]] = defaultdict(list)
+        self._key_reads: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(cls, dsn: str, size: int) -> Lookup:
@@ -50,9 +59,43 @@ class Lookup(BaseLookup):
         return rows
 
     async def key(self, key_hash: str) -> KeyOwner | None:
-        row = await self._pool.fetchrow(self._key_sql, key_hash)
-        return key_owner(row) if row is not None else None
+        """Read fresh on every call (a revoked key stops at once), but the calls of one loop
+        turn share one statement: under a burst of API calls (a CRM pushing triggers) a
+        round trip and a pool acquire per call cost more than the rest of the lookup."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[KeyOwner | None] = loop.create_future()
+        if not self._keys:
+            read = loop.create_task(self._read_keys())
+            self._key_reads.add(read)
+            read.add_done_callback(self._key_reads.discard)
+        self._keys[key_hash].append(future)
+        return await future
+
+    async def _read_keys(self) -> None:
+        await asyncio.sleep(0)  # the rest of this loop turn's calls join
+        waiting, self._keys = self._keys, defaultdict(list)
+        try:
+            rows = await self._pool.fetch(_KEYS_SQL, list(waiting))
+        except asyncio.CancelledError:
+            for futures in waiting.values():
+                for future in futures:
+                    future.cancel()
+            raise
+        except Exception as error:  # an outage: each call handles it
+            for futures in waiting.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+            return
+        found = {row[_HASH]: key_owner(row) for row in rows}
+        for key_hash, futures in waiting.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(found.get(key_hash))
 
     async def close(self) -> None:
+        for read in list(self._key_reads):
+            read.cancel()
+        await asyncio.gather(*self._key_reads, return_exceptions=True)
         await self._stop_reads()
         await self._pool.close()
