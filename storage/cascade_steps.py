@@ -99,7 +99,8 @@ class NewStep:
 async def add_steps(
     session: AsyncSession, new: Sequence[NewStep], now: datetime
 ) -> dict[int, list[Step]]:
-    """Insert these steps (pending, never tried) in one statement; them, by trigger."""
+    """Insert these steps (pending, never tried) in one statement and read them back with
+    their ids (a second): them, by trigger."""
     if not new:
         return {}
     never_tried = dict(zip(_CHANGING, _NEVER_TRIED, strict=True))
@@ -113,14 +114,19 @@ async def add_steps(
     await connection.execute(_INSERT, rows)
     # Read back rather than RETURNING: SQLite returns rows in no promised order, so
     # SQLAlchemy would insert one row per statement to pair ids with parameters.
-    added = await load_steps(session, {n.trigger_id for n in new})
-    return added
+    return await load_steps(session, {n.trigger_id for n in new})
 
 
+_NEW_NAMES = tuple(f"new_{name}" for name in _CHANGING)  # a SET's parameters, not its columns'
 _UPDATE = (
     update(_STEPS)
     .where(_STEPS.c.id == bindparam("step_id"))
-    .values({name: bindparam(f"new_{name}", type_=_STEPS.c[name].type) for name in _CHANGING})
+    .values(
+        {
+            name: bindparam(new, type_=_STEPS.c[name].type)
+            for name, new in zip(_CHANGING, _NEW_NAMES, strict=True)
+        }
+    )
 )
 
 
@@ -128,12 +134,11 @@ async def save_steps(session: AsyncSession, steps: Iterable[Step]) -> int:
     """Write the steps that changed since they were loaded (one statement); how many."""
     rows = []
     for step in steps:
-        now = step.changing()
-        if now != step.loaded:
-            rows.append(
-                {"step_id": step.id, **{f"new_{n}": v for n, v in zip(_CHANGING, now, strict=True)}}
-            )
-            step.loaded = now
+        values = step.changing()
+        if values != step.loaded:
+            changed = dict(zip(_NEW_NAMES, values, strict=True))
+            rows.append({"step_id": step.id, **changed})
+            step.loaded = values
     if rows:
         connection = await session.connection()
         await connection.execute(_UPDATE, rows)

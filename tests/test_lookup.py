@@ -137,23 +137,36 @@ async def test_polls_that_arrive_during_a_statement_share_the_next_one(
     assert [view.subscription_id for view in views if view] == ids
 
 
+def _held_release(
+    lookup: BaseLookup, monkeypatch: pytest.MonkeyPatch, failure: Exception | None = None
+) -> tuple[asyncio.Event, asyncio.Event]:
+    """One reader at a time, and the first to give its connection back holds there: it sets
+    the first event, waits for the second, then raises ``failure`` if one is given."""
+    monkeypatch.setattr(lookup, "readers", 1)
+    releasing, gate = asyncio.Event(), asyncio.Event()
+    real, first = lookup.reading, [failure]
+
+    @asynccontextmanager
+    async def held() -> AsyncIterator[Any]:
+        async with real() as connection:
+            yield connection
+            if first:
+                error = first.pop()
+                releasing.set()
+                await gate.wait()
+                if error is not None:
+                    raise error
+
+    monkeypatch.setattr(lookup, "reading", held)
+    return releasing, gate
+
+
 async def test_a_poll_arriving_while_a_reader_lets_go_of_its_connection_is_read(
     client: TestClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[type-arg]
     ids = await _subscription_ids(client, tenant, 2)
     lookup = client.app[LOOKUP]
-    monkeypatch.setattr(lookup, "readers", 1)
-    releasing, gate = asyncio.Event(), asyncio.Event()
-    real = lookup.reading
-
-    @asynccontextmanager
-    async def slow_release() -> AsyncIterator[Any]:
-        async with real() as connection:
-            yield connection
-            releasing.set()
-            await gate.wait()  # giving the connection back takes a while
-
-    monkeypatch.setattr(lookup, "reading", slow_release)
+    releasing, gate = _held_release(lookup, monkeypatch)
     view = await lookup.view(ids[0])
     assert view is not None and view.subscription_id == ids[0]
     await releasing.wait()
@@ -169,21 +182,8 @@ async def test_a_failed_release_does_not_fail_a_poll_another_reader_serves(
 ) -> None:  # type: ignore[type-arg]
     ids = await _subscription_ids(client, tenant, 2)
     lookup = client.app[LOOKUP]
-    monkeypatch.setattr(lookup, "readers", 1)
-    releasing, gate = asyncio.Event(), asyncio.Event()
-    real = lookup.reading
-    failures = [ConnectionResetError("the connection broke as it went back")]
-
-    @asynccontextmanager
-    async def breaking_release() -> AsyncIterator[Any]:
-        async with real() as connection:
-            yield connection
-        if failures:
-            releasing.set()
-            await gate.wait()
-            raise failures.pop()
-
-    monkeypatch.setattr(lookup, "reading", breaking_release)
+    broken = ConnectionResetError("the connection broke as it went back")
+    releasing, gate = _held_release(lookup, monkeypatch, broken)
     assert await lookup.view(ids[0]) is not None
     await releasing.wait()
     second = asyncio.ensure_future(lookup.view(ids[1]))  # queued in the same turn as the break

@@ -19,6 +19,7 @@ _KEYS_SQL = KEY_SQL.format(param="ANY($1::text[])").replace(
     "w.language\n", "w.language, k.key_hash\n", 1
 )
 _HASH = 14  # the key's hash in a _KEYS_SQL row
+assert "k.key_hash\nFROM" in _KEYS_SQL  # KEY_SQL's select list still ends where expected
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
