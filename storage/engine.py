@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -57,12 +59,37 @@ def create_engine(config: StoreSettings, url: str | None = None) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    return create_async_engine(
-        url,
-        pool_size=config.database_pool_size,
-        max_overflow=config.database_pool_size,
-        pool_pre_ping=True,
+    engine = create_async_engine(
+        url, pool_size=config.database_pool_size, max_overflow=config.database_pool_size
     )
+    ping_when_idle(engine)
+    return engine
+
+
+# A connection idle this long is checked before use (a restarted server has closed it).
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's pool_pre_ping, but only for a connection that sat idle in the pool:
+    through asyncpg the ping is three round trips (BEGIN, an empty statement, ROLLBACK), as
+    many as a whole ingest batch's work, on every checkout. A connection busy a moment ago
+    is not pinged; if the server went away within that moment, the first statement fails,
+    and SQLAlchemy then replaces every connection of the pool."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("the database closed this connection") from error
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
