@@ -87,9 +87,9 @@ def main(args: Any) -> None:
         run(args, database_url)
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of every PostgreSQL process on this machine (the bench's server)."""
-    total = 0.0
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds of each PostgreSQL process on this machine (the bench's server), by pid."""
+    seconds = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -98,8 +98,16 @@ def postgres_cpu() -> float:
         name, rest = text.split("(", 1)[1].split(")", 1)
         if name.startswith("postgres"):
             fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf(
+                "SC_CLK_TCK"
+            )
+    return seconds
+
+
+def postgres_cpu_since(before: dict[int, float]) -> float:
+    """PostgreSQL's CPU seconds since ``before``: a backend that ended meanwhile (a setup
+    connection closing) is left out, not subtracted."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in postgres_cpu().items())
 
 
 def run(args: Any, database_url: str) -> None:
@@ -130,12 +138,12 @@ def run(args: Any, database_url: str) -> None:
         base = next(m.group(1) for line in server.stdout if (m := LISTENING.search(line)))
         asyncio.run(setup(base, key, args.contacts))
         cpu_before, began = tree_cpu(server.pid), time.perf_counter()
-        database_before = postgres_cpu() if database_url else 0.0
+        database_before = postgres_cpu() if database_url else {}
         accepted, statuses = asyncio.run(
             fire(base, key, args.count, args.concurrency, args.contacts)
         )
         elapsed, cpu = time.perf_counter() - began, tree_cpu(server.pid) - cpu_before
-        database = postgres_cpu() - database_before if database_url else 0.0
+        database = postgres_cpu_since(database_before) if database_url else 0.0
         others = sorted({s for s in statuses if s != 202})
         print(
             f"{accepted:,} of {args.count:,} triggers accepted (other statuses: {others or 'none'})"

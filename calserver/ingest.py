@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import null, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -124,20 +125,7 @@ class TriggerIngest:
         self, session: AsyncSession, items: list[Submitted], now: datetime
     ) -> list[tuple[Submitted, Any]]:
         workspace = items[0].workspace
-        existing: dict[str, Any] = {
-            t.idempotency_key: t
-            for t in (await session.scalars(select(Trigger).where(
-                Trigger.workspace_id == workspace.id, Trigger.idempotency_key.in_({i.key for i in items})
-            ))).all()
-        }  # fmt: skip
-        # The three columns a trigger needs, not whole ORM contacts: loading those cost more
-        # than inserting the triggers.
-        contacts = {
-            c.external_id: ContactRef(*c)
-            for c in (await session.execute(select(Contact.id, Contact.external_id, Contact.timezone).where(
-                Contact.workspace_id == workspace.id, Contact.external_id.in_({i.external_id for i in items})
-            ))).all()
-        }  # fmt: skip
+        existing, contacts = await _look_up(session, workspace.id, items)
         names = {c.id: c.external_id for c in contacts.values()}
         results: list[tuple[Submitted, Any]] = []
         created: list[tuple[Submitted, dict[str, Any], ContactRef]] = []
@@ -167,20 +155,62 @@ class TriggerIngest:
             existing[item.key] = SimpleNamespace(**row)  # a repeat of the key answers alike
             created.append((item, row, contact))
         if created:
-            ids = await _insert(session, [row for _, row, _ in created], now)
+            touched = sorted({contact.id for _, _, contact in created})
+            ids = await _insert(session, [row for _, row, _ in created], touched, now)
             for item, row, contact in created:
                 row["id"] = existing[item.key].id = ids[item.key]
                 results.append((item, (True, SimpleNamespace(**row), contact.external_id)))
-            touched = {contact.id for _, _, contact in created}
-            await session.execute(
-                update(Contact)
-                .where(Contact.id.in_(touched))
-                .values(version=Contact.version + 1, updated_at=now)
-                # Nothing reads a contact object's version after this: syncing the session's
-                # objects cost a good part of a batch's CPU.
-                .execution_options(synchronize_session=False)
-            )
         return results
+
+
+async def _look_up(
+    session: AsyncSession, workspace_id: int, items: list[Submitted]
+) -> tuple[dict[str, Any], dict[str, ContactRef]]:
+    """The triggers already stored under the batch's keys, and the three columns a trigger
+    needs of each of its contacts (whole ORM contacts cost more to load than the triggers
+    cost to insert): one round trip, the triggers loaded whole only when a key repeats."""
+    names, keys = sorted({item.external_id for item in items}), sorted({item.key for item in items})
+    connection = await session.connection()
+    rows: Sequence[Sequence[Any]]
+    if connection.dialect.name == "postgresql":
+        # Arrays, not IN lists: one prepared statement whatever the batch's size.
+        rows = (await connection.exec_driver_sql(_PG_LOOK_UP, (workspace_id, names, keys))).all()
+    else:
+        contacts = select(Contact.id, Contact.external_id, Contact.timezone, null()).where(
+            Contact.workspace_id == workspace_id, Contact.external_id.in_(names)
+        )
+        repeats = select(Trigger.id, null(), null(), Trigger.idempotency_key).where(
+            Trigger.workspace_id == workspace_id, Trigger.idempotency_key.in_(keys)
+        )
+        rows = (await session.execute(contacts.union_all(repeats))).all()
+    found: dict[str, ContactRef] = {}
+    repeated: list[int] = []
+    for row_id, external_id, timezone, key in cast(Sequence[Sequence[Any]], rows):
+        if key is None:
+            found[external_id] = ContactRef(row_id, external_id, timezone)
+        else:
+            repeated.append(row_id)
+    existing: dict[str, Any] = {}
+    if repeated:
+        stored = await session.scalars(select(Trigger).where(Trigger.id.in_(repeated)))
+        existing = {trigger.idempotency_key: trigger for trigger in stored.all()}
+    return existing, found
+
+
+# Each name and key looked up on its own through the unique indexes: with "= ANY" the
+# cached generic plan (made while the tables were small) used the index's first column only
+# and filtered every trigger of the workspace, slower with each trigger stored.
+_PG_LOOK_UP = """
+SELECT c.id, c.external_id, c.timezone, NULL::text
+FROM unnest($2::text[]) AS wanted(name) CROSS JOIN LATERAL (
+    SELECT id, external_id, timezone FROM contacts
+    WHERE workspace_id = $1 AND external_id = wanted.name OFFSET 0) AS c
+UNION ALL
+SELECT t.id, NULL, NULL, t.idempotency_key
+FROM unnest($3::text[]) AS wanted(key) CROSS JOIN LATERAL (
+    SELECT id, idempotency_key FROM triggers
+    WHERE workspace_id = $1 AND idempotency_key = wanted.key OFFSET 0) AS t
+"""
 
 
 _COLUMNS = (
@@ -193,10 +223,11 @@ _JSON = {"alarms", "cascade_policy"}
 
 
 async def _insert(
-    session: AsyncSession, rows: list[dict[str, Any]], now: datetime
+    session: AsyncSession, rows: list[dict[str, Any]], contact_ids: list[int], now: datetime
 ) -> dict[str, int]:
     """Insert the batch's triggers and their "created" timeline rows straight through the
-    driver (no per-row type processing); their ids by key."""
+    driver (no per-row type processing) and bump their contacts' versions, so the contacts'
+    feeds are rebuilt with the new events; the triggers' ids by key."""
     connection = await session.connection()
     dialect = connection.dialect.name
     stamp = timestamp_for(dialect)
@@ -216,7 +247,7 @@ async def _insert(
         # an executor run each).
         columns = [list(column) for column in zip(*values, strict=True)]
         inserted = await connection.exec_driver_sql(
-            _pg_insert(connection.dialect), (*columns, stamp(now), detail)
+            _pg_insert(connection.dialect), (*columns, stamp(now), detail, contact_ids)
         )
         return dict(cast(list[tuple[str, int]], inserted.all()))
     marks = ", ".join("?" * len(_COLUMNS))
@@ -235,6 +266,14 @@ async def _insert(
         "INSERT INTO trigger_events (trigger_id, at, type, detail) VALUES (?, ?, ?, ?)",
         [(ids[row["idempotency_key"]], stamp(now), "created", detail) for row in rows],
     )
+    await session.execute(
+        update(Contact)
+        .where(Contact.id.in_(contact_ids))
+        .values(version=Contact.version + 1, updated_at=now)
+        # Nothing reads a contact object's version after this: syncing the session's
+        # objects cost a good part of a batch's CPU.
+        .execution_options(synchronize_session=False)
+    )
     return ids
 
 
@@ -245,12 +284,19 @@ def _pg_insert(dialect: Dialect) -> str:
         f"${n}::{_pg_type(table.c[name].type, dialect)}[]"
         for n, name in enumerate(_COLUMNS, start=1)
     )
-    at, detail = len(_COLUMNS) + 1, len(_COLUMNS) + 2
+    at, detail, contacts = len(_COLUMNS) + 1, len(_COLUMNS) + 2, len(_COLUMNS) + 3
+    contact_id = _pg_type(Contact.__table__.c.id.type, dialect)
+    # The contacts are locked in id order: batches of two processes (or two batches in
+    # flight) touching the same contacts wait for each other instead of deadlocking.
     return (
         f"WITH created AS (INSERT INTO triggers ({', '.join(_COLUMNS)}) "  # noqa: S608 - names only
         f"SELECT * FROM unnest({arrays}) RETURNING id, idempotency_key), "
         f"timeline AS (INSERT INTO trigger_events (trigger_id, at, type, detail) "
-        f"SELECT id, ${at}::timestamptz, 'created', ${detail}::json FROM created) "
+        f"SELECT id, ${at}::timestamptz, 'created', ${detail}::json FROM created), "
+        f"locked AS (SELECT id FROM contacts WHERE id = ANY(${contacts}::{contact_id}[]) "
+        "ORDER BY id FOR UPDATE), "
+        f"bumped AS (UPDATE contacts SET version = contacts.version + 1, updated_at = ${at}::timestamptz "
+        "FROM locked WHERE contacts.id = locked.id) "
         "SELECT idempotency_key, id FROM created"
     )
 
