@@ -4,8 +4,9 @@ statement per batch.
 The worker handles thousands of steps a second. Through the ORM, inserting a batch's new
 steps and flushing their changes cost more CPU than everything else the worker does with
 them (the unit of work tracks every attribute of every instance). A ``Step`` is a slotted
-object that remembers what it was loaded with; ``save_steps`` writes only the steps that
-changed, with one executemany ``UPDATE``.
+object that remembers what it was loaded with; ``save_steps`` inserts the steps not stored
+yet, as they are by then (the first decision already taken: no insert, read back and update
+of the same rows), and writes only the steps that changed, one executemany statement each.
 """
 
 from __future__ import annotations
@@ -29,15 +30,20 @@ assert isinstance(_STEPS, Table)
 # What the worker may change, in the order Step declares them after its fixed fields.
 _CHANGING = ("state", "reason", "attempts", "provider_id", "cost", "due_at", "sending_at",
              "sent_at", "finished_at")  # fmt: skip
-_FIXED = ("id", "trigger_id", "position", "channel", "price", "wait_seconds")
+_FIXED = ("id", "workspace_id", "trigger_id", "contact_id", "position", "channel", "price",
+          "wait_seconds")  # fmt: skip
 
 
 @dataclass(slots=True, eq=False)
 class Step:
-    """One step (storage.models.CascadeStep's columns the worker uses)."""
+    """One step (storage.models.CascadeStep's columns the worker uses); ``id`` is 0 for a
+    step not stored yet, and stays 0 once ``save_steps`` inserted it (the worker tells a
+    trigger's steps apart by position)."""
 
     id: int
+    workspace_id: int
     trigger_id: int
+    contact_id: int
     position: int
     channel: str
     price: Decimal
@@ -51,6 +57,7 @@ class Step:
     sending_at: datetime | None
     sent_at: datetime | None
     finished_at: datetime | None
+    # The changing fields as stored; empty for a step not stored yet.
     loaded: tuple[Any, ...] = field(default=(), repr=False)
 
     def changing(self) -> tuple[Any, ...]:
@@ -80,43 +87,16 @@ async def load_steps(session: AsyncSession, trigger_ids: Iterable[int]) -> dict[
     return steps
 
 
-# A new step's changing fields, in _CHANGING's order.
-_NEVER_TRIED = ("pending", "", 0, None, Decimal(0), None, None, None, None)
+def new_step(
+    workspace_id: int, trigger_id: int, contact_id: int, position: int, channel: str,
+    price: Decimal, wait_seconds: int,
+) -> Step:  # fmt: skip
+    """A step of a trigger's plan, pending and never tried, not stored yet."""
+    return Step(0, workspace_id, trigger_id, contact_id, position, channel, price, wait_seconds,
+                "pending", "", 0, None, Decimal(0), None, None, None, None)  # fmt: skip
+
+
 _INSERT = insert(_STEPS)
-
-
-@dataclass(frozen=True)
-class NewStep:
-    workspace_id: int
-    trigger_id: int
-    contact_id: int
-    position: int
-    channel: str
-    price: Decimal
-    wait_seconds: int
-
-
-async def add_steps(
-    session: AsyncSession, new: Sequence[NewStep], now: datetime
-) -> dict[int, list[Step]]:
-    """Insert these steps (pending, never tried) in one statement and read them back with
-    their ids (a second): them, by trigger."""
-    if not new:
-        return {}
-    never_tried = dict(zip(_CHANGING, _NEVER_TRIED, strict=True))
-    rows = [
-        {"workspace_id": n.workspace_id, "trigger_id": n.trigger_id, "contact_id": n.contact_id,
-         "position": n.position, "channel": n.channel, "price": n.price,
-         "wait_seconds": n.wait_seconds, "created_at": now, **never_tried}
-        for n in new
-    ]  # fmt: skip
-    connection = await session.connection()
-    await connection.execute(_INSERT, rows)
-    # Read back rather than RETURNING: SQLite returns rows in no promised order, so
-    # SQLAlchemy would insert one row per statement to pair ids with parameters.
-    return await load_steps(session, {n.trigger_id for n in new})
-
-
 _NEW_NAMES = tuple(f"new_{name}" for name in _CHANGING)  # a SET's parameters, not its columns'
 _UPDATE = (
     update(_STEPS)
@@ -130,16 +110,27 @@ _UPDATE = (
 )
 
 
-async def save_steps(session: AsyncSession, steps: Iterable[Step]) -> int:
-    """Write the steps that changed since they were loaded (one statement); how many."""
-    rows = []
+async def save_steps(session: AsyncSession, steps: Iterable[Step], now: datetime) -> int:
+    """Insert the steps not stored yet (created ``now``) and write those that changed since
+    they were loaded: one statement each; how many steps were written."""
+    inserts, updates = [], []
     for step in steps:
         values = step.changing()
-        if values != step.loaded:
-            changed = dict(zip(_NEW_NAMES, values, strict=True))
-            rows.append({"step_id": step.id, **changed})
-            step.loaded = values
-    if rows:
-        connection = await session.connection()
-        await connection.execute(_UPDATE, rows)
-    return len(rows)
+        if not step.loaded:
+            fixed = {name: getattr(step, name) for name in _FIXED[1:]}
+            inserts.append(
+                {**fixed, **dict(zip(_CHANGING, values, strict=True)), "created_at": now}
+            )
+        elif values != step.loaded:
+            if not step.id:
+                raise ValueError("a step inserted by this worker's tick is not saved again in it")
+            updates.append({"step_id": step.id, **dict(zip(_NEW_NAMES, values, strict=True))})
+        else:
+            continue
+        step.loaded = values
+    connection = await session.connection()
+    if inserts:
+        await connection.execute(_INSERT, inserts)
+    if updates:
+        await connection.execute(_UPDATE, updates)
+    return len(inserts) + len(updates)

@@ -1,5 +1,6 @@
-"""Cascade steps as plain objects (storage/cascade_steps): inserted with their ids, loaded
-as stored, and written back only where they changed — checked with SQL of the test's own."""
+"""Cascade steps as plain objects (storage/cascade_steps): inserted as they are when first
+saved, loaded as stored, and written back only where they changed — checked with SQL of the
+test's own."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from calserver.appkeys import SESSIONS
-from storage.cascade_steps import NewStep, add_steps, load_steps, save_steps
+from storage.cascade_steps import load_steps, new_step, save_steps
 from tests.conftest import Tenant
 from tests.support.cascade import push
 
@@ -40,19 +42,31 @@ async def _stored(client: TestClient, trigger_id: int) -> dict[str, dict[str, An
     return {row["channel"]: dict(row) for row in rows}
 
 
-async def test_added_steps_carry_their_stored_ids_and_only_changes_are_written(
+async def test_new_steps_are_inserted_as_they_are_and_only_changes_are_written(
     client: TestClient,
     tenant: Tenant,  # type: ignore[type-arg]
 ) -> None:
     workspace_id, trigger_id, contact_id = await _trigger(client, tenant)
-    new = [NewStep(workspace_id, trigger_id, contact_id, position, channel, price, 0)
+    new = [new_step(workspace_id, trigger_id, contact_id, position, channel, price, 0)
            for position, (channel, price) in enumerate([("sms", Decimal("2.4")),
                                                         ("email", Decimal(0))])]  # fmt: skip
+    new[0].state, new[0].attempts, new[0].sending_at = "sending", 1, NOW  # decided before stored
     async with client.app[SESSIONS].begin() as session:
-        added = (await add_steps(session, new, NOW))[trigger_id]
+        assert await save_steps(session, new, NOW) == 2
+        assert await save_steps(session, new, NOW) == 0  # stored as they are
+        new[0].state = "sent"
+        with pytest.raises(ValueError):  # no id to write it by: the tick saves a new step once
+            await save_steps(session, new, NOW)
     stored = await _stored(client, trigger_id)
+    assert (stored["sms"]["state"], stored["sms"]["attempts"]) == ("sending", 1)
+    assert (stored["email"]["state"], stored["email"]["attempts"]) == ("pending", 0)
+
+    async with client.app[SESSIONS]() as session:
+        added = (await load_steps(session, [trigger_id]))[trigger_id]
     assert {step.channel: step.id for step in added} == {c: s["id"] for c, s in stored.items()}
-    assert all(s["state"] == "pending" and s["attempts"] == 0 for s in stored.values())
+    assert all(
+        step.workspace_id == workspace_id and step.contact_id == contact_id for step in added
+    )
 
     sms = next(step for step in added if step.channel == "sms")
     sent_at = NOW + timedelta(minutes=1)
@@ -64,8 +78,8 @@ async def test_added_steps_carry_their_stored_ids_and_only_changes_are_written(
         sms.price,
     )
     async with client.app[SESSIONS].begin() as session:
-        assert await save_steps(session, added) == 1  # the e-mail step did not change
-        assert await save_steps(session, added) == 0  # written: nothing changed since
+        assert await save_steps(session, added, NOW) == 1  # the e-mail step did not change
+        assert await save_steps(session, added, NOW) == 0  # written: nothing changed since
     stored = await _stored(client, trigger_id)
     assert (stored["sms"]["state"], stored["sms"]["attempts"], stored["sms"]["provider_id"]) == (
         "sent", 1, "p-1")  # fmt: skip
@@ -79,4 +93,4 @@ async def test_added_steps_carry_their_stored_ids_and_only_changes_are_written(
     assert again["sms"].sent_at == sent_at and again["sms"].sent_at.tzinfo is not None
     assert again["sms"].cost == Decimal("2.4") and again["email"].state == "pending"
     async with client.app[SESSIONS].begin() as session:
-        assert await save_steps(session, loaded[trigger_id]) == 0  # loaded as stored
+        assert await save_steps(session, loaded[trigger_id], NOW) == 0  # loaded as stored

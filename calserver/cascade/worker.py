@@ -38,7 +38,7 @@ from storage.cascade import (
     timeline_row,
     write_timeline,
 )
-from storage.cascade_steps import NewStep, Step, add_steps, load_steps, save_steps
+from storage.cascade_steps import Step, load_steps, new_step, save_steps
 from storage.engine import is_postgresql
 from storage.models import Trigger
 from storage.policy import Policy
@@ -62,7 +62,7 @@ class Job:
     """One message to send (or reconcile) in this tick."""
 
     trigger_id: int
-    step_id: int
+    position: int  # of its step among the trigger's (a new step has no id in this tick)
     channel: str
     message: Message
     reconcile: bool
@@ -78,10 +78,12 @@ class Tick:
     handled: int = 0
 
 
-def planned_steps(trigger: Trigger, policy: Policy) -> list[NewStep]:
+def planned_steps(trigger: Trigger, policy: Policy) -> list[Step]:
+    """The policy's steps for this trigger, not stored yet: the tick that plans them stores
+    them with its first decision already applied."""
     return [
-        NewStep(trigger.workspace_id, trigger.id, trigger.contact_id, position, step.channel,
-                step.price, step.wait_seconds)
+        new_step(trigger.workspace_id, trigger.id, trigger.contact_id, position, step.channel,
+                 step.price, step.wait_seconds)
         for position, step in enumerate(policy.steps)
     ]  # fmt: skip
 
@@ -138,16 +140,14 @@ class Worker:
         async with self.sessions.begin() as session:
             batch = await load_batch(session, list(claimed))
             policies = {}
-            new: list[NewStep] = []
             for trigger in batch.triggers:
                 workspace = batch.workspaces[trigger.workspace_id]
                 policies[trigger.id] = policy = policy_of(trigger, workspace.cascade_policy)
                 if policy is not None and not batch.steps.get(trigger.id):
-                    new.extend(planned_steps(trigger, policy))
+                    batch.steps[trigger.id] = planned_steps(trigger, policy)
             if any(policy is not None and policy.cap for policy in policies.values()):
                 # Only a frequency cap reads the contacts' past messages.
                 await load_recent_sends(session, batch, now - LONGEST_CAP)
-            batch.steps.update(await add_steps(session, new, now))  # their ids, in one round
             for trigger in batch.triggers:
                 tick.handled += 1
                 policy = policies[trigger.id]
@@ -157,7 +157,7 @@ class Worker:
                     releases.append((trigger.id, claimed[trigger.id], wake))
                 else:
                     tick.jobs.append(job)
-            await save_steps(session, chain.from_iterable(batch.steps.values()))
+            await save_steps(session, chain.from_iterable(batch.steps.values()), now)
             await write_timeline(session, events)
             await release(session, releases)
         return tick
@@ -200,7 +200,7 @@ class Worker:
                                            reason=reason, until=until.isoformat()))  # fmt: skip
         if decision.send is None:
             return None, decision.wake_at
-        step = next(s for s in steps if s.id == decision.send.id)
+        step = next(s for s in steps if s is decision.send)
         message = build_message(configured[step.channel], workspace.slug, trigger, contact, zone,
                                 quiet, now, language_of(contact, workspace.language))  # fmt: skip
         if step.state != "sending":
@@ -208,7 +208,7 @@ class Worker:
             step.attempts += 1
             sends.append(now)
         cancelled = trigger.status == "cancelled"
-        job = Job(trigger.id, step.id, step.channel, message, decision.reconcile, cancelled)
+        job = Job(trigger.id, step.position, step.channel, message, decision.reconcile, cancelled)
         return job, None
 
     # --- (3) send -------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class Worker:
             by_trigger = await load_steps(session, {job.trigger_id for job in jobs})
             for job in jobs:
                 steps = by_trigger[job.trigger_id]
-                step = next(s for s in steps if s.id == job.step_id)
+                step = next(s for s in steps if s.position == job.position)
                 wake: datetime | None = self._apply(step, job, now, events)
                 if (reason := ending(step)) is not None:  # done here: no second round needed
                     for other in steps:
@@ -278,7 +278,7 @@ class Worker:
                                                        state="skipped", reason=reason))  # fmt: skip
                     wake = None
                 releases.append((job.trigger_id, claimed[job.trigger_id], wake))
-            await save_steps(session, chain.from_iterable(by_trigger.values()))
+            await save_steps(session, chain.from_iterable(by_trigger.values()), now)
             await write_timeline(session, events)
             await release(session, releases)
 
