@@ -155,7 +155,7 @@ class Texts:
     def datetime(self, moment: datetime, zone: str) -> str:
         """A date and time in ``zone``, in the one pattern every page and message uses."""
         return format_datetime(
-            moment, self.datetime_pattern, tzinfo=ZoneInfo(zone), locale=self.language
+            moment, self.datetime_pattern, tzinfo=ZoneInfo(zone), locale=babel_locale(self.language)
         )
 
     def money(self, value: float | None, currency: str) -> str:
@@ -182,7 +182,7 @@ class Texts:
         return zone_name(zone, self.language)
 
     def date(self, day: date) -> str:
-        return format_date(day, self.date_pattern, locale=self.language)
+        return format_date(day, self.date_pattern, locale=babel_locale(self.language))
 
     @property
     def datetime_pattern(self) -> str:
@@ -196,6 +196,13 @@ class Texts:
 
 
 @cache
+@cache
+def babel_locale(language: str) -> Locale:
+    """Babel's locale, parsed once: given a name, each date formatted parses it anew (a
+    tenth of the time the cascade worker spends building an SMS)."""
+    return Locale.parse(language)
+
+
 def texts(language: str) -> Texts:
     return Texts(supported(language) or DEFAULT_LANGUAGE)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from feeds.alarms import QuietHours, alarm_offset, to_utc, to_wall
 from feeds.i18n import DEFAULT_LANGUAGE, N_, texts
@@ -22,10 +23,42 @@ from feeds.ics import (
     utc_stamp,
 )
 from feeds.recurrence import feed_rule, rule_for
-from storage.models import EventColumns
 
-# Segment events and a contact's personal events (triggers) render alike.
-AnyEvent = EventColumns
+
+class AnyEvent(Protocol):
+    """What rendering reads of an event (storage.models.EventColumns): segment events and a
+    contact's personal events (triggers, as ORM objects or as the cascade worker's rows)
+    render alike."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def uid(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def start_local(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def duration_seconds(self) -> int: ...
+    @property
+    def rrule(self) -> str | None: ...
+    @property
+    def alarms(self) -> list[int]: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
 
 # Occurrences looked at for per-occurrence alarms, and overrides written at most.
 MAX_OCCURRENCES = 400

@@ -13,14 +13,14 @@ from feeds.feed import PRODID
 from feeds.i18n import N_, Texts, texts
 from feeds.ics import CRLF, LINK_PLACEHOLDER, prop, vtimezone
 from feeds.render import Window, render_event
-from storage.models import Contact, Trigger
+from storage.cascade import CascadeContact, CascadeTrigger
 
 ADDRESS_FIELDS = {"sms_http": "phone", "email_smtp": "email", "telegram": "telegram_chat_id"}
 SUBJECT = N_("Reminder: %(title)s")
 ATTACHED = N_("The event is attached: open it to add it to your calendar.")
 
 
-def address_for(entry: ChannelEntry, contact: Contact) -> str | None:
+def address_for(entry: ChannelEntry, contact: CascadeContact) -> str | None:
     """The contact's address on this channel; the webhook bridge needs none of its own."""
     field = ADDRESS_FIELDS.get(entry.type)
     if field is None:
@@ -29,13 +29,13 @@ def address_for(entry: ChannelEntry, contact: Contact) -> str | None:
     return value or None
 
 
-def idempotency_key(workspace_slug: str, trigger: Trigger, channel: str) -> str:
+def idempotency_key(workspace_slug: str, trigger: CascadeTrigger, channel: str) -> str:
     """The trigger's own key, scoped to its workspace and the channel: stable across retries
     and crashes, so the provider can drop a repeat."""
     return f"{workspace_slug}:{trigger.idempotency_key}:{channel}"
 
 
-def _when(trigger: Trigger, zone: str) -> str:
+def _when(trigger: CascadeTrigger, zone: str) -> str:
     """The start for machines (the webhook's JSON): wall-clock time in the contact's zone."""
     if trigger.kind == "all_day":
         return trigger.start_local
@@ -43,20 +43,20 @@ def _when(trigger: Trigger, zone: str) -> str:
     return f"{wall:%Y-%m-%d %H:%M}"
 
 
-def readable_when(trigger: Trigger, zone: str, t: Texts) -> str:
+def readable_when(trigger: CascadeTrigger, zone: str, t: Texts) -> str:
     """The start for people, in the contact's language and zone (the pages' one format)."""
     if trigger.kind == "all_day":
         return t.date(date.fromisoformat(trigger.start_local))
     return t.datetime(trigger.starts_at, zone)
 
 
-def language_of(contact: Contact, workspace_language: str) -> str:
+def language_of(contact: CascadeContact, workspace_language: str) -> str:
     """A contact's messages speak its locale, else its workspace's language."""
     return contact.locale or workspace_language
 
 
 def ics_for(
-    trigger: Trigger, zone: str, quiet: QuietHours, now: datetime, language: str = "en"
+    trigger: CascadeTrigger, zone: str, quiet: QuietHours, now: datetime, language: str = "en"
 ) -> bytes:
     """The event as a one-event calendar, rendered as the feed renders it."""
     window = Window(now - timedelta(days=1), now + timedelta(days=400))
@@ -71,7 +71,7 @@ def ics_for(
 
 
 def build_message(
-    entry: ChannelEntry, slug: str, trigger: Trigger, contact: Contact, zone: str,
+    entry: ChannelEntry, slug: str, trigger: CascadeTrigger, contact: CascadeContact, zone: str,
     quiet: QuietHours, now: datetime, language: str = "en",
 ) -> Message:  # fmt: skip
     """The message in ``language`` (language_of: the contact's locale or the workspace's)."""
@@ -108,7 +108,7 @@ def build_message(
     )
 
 
-def _html(trigger: Trigger, when: str, t: Texts) -> str:
+def _html(trigger: CascadeTrigger, when: str, t: Texts) -> str:
     rows = [f"<h1>{html.escape(trigger.title)}</h1>", f"<p>{html.escape(when)}</p>"]
     if trigger.location:
         rows.append(f"<p>{html.escape(trigger.location)}</p>")

@@ -31,6 +31,7 @@ from calserver.clock import Clock
 from feeds.alarms import QuietHours
 from storage.cascade import (
     Batch,
+    CascadeTrigger,
     claim_due,
     load_batch,
     load_recent_sends,
@@ -40,7 +41,6 @@ from storage.cascade import (
 )
 from storage.cascade_steps import Step, load_steps, new_step, save_steps
 from storage.engine import is_postgresql
-from storage.models import Trigger
 from storage.policy import Policy
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class Tick:
     handled: int = 0
 
 
-def planned_steps(trigger: Trigger, policy: Policy) -> list[Step]:
+def planned_steps(trigger: CascadeTrigger, policy: Policy) -> list[Step]:
     """The policy's steps for this trigger, not stored yet: the tick that plans them stores
     them with its first decision already applied."""
     return [
@@ -88,7 +88,7 @@ def planned_steps(trigger: Trigger, policy: Policy) -> list[Step]:
     ]  # fmt: skip
 
 
-def policy_of(trigger: Trigger, workspace_policy: dict[str, object] | None) -> Policy | None:
+def policy_of(trigger: CascadeTrigger, workspace_policy: dict[str, object] | None) -> Policy | None:
     data = trigger.cascade_policy if trigger.cascade_policy is not None else workspace_policy
     return Policy.from_json(data) if data else None
 
@@ -163,7 +163,7 @@ class Worker:
         return tick
 
     def _decide_one(
-        self, batch: Batch, trigger: Trigger, policy: Policy, now: datetime,
+        self, batch: Batch, trigger: CascadeTrigger, policy: Policy, now: datetime,
         events: list[dict[str, Any]],
     ) -> tuple[Job | None, datetime | None]:  # fmt: skip
         """Apply the planner's decision: the job to send, if any, and when to look again
