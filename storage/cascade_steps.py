@@ -36,9 +36,9 @@ _FIXED = ("id", "workspace_id", "trigger_id", "contact_id", "position", "channel
 
 @dataclass(slots=True, eq=False)
 class Step:
-    """One step (storage.models.CascadeStep's columns the worker uses); ``id`` is 0 for a
-    step not stored yet, and stays 0 once ``save_steps`` inserted it (the worker tells a
-    trigger's steps apart by position)."""
+    """One step (storage.models.CascadeStep's columns the worker uses). ``id`` is 0 for a
+    step not stored yet and stays 0 once ``save_steps`` inserted it: a step is written by
+    its trigger and channel (unique), so its id is never read back."""
 
     id: int
     workspace_id: int
@@ -100,7 +100,9 @@ _INSERT = insert(_STEPS)
 _NEW_NAMES = tuple(f"new_{name}" for name in _CHANGING)  # a SET's parameters, not its columns'
 _UPDATE = (
     update(_STEPS)
-    .where(_STEPS.c.id == bindparam("step_id"))
+    .where(
+        _STEPS.c.trigger_id == bindparam("of_trigger"), _STEPS.c.channel == bindparam("of_channel")
+    )
     .values(
         {
             name: bindparam(new, type_=_STEPS.c[name].type)
@@ -122,9 +124,8 @@ async def save_steps(session: AsyncSession, steps: Iterable[Step], now: datetime
                 {**fixed, **dict(zip(_CHANGING, values, strict=True)), "created_at": now}
             )
         elif values != step.loaded:
-            if not step.id:
-                raise ValueError("a step inserted by this worker's tick is not saved again in it")
-            updates.append({"step_id": step.id, **dict(zip(_NEW_NAMES, values, strict=True))})
+            key = {"of_trigger": step.trigger_id, "of_channel": step.channel}
+            updates.append({**key, **dict(zip(_NEW_NAMES, values, strict=True))})
         else:
             continue
         step.loaded = values

@@ -39,7 +39,7 @@ from storage.cascade import (
     timeline_row,
     write_timeline,
 )
-from storage.cascade_steps import Step, load_steps, new_step, save_steps
+from storage.cascade_steps import Step, new_step, save_steps
 from storage.engine import is_postgresql
 from storage.policy import Policy
 
@@ -62,7 +62,11 @@ class Job:
     """One message to send (or reconcile) in this tick."""
 
     trigger_id: int
-    position: int  # of its step among the trigger's (a new step has no id in this tick)
+    step: Step
+    # All the trigger's steps as this tick decided them: the outcome is written to these,
+    # not to steps read again (no one else changes a step while its message is in flight;
+    # a delivery report for an earlier step nudges the trigger, which is looked at anew).
+    steps: list[Step]
     channel: str
     message: Message
     reconcile: bool
@@ -208,7 +212,7 @@ class Worker:
             step.attempts += 1
             sends.append(now)
         cancelled = trigger.status == "cancelled"
-        job = Job(trigger.id, step.position, step.channel, message, decision.reconcile, cancelled)
+        job = Job(trigger.id, step, steps, step.channel, message, decision.reconcile, cancelled)
         return job, None
 
     # --- (3) send -------------------------------------------------------------------------
@@ -265,10 +269,8 @@ class Worker:
         events: list[dict[str, Any]] = []
         releases: list[tuple[int, int, datetime | None]] = []
         async with self.sessions.begin() as session:
-            by_trigger = await load_steps(session, {job.trigger_id for job in jobs})
             for job in jobs:
-                steps = by_trigger[job.trigger_id]
-                step = next(s for s in steps if s.position == job.position)
+                step, steps = job.step, job.steps
                 wake: datetime | None = self._apply(step, job, now, events)
                 if (reason := ending(step)) is not None:  # done here: no second round needed
                     for other in steps:
@@ -278,7 +280,7 @@ class Worker:
                                                        state="skipped", reason=reason))  # fmt: skip
                     wake = None
                 releases.append((job.trigger_id, claimed[job.trigger_id], wake))
-            await save_steps(session, chain.from_iterable(by_trigger.values()), now)
+            await save_steps(session, chain.from_iterable(job.steps for job in jobs), now)
             await write_timeline(session, events)
             await release(session, releases)
 
