@@ -12,19 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, insert, or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.cascade_steps import Step, load_steps
+from storage.driver import driver_for
 from storage.models import (
     CascadeStep,
     Contact,
     Subscription,
     Trigger,
-    TriggerEvent,
-    UTCDateTime,
     Workspace,
 )
 
@@ -59,20 +59,17 @@ async def claim_due(
 
 _TRIGGERS = Trigger.__table__
 assert isinstance(_TRIGGERS, Table)
-_RELEASE = (
-    update(_TRIGGERS)
-    .where(_TRIGGERS.c.id == bindparam("trigger_id"))
-    .values(
-        cascade_at=case(
-            (
-                _TRIGGERS.c.cascade_nudges == bindparam("nudges"),
-                bindparam("wake", type_=UTCDateTime()),
-            ),
-            else_=_TRIGGERS.c.cascade_at,
-        ),
-        cascade_lease=None,
+
+
+@cache
+def _release_sql(postgresql: bool) -> str:
+    # In the order they appear: sqlite3's "?" are positional.
+    nudges, wake, trigger = driver_for("postgresql" if postgresql else "sqlite").marks(3)
+    wake = f"{wake}::timestamptz" if postgresql else wake  # typed for asyncpg: a CASE hides it
+    return (
+        f"UPDATE triggers SET cascade_at = CASE WHEN cascade_nudges = {nudges} THEN {wake} "  # noqa: S608 - placeholders only
+        f"ELSE cascade_at END, cascade_lease = NULL WHERE id = {trigger}"
     )
-)
 
 
 async def release(
@@ -83,28 +80,31 @@ async def release(
     if not triggers:
         return
     connection = await session.connection()
-    await connection.execute(
-        _RELEASE, [{"trigger_id": t, "nudges": n, "wake": wake} for t, n, wake in triggers]
-    )
+    driver = driver_for(connection.dialect.name)
+    rows = [(n, driver.instant(wake), t) for t, n, wake in triggers]
+    await connection.exec_driver_sql(_release_sql(driver.postgresql), rows)
 
 
 def timeline_row(trigger_id: int, at: datetime, **detail: Any) -> dict[str, Any]:
     return {"trigger_id": trigger_id, "at": at, "type": "cascade", "detail": detail}
 
 
-_EVENTS = TriggerEvent.__table__
-assert isinstance(_EVENTS, Table)
-_WRITE_TIMELINE = insert(_EVENTS)
+@cache
+def _timeline_sql(postgresql: bool) -> str:
+    marks = ", ".join(driver_for("postgresql" if postgresql else "sqlite").marks(4))
+    return f"INSERT INTO trigger_events (trigger_id, at, type, detail) VALUES ({marks})"  # noqa: S608 - placeholders only
 
 
 async def write_timeline(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    # A Core insert: the ORM's bulk insert costs as much again per row.
     if rows:
         connection = await session.connection()
-        await connection.execute(_WRITE_TIMELINE, rows)
+        driver = driver_for(connection.dialect.name)
+        values = [(r["trigger_id"], driver.instant(r["at"]), r["type"], driver.json(r["detail"]))
+                  for r in rows]  # fmt: skip
+        await connection.exec_driver_sql(_timeline_sql(driver.postgresql), values)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__
 class CascadeTrigger:
     """What the worker reads of a trigger: its cascade and its event (feeds.render.AnyEvent).
     A plain row: a batch's ORM triggers cost the worker more CPU than anything it did with
@@ -136,7 +136,7 @@ class CascadeTrigger:
     updated_at: datetime
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CascadeContact:
     """What the worker reads of a contact: its addresses, zone, language and opt-outs."""
 

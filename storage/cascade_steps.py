@@ -16,12 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.driver import Driver, driver_for
 from storage.models import CascadeStep
 
 _STEPS = CascadeStep.__table__
@@ -96,42 +98,54 @@ def new_step(
                 "pending", "", 0, None, Decimal(0), None, None, None, None)  # fmt: skip
 
 
-_INSERT = insert(_STEPS)
-_NEW_NAMES = tuple(f"new_{name}" for name in _CHANGING)  # a SET's parameters, not its columns'
-_UPDATE = (
-    update(_STEPS)
-    .where(
-        _STEPS.c.trigger_id == bindparam("of_trigger"), _STEPS.c.channel == bindparam("of_channel")
+_INSERTED = (*_FIXED[1:], *_CHANGING, "created_at")
+
+
+@cache
+def _statements(postgresql: bool) -> tuple[str, str]:
+    """The insert and the update, in the driver's parameter style."""
+    driver = driver_for("postgresql" if postgresql else "sqlite")
+    marks = driver.marks(len(_INSERTED))
+    # Names and placeholders only: every value is a parameter.
+    insert = f"INSERT INTO cascade_steps ({', '.join(_INSERTED)}) VALUES ({', '.join(marks)})"  # noqa: S608
+    marks = driver.marks(len(_CHANGING) + 2)
+    sets = ", ".join(f"{name} = {mark}" for name, mark in zip(_CHANGING, marks, strict=False))
+    update = (
+        f"UPDATE cascade_steps SET {sets} WHERE trigger_id = {marks[-2]} AND channel = {marks[-1]}"  # noqa: S608
     )
-    .values(
-        {
-            name: bindparam(new, type_=_STEPS.c[name].type)
-            for name, new in zip(_CHANGING, _NEW_NAMES, strict=True)
-        }
-    )
-)
+    return insert, update
+
+
+def _stored(driver: Driver, values: tuple[Any, ...]) -> tuple[Any, ...]:
+    """_CHANGING's values as the driver takes them."""
+    state, reason, attempts, provider_id, cost, due_at, sending_at, sent_at, finished_at = values
+    instant = driver.instant
+    return (state, reason, attempts, provider_id, driver.money(cost), instant(due_at),
+            instant(sending_at), instant(sent_at), instant(finished_at))  # fmt: skip
 
 
 async def save_steps(session: AsyncSession, steps: Iterable[Step], now: datetime) -> int:
     """Insert the steps not stored yet (created ``now``) and write those that changed since
-    they were loaded: one statement each; how many steps were written."""
+    they were loaded: one statement each, straight through the driver; how many steps were
+    written."""
+    connection = await session.connection()
+    driver = driver_for(connection.dialect.name)
+    created = driver.instant(now)
     inserts, updates = [], []
     for step in steps:
         values = step.changing()
         if not step.loaded:
-            fixed = {name: getattr(step, name) for name in _FIXED[1:]}
-            inserts.append(
-                {**fixed, **dict(zip(_CHANGING, values, strict=True)), "created_at": now}
-            )
+            inserts.append((step.workspace_id, step.trigger_id, step.contact_id, step.position,
+                            step.channel, driver.money(step.price), step.wait_seconds,
+                            *_stored(driver, values), created))  # fmt: skip
         elif values != step.loaded:
-            key = {"of_trigger": step.trigger_id, "of_channel": step.channel}
-            updates.append({**key, **dict(zip(_NEW_NAMES, values, strict=True))})
+            updates.append((*_stored(driver, values), step.trigger_id, step.channel))
         else:
             continue
         step.loaded = values
-    connection = await session.connection()
+    insert, update = _statements(driver.postgresql)
     if inserts:
-        await connection.execute(_INSERT, inserts)
+        await connection.exec_driver_sql(insert, inserts)
     if updates:
-        await connection.execute(_UPDATE, updates)
+        await connection.exec_driver_sql(update, updates)
     return len(inserts) + len(updates)
