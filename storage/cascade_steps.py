@@ -40,7 +40,7 @@ _FIXED = ("id", "workspace_id", "trigger_id", "contact_id", "position", "channel
 class Step:
     """One step (storage.models.CascadeStep's columns the worker uses). ``id`` is 0 for a
     step not stored yet and stays 0 once ``save_steps`` inserted it: a step is written by
-    its trigger and channel (unique), so its id is never read back."""
+    its trigger and position, so its id is never read back."""
 
     id: int
     workspace_id: int
@@ -110,8 +110,11 @@ def _statements(postgresql: bool) -> tuple[str, str]:
     insert = f"INSERT INTO cascade_steps ({', '.join(_INSERTED)}) VALUES ({', '.join(marks)})"  # noqa: S608
     marks = driver.marks(len(_CHANGING) + 2)
     sets = ", ".join(f"{name} = {mark}" for name, mark in zip(_CHANGING, marks, strict=False))
+    # By trigger and position, not by channel: with the table's statistics not yet taken
+    # (a new database), PostgreSQL picked the (channel, provider_id) index for "channel =",
+    # and each update read every step of that channel. Only one index starts with trigger_id.
     update = (
-        f"UPDATE cascade_steps SET {sets} WHERE trigger_id = {marks[-2]} AND channel = {marks[-1]}"  # noqa: S608
+        f"UPDATE cascade_steps SET {sets} WHERE trigger_id = {marks[-2]} AND position = {marks[-1]}"  # noqa: S608
     )
     return insert, update
 
@@ -139,7 +142,7 @@ async def save_steps(session: AsyncSession, steps: Iterable[Step], now: datetime
                             step.channel, driver.money(step.price), step.wait_seconds,
                             *_stored(driver, values), created))  # fmt: skip
         elif values != step.loaded:
-            updates.append((*_stored(driver, values), step.trigger_id, step.channel))
+            updates.append((*_stored(driver, values), step.trigger_id, step.position))
         else:
             continue
         step.loaded = values
