@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -72,6 +73,11 @@ def http_error(status: int, detail: str = "") -> str:
     return f"HTTP {status}: {detail}" if detail else f"HTTP {status}"
 
 
+@lru_cache(maxsize=64)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=seconds)  # immutable: one per setting, not per call
+
+
 async def call(
     http: aiohttp.ClientSession | None,
     method: str,
@@ -92,7 +98,7 @@ async def call(
             params=dict(params) if params is not None else None,
             data=dict(data) if isinstance(data, Mapping) else data,
             allow_redirects=False,
-            timeout=aiohttp.ClientTimeout(total=seconds),
+            timeout=_timeout(seconds),
         ) as response:
             body = b""
             while len(body) < MAX_REPLY:

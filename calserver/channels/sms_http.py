@@ -45,6 +45,7 @@ DEFAULT_BODY: Mapping[str, Any] = {"to": "{phone}", "text": "{text}"}
 DEFAULT_DELIVERED = ("delivered", "DELIVRD")
 DEFAULT_FAILED = ("failed", "undelivered", "UNDELIV", "REJECTD")
 _PLACEHOLDER = re.compile(r"\{(phone|text|idempotency_key)\}")
+_WHOLE = {f"{{{name}}}": name for name in ("phone", "text", "idempotency_key")}
 
 
 def _values(settings: Mapping[str, Any], key: str, default: Iterable[str]) -> frozenset[str]:
@@ -70,6 +71,10 @@ def _fill(template: Any, values: Mapping[str, str]) -> Any:
     """The template with placeholders replaced in string values only, in one pass (a text
     holding "{phone}" stays as it is)."""
     if isinstance(template, str):
+        if (whole := _WHOLE.get(template)) is not None:  # the usual "{text}": no regex
+            return values[whole]
+        if "{" not in template:
+            return template
         return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
     if isinstance(template, Mapping):
         return {key: _fill(value, values) for key, value in template.items()}
