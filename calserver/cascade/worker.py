@@ -92,9 +92,20 @@ def planned_steps(trigger: CascadeTrigger, policy: Policy) -> list[Step]:
     ]  # fmt: skip
 
 
-def policy_of(trigger: CascadeTrigger, workspace_policy: dict[str, object] | None) -> Policy | None:
-    data = trigger.cascade_policy if trigger.cascade_policy is not None else workspace_policy
-    return Policy.from_json(data) if data else None
+def policies_of(batch: Batch) -> dict[int, Policy | None]:
+    """Each trigger's policy, by trigger id: its own, else its workspace's (read once for
+    the batch, not once per trigger)."""
+    of_workspace = {
+        workspace_id: Policy.from_json(workspace.cascade_policy)
+        if workspace.cascade_policy
+        else None
+        for workspace_id, workspace in batch.workspaces.items()
+    }
+    return {
+        trigger.id: of_workspace[trigger.workspace_id] if trigger.cascade_policy is None
+        else Policy.from_json(trigger.cascade_policy) if trigger.cascade_policy else None
+        for trigger in batch.triggers
+    }  # fmt: skip
 
 
 class Worker:
@@ -143,10 +154,9 @@ class Worker:
         releases: list[tuple[int, int, datetime | None]] = []
         async with self.sessions.begin() as session:
             batch = await load_batch(session, list(claimed))
-            policies = {}
+            policies = policies_of(batch)
             for trigger in batch.triggers:
-                workspace = batch.workspaces[trigger.workspace_id]
-                policies[trigger.id] = policy = policy_of(trigger, workspace.cascade_policy)
+                policy = policies[trigger.id]
                 if policy is not None and not batch.steps.get(trigger.id):
                     batch.steps[trigger.id] = planned_steps(trigger, policy)
             if any(policy is not None and policy.cap for policy in policies.values()):
