@@ -19,7 +19,7 @@ from sqlalchemy import Table, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.cascade_steps import Step, load_steps
-from storage.driver import driver_for
+from storage.driver import driver_for, one_of
 from storage.models import (
     CascadeStep,
     Contact,
@@ -49,7 +49,7 @@ async def claim_due(
         return {}
     claimed = await session.execute(
         update(Trigger)
-        .where(Trigger.id.in_(ids), Trigger.cascade_at <= now, free)
+        .where(one_of(Trigger.id, ids, postgresql), Trigger.cascade_at <= now, free)
         .values(cascade_lease=now + lease)
         .returning(Trigger.id, Trigger.cascade_nudges)
         .execution_options(synchronize_session=False)
@@ -172,18 +172,24 @@ class Batch:
 async def load_batch(session: AsyncSession, trigger_ids: Sequence[int]) -> Batch:
     """The triggers with their workspaces, contacts, steps and live subscriptions' families:
     five queries in all."""
-    found = await session.execute(_SELECT_TRIGGERS.where(_TRIGGERS.c.id.in_(trigger_ids)))
+    postgresql = (await session.connection()).dialect.name == "postgresql"
+    found = await session.execute(
+        _SELECT_TRIGGERS.where(one_of(_TRIGGERS.c.id, trigger_ids, postgresql))
+    )
     triggers = [CascadeTrigger(*row) for row in found.all()]
     contact_ids = {t.contact_id for t in triggers}
     workspace_ids = {t.workspace_id for t in triggers}
     workspaces = await session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))
-    rows = await session.execute(_SELECT_CONTACTS.where(Contact.id.in_(contact_ids)))
+    rows = await session.execute(
+        _SELECT_CONTACTS.where(one_of(Contact.id, contact_ids, postgresql))
+    )
     contacts = {row[0]: CascadeContact(*row) for row in rows.all()}
-    steps = await load_steps(session, trigger_ids)
+    steps = await load_steps(session, trigger_ids, postgresql)
     batch = Batch(triggers, {w.id: w for w in workspaces}, contacts, steps)
     subscriptions = await session.execute(
         select(Subscription.contact_id, Subscription.family).where(
-            Subscription.contact_id.in_(contact_ids), Subscription.status.in_(LIVE)
+            one_of(Subscription.contact_id, contact_ids, postgresql),
+            Subscription.status.in_(LIVE),
         )
     )
     for contact_id, family in subscriptions.all():

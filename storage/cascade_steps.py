@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.driver import Driver, driver_for
+from storage.driver import Driver, driver_for, one_of
 from storage.models import CascadeStep
 
 _STEPS = CascadeStep.__table__
@@ -79,10 +79,13 @@ def _step(row: Sequence[Any]) -> Step:
 _SELECT = select(*(_STEPS.c[name] for name in (*_FIXED, *_CHANGING)))
 
 
-async def load_steps(session: AsyncSession, trigger_ids: Iterable[int]) -> dict[int, list[Step]]:
+async def load_steps(
+    session: AsyncSession, trigger_ids: Iterable[int], postgresql: bool = False
+) -> dict[int, list[Step]]:
     """These triggers' steps, by trigger (a trigger without steps is absent)."""
     steps: dict[int, list[Step]] = defaultdict(list)
-    result = await session.execute(_SELECT.where(_STEPS.c.trigger_id.in_(list(trigger_ids))))
+    wanted = one_of(_STEPS.c.trigger_id, list(trigger_ids), postgresql)
+    result = await session.execute(_SELECT.where(wanted))
     for row in result.all():
         step = _step(row)
         steps[step.trigger_id].append(step)

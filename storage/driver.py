@@ -10,12 +10,16 @@ writes the placeholders of its parameter style.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
+
+from sqlalchemy import Integer, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.telemetry import timestamp_for
 
@@ -47,3 +51,12 @@ class Driver:
 @cache
 def driver_for(dialect: str) -> Driver:
     return Driver(dialect == "postgresql", timestamp_for(dialect))
+
+
+def one_of(column: Any, ids: Collection[int], postgresql: bool) -> ColumnElement[bool]:
+    """``column IN ids``, on PostgreSQL as one array parameter (``= ANY``): a batch's 200
+    ids in an IN list are 200 parameters to render and bind, and a statement of their own
+    for every count."""
+    if postgresql:
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
