@@ -85,7 +85,7 @@ async def load_steps(
     """These triggers' steps, by trigger (a trigger without steps is absent)."""
     steps: dict[int, list[Step]] = defaultdict(list)
     wanted = one_of(_STEPS.c.trigger_id, list(trigger_ids), postgresql)
-    result = await session.execute(_SELECT.where(wanted))
+    result = await (await session.connection()).execute(_SELECT.where(wanted))
     for row in result.all():
         step = _step(row)
         steps[step.trigger_id].append(step)
