@@ -9,7 +9,7 @@ import hmac
 import json
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -101,12 +101,14 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 @pytest.fixture
-def closed_url() -> str:
-    """A loopback URL nothing listens on (connection refused)."""
+def closed_url() -> Iterator[str]:
+    """A loopback URL nothing listens on (connection refused). The port stays bound, not
+    listening, for the whole test: released at once, it could become the ephemeral port of
+    the test's own connection to it, which then connects to itself and times out instead
+    (seen once in CI: "timed out after 0.2 s" where "connection failed" was expected)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/send"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/send"
 
 
 def message(address: str = "+15551234567", text: str = NASTY) -> Message:
