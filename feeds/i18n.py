@@ -196,13 +196,13 @@ class Texts:
 
 
 @cache
-@cache
 def babel_locale(language: str) -> Locale:
     """Babel's locale, parsed once: given a name, each date formatted parses it anew (a
     tenth of the time the cascade worker spends building an SMS)."""
     return Locale.parse(language)
 
 
+@cache
 def texts(language: str) -> Texts:
     return Texts(supported(language) or DEFAULT_LANGUAGE)
 

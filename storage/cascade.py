@@ -182,7 +182,7 @@ async def load_batch(session: AsyncSession, trigger_ids: Sequence[int]) -> Batch
         _SELECT_CONTACTS.where(one_of(_CONTACTS.c.id, contact_ids, postgresql))
     )
     contacts = {row[0]: CascadeContact(*row) for row in rows.all()}
-    steps = await load_steps(session, trigger_ids, postgresql)
+    steps = await load_steps(session, trigger_ids)
     batch = Batch(triggers, {w.id: w for w in workspaces}, contacts, steps)
     live = _SUBSCRIPTIONS.c
     subscriptions = await connection.execute(

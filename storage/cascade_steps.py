@@ -32,17 +32,15 @@ assert isinstance(_STEPS, Table)
 # What the worker may change, in the order Step declares them after its fixed fields.
 _CHANGING = ("state", "reason", "attempts", "provider_id", "cost", "due_at", "sending_at",
              "sent_at", "finished_at")  # fmt: skip
-_FIXED = ("id", "workspace_id", "trigger_id", "contact_id", "position", "channel", "price",
+_FIXED = ("workspace_id", "trigger_id", "contact_id", "position", "channel", "price",
           "wait_seconds")  # fmt: skip
 
 
 @dataclass(slots=True, eq=False)
 class Step:
-    """One step (storage.models.CascadeStep's columns the worker uses). ``id`` is 0 for a
-    step not stored yet and stays 0 once ``save_steps`` inserted it: a step is written by
-    its trigger and position, so its id is never read back."""
+    """One step (storage.models.CascadeStep's columns the worker uses). It is written by its
+    trigger and position, so a step the worker inserts needs no id read back."""
 
-    id: int
     workspace_id: int
     trigger_id: int
     contact_id: int
@@ -79,13 +77,13 @@ def _step(row: Sequence[Any]) -> Step:
 _SELECT = select(*(_STEPS.c[name] for name in (*_FIXED, *_CHANGING)))
 
 
-async def load_steps(
-    session: AsyncSession, trigger_ids: Iterable[int], postgresql: bool = False
-) -> dict[int, list[Step]]:
+async def load_steps(session: AsyncSession, trigger_ids: Iterable[int]) -> dict[int, list[Step]]:
     """These triggers' steps, by trigger (a trigger without steps is absent)."""
     steps: dict[int, list[Step]] = defaultdict(list)
+    connection = await session.connection()
+    postgresql = connection.dialect.name == "postgresql"
     wanted = one_of(_STEPS.c.trigger_id, list(trigger_ids), postgresql)
-    result = await (await session.connection()).execute(_SELECT.where(wanted))
+    result = await connection.execute(_SELECT.where(wanted))
     for row in result.all():
         step = _step(row)
         steps[step.trigger_id].append(step)
@@ -97,11 +95,11 @@ def new_step(
     price: Decimal, wait_seconds: int,
 ) -> Step:  # fmt: skip
     """A step of a trigger's plan, pending and never tried, not stored yet."""
-    return Step(0, workspace_id, trigger_id, contact_id, position, channel, price, wait_seconds,
+    return Step(workspace_id, trigger_id, contact_id, position, channel, price, wait_seconds,
                 "pending", "", 0, None, Decimal(0), None, None, None, None)  # fmt: skip
 
 
-_INSERTED = (*_FIXED[1:], *_CHANGING, "created_at")
+_INSERTED = (*_FIXED, *_CHANGING, "created_at")
 
 
 @cache

@@ -59,7 +59,7 @@ async def test_new_steps_are_inserted_as_they_are_and_only_changes_are_written(
 
     async with client.app[SESSIONS]() as session:
         added = (await load_steps(session, [trigger_id]))[trigger_id]
-    assert {step.channel: step.id for step in added} == {c: s["id"] for c, s in stored.items()}
+    assert {step.channel: step.position for step in added} == {"sms": 0, "email": 1}
     assert all(
         step.workspace_id == workspace_id and step.contact_id == contact_id for step in added
     )

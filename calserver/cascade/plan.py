@@ -22,9 +22,9 @@ FINAL = frozenset({"delivered", "failed", "skipped", "expired"})
 
 
 class StepState(Protocol):
-    """A step as the planner sees it (storage.models.CascadeStep has these attributes)."""
+    """A step as the planner sees it (storage.models.CascadeStep and the worker's
+    storage.cascade_steps.Step have these attributes)."""
 
-    id: int
     position: int
     channel: str
     wait_seconds: int

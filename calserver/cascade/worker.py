@@ -67,13 +67,16 @@ class Job:
     # not to steps read again (no one else changes a step while its message is in flight;
     # a delivery report for an earlier step nudges the trigger, which is looked at anew).
     steps: list[Step]
-    channel: str
     message: Message
     reconcile: bool
     # Cancelled while its message was in flight: reconcile what was sent, send nothing new.
     cancelled: bool = False
     result: SendResult | None = None
     note: str = ""
+
+    @property
+    def channel(self) -> str:
+        return self.step.channel
 
 
 @dataclass
@@ -95,17 +98,15 @@ def planned_steps(trigger: CascadeTrigger, policy: Policy) -> list[Step]:
 def policies_of(batch: Batch) -> dict[int, Policy | None]:
     """Each trigger's policy, by trigger id: its own, else its workspace's (read once for
     the batch, not once per trigger)."""
-    of_workspace = {
-        workspace_id: Policy.from_json(workspace.cascade_policy)
-        if workspace.cascade_policy
-        else None
-        for workspace_id, workspace in batch.workspaces.items()
-    }
+
+    def parsed(data: dict[str, Any] | None) -> Policy | None:
+        return Policy.from_json(data) if data else None
+
+    of_workspace = {key: parsed(w.cascade_policy) for key, w in batch.workspaces.items()}
     return {
-        trigger.id: of_workspace[trigger.workspace_id] if trigger.cascade_policy is None
-        else Policy.from_json(trigger.cascade_policy) if trigger.cascade_policy else None
-        for trigger in batch.triggers
-    }  # fmt: skip
+        t.id: of_workspace[t.workspace_id] if t.cascade_policy is None else parsed(t.cascade_policy)
+        for t in batch.triggers
+    }
 
 
 class Worker:
@@ -222,7 +223,7 @@ class Worker:
             step.attempts += 1
             sends.append(now)
         cancelled = trigger.status == "cancelled"
-        job = Job(trigger.id, step, steps, step.channel, message, decision.reconcile, cancelled)
+        job = Job(trigger.id, step, steps, message, decision.reconcile, cancelled)
         return job, None
 
     # --- (3) send -------------------------------------------------------------------------
