@@ -202,7 +202,11 @@ async def test_late_report_after_fallback_sends_nothing_twice(
     clock.advance(timedelta(seconds=601))
     await tick(client)  # no report in 10 minutes: the platform takes over
     assert len(peers["platform"].messages) == 1
-    assert peers["platform"].messages[0]["data"]["idempotency_key"] == "o-1"
+    data = peers["platform"].messages[0]["data"]  # the trigger as JSON: the bridge's alone
+    assert data["idempotency_key"] == "o-1" and data["external_id"] == "c-1"
+    assert data["event"]["title"] == "Order 42 ready for pickup"
+    assert (data["event"]["local_time"], data["event"]["timezone"]) == ("2026-03-06 15:00",
+                                                                        "Europe/Berlin")  # fmt: skip
     gateway: SmsGateway = peers["sms"]
     url = await report_url(client, api, "sms")
     status, body = await post_report(

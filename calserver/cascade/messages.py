@@ -76,7 +76,6 @@ def build_message(
 ) -> Message:  # fmt: skip
     """The message in ``language`` (language_of: the contact's locale or the workspace's)."""
     t = texts(language)
-    when = _when(trigger, zone)
     readable = readable_when(trigger, zone, t)
     parts = [f"{trigger.title}: {readable}"]
     if trigger.location:
@@ -84,18 +83,6 @@ def build_message(
     if trigger.url:
         parts.append(trigger.url)
     text = "\n".join(parts)
-    data: dict[str, Any] = {
-        "trigger_id": trigger.id,
-        "idempotency_key": trigger.idempotency_key,
-        "external_id": contact.external_id,
-        "channel": entry.name,
-        "locale": t.language,
-        "event": {
-            "uid": trigger.uid, "title": trigger.title, "starts_at": trigger.starts_at.isoformat(),
-            "local_time": when, "timezone": zone, "location": trigger.location, "url": trigger.url,
-            "description": trigger.description,
-        },
-    }  # fmt: skip
     email = entry.type == "email_smtp"
     return Message(
         idempotency_key=idempotency_key(slug, trigger, entry.name),
@@ -104,8 +91,26 @@ def build_message(
         text=text + (f"\n\n{trigger.description}" if email and trigger.description else ""),
         html=_html(trigger, readable, t) if email else None,
         ics=ics_for(trigger, zone, quiet, now, t.language) if email else None,
-        data=data,
+        # Only the webhook bridge sends the trigger as JSON: the others would build it for nothing.
+        data=_data(entry, trigger, contact, zone, t) if entry.type == "webhook" else {},
     )
+
+
+def _data(
+    entry: ChannelEntry, trigger: CascadeTrigger, contact: CascadeContact, zone: str, t: Texts
+) -> dict[str, Any]:
+    return {
+        "trigger_id": trigger.id,
+        "idempotency_key": trigger.idempotency_key,
+        "external_id": contact.external_id,
+        "channel": entry.name,
+        "locale": t.language,
+        "event": {
+            "uid": trigger.uid, "title": trigger.title, "starts_at": trigger.starts_at.isoformat(),
+            "local_time": _when(trigger, zone), "timezone": zone, "location": trigger.location,
+            "url": trigger.url, "description": trigger.description,
+        },
+    }  # fmt: skip
 
 
 def _html(trigger: CascadeTrigger, when: str, t: Texts) -> str:
