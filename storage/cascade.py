@@ -146,6 +146,20 @@ class CascadeContact:
     opt_out: list[str]
 
 
+@dataclass(slots=True)
+class CascadeWorkspace:
+    """What the worker reads of a workspace: its name in idempotency keys, its zone, quiet
+    hours, language and policy (an ORM workspace carries its whole brand and settings)."""
+
+    id: int
+    slug: str
+    timezone: str
+    quiet_start: str
+    quiet_end: str
+    language: str
+    cascade_policy: dict[str, Any] | None
+
+
 def _columns(table: Any, row_type: type) -> Any:
     """A select of the table's columns that ``row_type`` (a dataclass) names, in its order."""
     return select(*(table.c[f.name] for f in fields(row_type)))
@@ -154,12 +168,14 @@ def _columns(table: Any, row_type: type) -> Any:
 _SELECT_TRIGGERS = _columns(_TRIGGERS, CascadeTrigger)
 _CONTACTS = Contact.__table__
 _SELECT_CONTACTS = _columns(_CONTACTS, CascadeContact)
+_WORKSPACES = Workspace.__table__
+_SELECT_WORKSPACES = _columns(_WORKSPACES, CascadeWorkspace)
 
 
 @dataclass
 class Batch:
     triggers: list[CascadeTrigger]
-    workspaces: dict[int, Workspace]
+    workspaces: dict[int, CascadeWorkspace]
     contacts: dict[int, CascadeContact]
     steps: dict[int, list[Step]]
     families: dict[int, list[str]] = field(default_factory=dict)
@@ -177,13 +193,16 @@ async def load_batch(session: AsyncSession, trigger_ids: Sequence[int]) -> Batch
     triggers = [CascadeTrigger(*row) for row in found.all()]
     contact_ids = {t.contact_id for t in triggers}
     workspace_ids = {t.workspace_id for t in triggers}
-    workspaces = await session.scalars(select(Workspace).where(Workspace.id.in_(workspace_ids)))
+    found = await connection.execute(
+        _SELECT_WORKSPACES.where(one_of(_WORKSPACES.c.id, workspace_ids, postgresql))
+    )
+    workspaces = {row[0]: CascadeWorkspace(*row) for row in found.all()}
     rows = await connection.execute(
         _SELECT_CONTACTS.where(one_of(_CONTACTS.c.id, contact_ids, postgresql))
     )
     contacts = {row[0]: CascadeContact(*row) for row in rows.all()}
     steps = await load_steps(session, trigger_ids)
-    batch = Batch(triggers, {w.id: w for w in workspaces}, contacts, steps)
+    batch = Batch(triggers, workspaces, contacts, steps)
     live = _SUBSCRIPTIONS.c
     subscriptions = await connection.execute(
         select(live.contact_id, live.family).where(
