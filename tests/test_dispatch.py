@@ -3,6 +3,7 @@ the same answer, headers and record as the regular path; everything else goes th
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from typing import Any
 
@@ -12,6 +13,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from calserver.appkeys import SESSIONS, SIGNER
+from calserver.cascade.registry import load_registry
 from calserver.config import Config
 from storage.models import Poll
 from tests.conftest import Tenant
@@ -19,6 +21,7 @@ from tests.support.feeds import Polled, add_event, make_segment, path_of, poll, 
 from tests.support.served import ServedTestServer
 from tests.support.telemetry import settle
 from web.app import create_app
+from web.cli import _work_until_stopped
 from web.dispatch import FastPaths, Runner
 from web.headers import EVERY_ANSWER
 
@@ -196,3 +199,18 @@ async def test_a_serving_runner_moves_what_it_built_out_of_the_collectors_sight(
     finally:
         await runner.cleanup()
         gc.unfreeze()  # back in the collector's sight: this process goes on to other tests
+
+
+async def test_the_cascade_worker_moves_what_it_built_out_of_the_collectors_sight(
+    config: Config,
+) -> None:
+    """`calserver worker` freezes what it built before its first tick: full collections of
+    its modules' objects took a fifth of its CPU per message."""
+    frozen = gc.get_freeze_count()
+    stop = asyncio.Event()
+    stop.set()  # starts, then stops at once: the freeze comes before the worker runs
+    try:
+        await _work_until_stopped(config, load_registry(config), stop)
+        assert gc.get_freeze_count() > frozen + 10_000
+    finally:
+        gc.unfreeze()

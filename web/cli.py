@@ -294,20 +294,25 @@ def _stop_signal() -> asyncio.Event:
     return stop
 
 
-async def _work_until_stopped(config: Config, registry: Registry) -> None:
+async def _work_until_stopped(
+    config: Config, registry: Registry, stop: asyncio.Event | None = None
+) -> None:
+    """Run the cascade worker until ``stop`` is set (by default: SIGINT or SIGTERM)."""
     from calserver.cascade.service import running_worker
     from calserver.clock import Clock
     from storage.engine import create_engine, session_factory
     from storage.migrate import upgrade
+    from web.dispatch import freeze_what_was_built
 
     engine = create_engine(config)
     try:
         if config.migrate_on_start:
             await upgrade(engine)
+        freeze_what_was_built()
         async with running_worker(
             config, engine, session_factory(engine), Clock(), registry, background=True
         ):
-            stop = _stop_signal()
+            stop = stop or _stop_signal()
             print(f"calserver {__version__} cascade worker running", flush=True)
             await stop.wait()
     finally:

@@ -37,8 +37,8 @@ class StepState(Protocol):
     finished_at: datetime | None
 
 
-@dataclass(frozen=True)
-class Situation:
+@dataclass(slots=True)  # not frozen: a frozen init sets each of its 14 fields through
+class Situation:  # object.__setattr__, per trigger; the planner only reads it
     """What the planner knows of one trigger, its contact and the world, now."""
 
     now: datetime

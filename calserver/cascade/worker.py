@@ -16,6 +16,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -109,6 +110,11 @@ def policies_of(batch: Batch) -> dict[int, Policy | None]:
     }
 
 
+@lru_cache(maxsize=256)
+def _quiet_hours(start: str, end: str) -> QuietHours:
+    return QuietHours.parse(start, end)  # the same few settings for every trigger
+
+
 class Worker:
     def __init__(
         self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], clock: Clock,
@@ -192,7 +198,7 @@ class Worker:
             if (entry := self.registry.get(step.channel, workspace.slug)) is not None
         }
         zone = contact.timezone or workspace.timezone
-        quiet = QuietHours.parse(workspace.quiet_start, workspace.quiet_end)
+        quiet = _quiet_hours(workspace.quiet_start, workspace.quiet_end)
         sends = batch.recent_sends.setdefault(contact.id, [])
         situation = Situation(
             now=now, status=trigger.status, critical=trigger.critical, deliver_by=trigger.deliver_by,
@@ -215,7 +221,8 @@ class Worker:
                                            reason=reason, until=until.isoformat()))  # fmt: skip
         if decision.send is None:
             return None, decision.wake_at
-        step = next(s for s in steps if s is decision.send)
+        step = decision.send
+        assert isinstance(step, Step)  # one of ``steps``, as the planner was given them
         message = build_message(configured[step.channel], workspace.slug, trigger, contact, zone,
                                 quiet, now, language_of(contact, workspace.language))  # fmt: skip
         if step.state != "sending":

@@ -101,11 +101,12 @@ async def call(
             timeout=_timeout(seconds),
         ) as response:
             body = b""
+            content = response.content
             while len(body) < MAX_REPLY:
-                chunk = await response.content.read(MAX_REPLY - len(body))
-                if not chunk:
-                    break
+                chunk = await content.read(MAX_REPLY - len(body))
                 body += chunk
+                if not chunk or content.at_eof():  # a short reply comes whole: no empty read
+                    break
             return Reply(response.status, body)
     except TimeoutError:
         return SendResult("retry", error=f"timed out after {seconds:g} s")
