@@ -21,7 +21,7 @@ from tests.support.feeds import Polled, add_event, make_segment, path_of, poll, 
 from tests.support.served import ServedTestServer
 from tests.support.telemetry import settle
 from web.app import create_app
-from web.cli import _work_until_stopped
+from web.cli import WORKER_GC_THRESHOLD, _work_until_stopped
 from web.dispatch import FastPaths, Runner
 from web.headers import EVERY_ANSWER
 
@@ -204,13 +204,16 @@ async def test_a_serving_runner_moves_what_it_built_out_of_the_collectors_sight(
 async def test_the_cascade_worker_moves_what_it_built_out_of_the_collectors_sight(
     config: Config,
 ) -> None:
-    """`calserver worker` freezes what it built before its first tick: full collections of
-    its modules' objects took a fifth of its CPU per message."""
-    frozen = gc.get_freeze_count()
+    """`calserver worker` freezes what it built before its first tick (full collections of
+    its modules' objects took a fifth of its CPU per message) and collects less often."""
+    frozen, threshold = gc.get_freeze_count(), gc.get_threshold()
     stop = asyncio.Event()
     stop.set()  # starts, then stops at once: the freeze comes before the worker runs
     try:
         await _work_until_stopped(config, load_registry(config), stop)
         assert gc.get_freeze_count() > frozen + 10_000
+        # and its young objects are collected less often (a batch's die with it)
+        assert gc.get_threshold() == (WORKER_GC_THRESHOLD, *threshold[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)  # this process goes on to other tests

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import os
@@ -284,6 +285,9 @@ def _cmd_worker(config: Config) -> int:
     return 0
 
 
+WORKER_GC_THRESHOLD = 20_000  # allocations between young collections in `calserver worker`
+
+
 def _stop_signal() -> asyncio.Event:
     """Set by SIGINT or SIGTERM (then the caller shuts down cleanly). Taken before saying it
     runs, so a stop sent as soon as it says so is a clean stop too."""
@@ -309,6 +313,10 @@ async def _work_until_stopped(
         if config.migrate_on_start:
             await upgrade(engine)
         freeze_what_was_built()
+        # A tick keeps its batch's rows, steps and messages alive across its sends: at the
+        # default threshold (700) the young generation was collected every ~20 messages,
+        # 13 µs of CPU per message; with a larger one most of them die before a collection.
+        gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
         async with running_worker(
             config, engine, session_factory(engine), Clock(), registry, background=True
         ):
