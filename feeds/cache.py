@@ -11,7 +11,7 @@ import asyncio
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -31,10 +31,23 @@ class CachedFeed:
     # body add nothing new (a crash loses both the cache and the recorder alike).
     receipts_recorded: bool = False
     parts_bytes: int = 0  # the parts' lengths added up, so a poll need not add them again
+    _slots: list[bytes] = field(default_factory=list, repr=False)  # for behind(), its own
+
+    def __post_init__(self) -> None:
+        self._slots = list(self.parts)
 
     def length_with(self, link: bytes) -> int:
         """The length of ``link.join(parts)``, without joining."""
         return self.parts_bytes + len(link) * (len(self.parts) - 1)
+
+    def behind(self, head: bytes, link: bytes) -> bytes:
+        """``head`` followed by ``link.join(parts)``, the body copied once. The join reads a
+        list kept for it whose first slot each call rewrites as its head and the first part:
+        a new sequence of 500 parts built for every poll cost a third as much as the join
+        itself. Nothing runs between the write and the join (no await): polls never share it."""
+        slots = self._slots
+        slots[0] = head + self.parts[0]
+        return link.join(slots)
 
 
 def cached_feed(

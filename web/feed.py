@@ -287,8 +287,10 @@ class FeedHandler:
         )
         fixed = _RAW_GZIPPED if answer.gzipped else _RAW_PLAIN
         if answer.parts:
-            return RawAnswer(request, 200, fixed, varying, answer.parts, answer.link, answer.length)
-        return RawAnswer(request, 200, fixed, varying, (answer.body,))
+            link = answer.link
+            return RawAnswer(request, 200, fixed, varying,
+                             behind=lambda head: entry.behind(head, link), length=answer.length)  # fmt: skip
+        return RawAnswer(request, 200, fixed, varying, answer.body)
 
     def _outcome(self, asked: CIMultiDictProxy[str], token: str, view: PollView,
                  entry: CachedFeed, now: datetime) -> _Outcome:  # fmt: skip

@@ -14,7 +14,7 @@ regular path's, which tests/test_dispatch.py holds header by header.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
@@ -36,25 +36,23 @@ class RawAnswer:
     __slots__ = ("_data", "body_length", "keep_alive", "status")
 
     def __init__(self, request: web.BaseRequest, status: int, fixed: bytes, varying: bytes,
-                 parts: Sequence[bytes] = (b"",), link: bytes = b"",
+                 body: bytes = b"", behind: Callable[[bytes], bytes] | None = None,
                  length: int | None = None) -> None:  # fmt: skip
-        """The body is ``link.join(parts)``: joined here, behind the headers, it is copied
-                once (a body joined first and then put behind them would be copied twice, which for
-                a feed of 500 events is a good part of what a poll costs). ``length``: the body's, when
-        the caller knows it without adding up the parts."""
+        """The body is ``body``, or what ``behind(head)`` puts behind the head: a cached feed
+        fills in the subscriber's link as it copies itself there (CachedFeed.behind), so a
+        body of 500 events is copied once per poll, not joined and then copied again.
+        ``length``: the body's, which ``behind`` callers know without joining."""
         self.status = status
         self.keep_alive = request.keep_alive
-        if length is None:
-            length = sum(map(len, parts)) + len(link) * (len(parts) - 1)
-        self.body_length = length
+        self.body_length = len(body) if length is None else length
         # RFC 9110: a 304 has no body and, as aiohttp sends it, no Content-Length either.
-        content_length = b"" if status == 304 else b"Content-Length: %d\r\n" % length
+        content_length = b"" if status == 304 else b"Content-Length: %d\r\n" % self.body_length
         head = b"".join((
             _STATUS_LINE[status], fixed, varying, content_length,
             b"Date: ", rfc822_formatted_time().encode(), b"\r\n", _SERVER,
             b"" if self.keep_alive else _CLOSE, b"\r\n",
         ))  # fmt: skip
-        self._data = link.join((head + parts[0], *parts[1:]))
+        self._data = behind(head) if behind is not None else head + body
 
     async def prepare(self, request: web.BaseRequest) -> None:
         transport = request.transport
